@@ -1,0 +1,76 @@
+# Everything a fresh machine needs comes from here: only python3 and make are assumed.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+RUN := $(UV) run --frozen --no-sync
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+FROM ?= 0
+PROJECTION ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run infra write-service read-service test test-unit test-integration test-e2e \
+        lint format republish clean bench up down
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+
+$(UV):
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	@$(UV) sync --frozen --python $(PYTHON) --quiet
+	@touch $@
+
+install: $(VENV)/.synced ## install every dependency into .venv (from the lock file)
+
+run: install ## the whole system on the embedded stack; Ctrl-C stops it
+	@$(RUN) python -m deploy.local.run all
+
+infra: install ## only the embedded PostgreSQL, Kafka-protocol broker and MongoDB-protocol server
+	@$(RUN) python -m deploy.local.run infra
+
+write-service: install ## only the write service (and its relay), against running infrastructure
+	@$(RUN) python -m services.write
+
+read-service: install ## only the read service, against running infrastructure
+	@$(RUN) python -m services.read
+
+republish: install ## re-send stored events to Kafka from FROM=<position>
+	@$(RUN) python -m services.write.entrypoints.republish --from-position $(FROM)
+
+test: install ## unit, integration and e2e tests
+	@$(RUN) pytest -q
+
+test-unit: install
+	@$(RUN) pytest -q tests/unit
+
+test-integration: install
+	@$(RUN) pytest -q tests/integration
+
+test-e2e: install
+	@$(RUN) pytest -q tests/e2e
+
+lint: install ## ruff, mypy and the static checks of deploy/
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+	@$(RUN) mypy shared services tests deploy
+	@$(RUN) python -m deploy.check
+
+format: install
+	@$(RUN) ruff format .
+	@$(RUN) ruff check --fix .
+
+up: ## the real stack with Docker (PostgreSQL, Kafka, MongoDB, services, Prometheus)
+	docker compose up -d --build
+
+down:
+	docker compose down
+
+clean: ## stop nothing, wipe the local state (.local/)
+	rm -rf .local

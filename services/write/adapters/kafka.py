@@ -1,0 +1,115 @@
+"""Kafka side of the relay: topic set-up and batched, acknowledged publishing."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.cloudevents import to_headers
+from shared.envelope import RecordedEvent
+from shared.serialization import dumps
+
+from ..metrics import PUBLISH_LATENCY
+from ..settings import WriteSettings
+
+log = logging.getLogger(__name__)
+
+
+class PartialPublish(Exception):
+    """Some records of a batch were not acknowledged; `acked` leading ones were."""
+
+    def __init__(self, acked: int, cause: BaseException) -> None:
+        super().__init__(f"{acked} records acknowledged before failure: {cause!r}")
+        self.acked = acked
+        self.cause = cause
+
+
+class KafkaPublisher:
+    """Publishes stored events as CloudEvents records, keyed by stream id."""
+
+    def __init__(self, settings: WriteSettings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> bool:
+        """Connect and make sure the topics exist; True when the broker had lost them."""
+        lost = await ensure_topics(self._settings)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=self._settings.kafka_enable_idempotence,
+            linger_ms=2,
+            max_batch_size=256 * 1024,
+            request_timeout_ms=self._settings.kafka_request_timeout_ms,
+            client_id="ordering-relay",
+        )
+        await producer.start()
+        self._producer = producer
+        return lost
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def publish(self, events: Sequence[RecordedEvent]) -> None:
+        """Send every record, then wait for all acknowledgements (raises PartialPublish)."""
+        assert self._producer is not None, "publisher not started"
+        futures = []
+        try:
+            for event in events:
+                futures.append(
+                    await self._producer.send(
+                        self._settings.topic_for(event.stream_type),
+                        value=dumps(event.data),
+                        key=str(event.stream_id).encode(),
+                        headers=to_headers(event, source=self._settings.event_source),
+                    )
+                )
+        except Exception as exc:
+            for future in futures:
+                future.cancel()
+            raise PartialPublish(0, exc) from exc
+        timeout = self._settings.kafka_request_timeout_ms / 1000 * 2
+        results = await asyncio.wait_for(
+            asyncio.gather(*futures, return_exceptions=True), timeout=timeout
+        )
+        now = time.time()
+        for index, (event, result) in enumerate(zip(events, results, strict=True)):
+            if isinstance(result, BaseException):
+                raise PartialPublish(index, result)
+            PUBLISH_LATENCY.observe(max(0.0, now - event.recorded_at.timestamp()))
+
+
+async def ensure_topics(settings: WriteSettings) -> bool:
+    """Create the event topics (and the relay's marker) when missing.
+
+    The marker topic is never written to, so nothing re-creates it implicitly: if it is gone,
+    the broker lost its state (a memory-only dev broker restarted, a cluster rebuilt) and the
+    relay must publish the history again. Returns True in that case.
+    """
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [settings.customers_topic, settings.orders_topic, settings.relay_marker_topic]
+        missing = [name for name in wanted if name not in existing]
+        for name in missing:
+            partitions = 1 if name == settings.relay_marker_topic else settings.kafka_partitions
+            topic = NewTopic(name, partitions, settings.kafka_replication_factor)
+            try:
+                await admin.create_topics([topic])
+            except TopicAlreadyExistsError:
+                pass
+        if missing:
+            log.info("created topics", extra={"topics": missing})
+        return settings.relay_marker_topic in missing
+    finally:
+        await admin.close()

@@ -1,0 +1,190 @@
+"""Command handlers: load the aggregate, let it decide, append what it recorded."""
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+from uuid import UUID, uuid4
+
+from shared.envelope import EventMetadata
+
+from ..domain.aggregate import Aggregate
+from ..domain.commands import (
+    AddOrderItem,
+    CancelOrder,
+    ChangeCustomerEmail,
+    PlaceOrder,
+    RegisterCustomer,
+    RemoveOrderItem,
+    RenameCustomer,
+    ShipOrder,
+)
+from ..domain.customer import Customer, normalize_email
+from ..domain.errors import (
+    ConcurrencyError,
+    NotFound,
+    UnknownReference,
+    VersionMismatch,
+)
+from ..domain.order import Order
+from .locks import KeyedLocks
+from .ports import EmailClaim, EventStore, IdempotencyKeyTaken, IdempotencyRecord
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class IdempotencyMismatch(Exception):
+    """The idempotency key was first used with another request (422)."""
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """How to run a command: expected version, idempotency, tracing."""
+
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+    fingerprint: str = ""
+    metadata: EventMetadata = field(default_factory=EventMetadata)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    stream_id: UUID
+    version: int
+    position: int
+    created: bool
+    replayed: bool = False
+
+
+class CommandHandlers:
+    """One method per command. Losing a race re-runs the command, unless a version was given."""
+
+    def __init__(self, store: EventStore, *, max_attempts: int = 10) -> None:
+        self._store = store
+        self._max_attempts = max_attempts
+        self._locks = KeyedLocks()
+
+    async def register_customer(self, cmd: RegisterCustomer, ctx: CommandContext) -> CommandResult:
+        def decide(customer: Customer) -> EmailClaim:
+            customer.register(cmd)
+            return EmailClaim(claim=normalize_email(cmd.email))
+
+        return await self._execute(Customer, uuid4(), decide, ctx, create=True)
+
+    async def rename_customer(
+        self, customer_id: UUID, cmd: RenameCustomer, ctx: CommandContext
+    ) -> CommandResult:
+        return await self._execute(Customer, customer_id, lambda c: c.rename(cmd), ctx)
+
+    async def change_customer_email(
+        self, customer_id: UUID, cmd: ChangeCustomerEmail, ctx: CommandContext
+    ) -> CommandResult:
+        def decide(customer: Customer) -> EmailClaim:
+            old = normalize_email(customer.email)
+            customer.change_email(cmd)
+            return EmailClaim(claim=normalize_email(cmd.email), release=old)
+
+        return await self._execute(Customer, customer_id, decide, ctx)
+
+    async def place_order(self, cmd: PlaceOrder, ctx: CommandContext) -> CommandResult:
+        customer = await self._store.load(cmd.customer_id)
+        if customer.stream_type != Customer.stream_type:
+            raise UnknownReference(f"customer {cmd.customer_id} does not exist")
+        return await self._execute(Order, uuid4(), lambda o: o.place(cmd), ctx, create=True)
+
+    async def add_order_item(
+        self, order_id: UUID, cmd: AddOrderItem, ctx: CommandContext
+    ) -> CommandResult:
+        return await self._execute(Order, order_id, lambda o: o.add_item(cmd), ctx)
+
+    async def remove_order_item(
+        self, order_id: UUID, cmd: RemoveOrderItem, ctx: CommandContext
+    ) -> CommandResult:
+        return await self._execute(Order, order_id, lambda o: o.remove_item(cmd), ctx)
+
+    async def confirm_order(self, order_id: UUID, ctx: CommandContext) -> CommandResult:
+        return await self._execute(Order, order_id, lambda o: o.confirm(), ctx)
+
+    async def ship_order(
+        self, order_id: UUID, cmd: ShipOrder, ctx: CommandContext
+    ) -> CommandResult:
+        return await self._execute(Order, order_id, lambda o: o.ship(cmd), ctx)
+
+    async def cancel_order(
+        self, order_id: UUID, cmd: CancelOrder, ctx: CommandContext
+    ) -> CommandResult:
+        return await self._execute(Order, order_id, lambda o: o.cancel(cmd), ctx)
+
+    async def _replay(self, ctx: CommandContext) -> CommandResult | None:
+        if ctx.idempotency_key is None:
+            return None
+        stored = await self._store.find_response(ctx.idempotency_key)
+        if stored is None:
+            return None
+        if stored.fingerprint != ctx.fingerprint:
+            raise IdempotencyMismatch("this Idempotency-Key was used with a different request")
+        return CommandResult(
+            stream_id=stored.stream_id,
+            version=stored.version,
+            position=stored.position,
+            created=stored.status_code == 201,
+            replayed=True,
+        )
+
+    async def _execute(
+        self,
+        kind: type[A],
+        stream_id: UUID,
+        decide: Callable[[A], EmailClaim | None],
+        ctx: CommandContext,
+        *,
+        create: bool = False,
+    ) -> CommandResult:
+        replay = await self._replay(ctx)
+        if replay is not None:
+            return replay
+        async with self._locks.hold(stream_id):
+            for attempt in range(self._max_attempts):
+                aggregate = await self._load(kind, stream_id, create=create)
+                if ctx.expected_version is not None and aggregate.version != ctx.expected_version:
+                    raise VersionMismatch(ctx.expected_version, aggregate.version)
+                expected = aggregate.version
+                email = decide(aggregate)
+                idem = None
+                if ctx.idempotency_key is not None:
+                    status = 201 if create else 200
+                    idem = IdempotencyRecord(ctx.idempotency_key, ctx.fingerprint, status)
+                try:
+                    result = await self._store.append(
+                        stream_type=kind.stream_type,
+                        stream_id=stream_id,
+                        expected_version=expected,
+                        events=aggregate.pending,
+                        metadata=ctx.metadata,
+                        email=email,
+                        idempotency=idem,
+                    )
+                except ConcurrencyError:
+                    if ctx.expected_version is not None:
+                        raise VersionMismatch(ctx.expected_version, expected + 1) from None
+                    # Another replica won the race: back off a little, then decide again.
+                    await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                    continue
+                except IdempotencyKeyTaken:
+                    replay = await self._replay(ctx)
+                    if replay is None:
+                        raise
+                    return replay
+                return CommandResult(stream_id, result.version, result.position, created=create)
+        raise ConcurrencyError(
+            f"stream {stream_id} kept moving: gave up after {self._max_attempts} attempts"
+        )
+
+    async def _load(self, kind: type[A], stream_id: UUID, *, create: bool) -> A:
+        if create:
+            return kind(stream_id)
+        stream = await self._store.load(stream_id)
+        if stream.stream_type != kind.stream_type:
+            raise NotFound(f"{kind.stream_type} {stream_id} does not exist")
+        return kind.rehydrate(stream_id, stream.events)

@@ -1,0 +1,91 @@
+"""What the application needs from the outside world; adapters implement these."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from shared.envelope import Cursor, EventMetadata, RecordedEvent
+from shared.events import DomainEvent
+
+
+@dataclass(frozen=True)
+class StoredStream:
+    """One stream's events, decoded; `stream_type` is None for a stream that does not exist."""
+
+    stream_type: str | None
+    events: list[DomainEvent]
+
+    @property
+    def version(self) -> int:
+        return len(self.events)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    version: int
+    position: int
+
+
+@dataclass(frozen=True)
+class EmailClaim:
+    """Emails (normalized) to reserve for, and to release from, a customer in the same append."""
+
+    claim: str
+    release: str | None = None
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """Stored with the append, so that a retry of the same request replays its response."""
+
+    key: str
+    fingerprint: str
+    status_code: int
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    fingerprint: str
+    status_code: int
+    stream_id: UUID
+    version: int
+    position: int
+
+
+class IdempotencyKeyTaken(Exception):
+    """A concurrent request with the same idempotency key committed first."""
+
+
+class EventStore(Protocol):
+    """The event store: streams with optimistic concurrency, plus the commit-ordered log."""
+
+    async def load(self, stream_id: UUID) -> StoredStream: ...
+
+    async def append(
+        self,
+        *,
+        stream_type: str,
+        stream_id: UUID,
+        expected_version: int,
+        events: Sequence[DomainEvent],
+        metadata: EventMetadata,
+        email: EmailClaim | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> AppendResult: ...
+
+    async def find_response(self, key: str) -> StoredResponse | None: ...
+
+    async def read_all(self, after: Cursor, limit: int) -> list[RecordedEvent]: ...
+
+
+class Publisher(Protocol):
+    """Sends a batch of events to the broker; returns once every record is acknowledged."""
+
+    async def publish(self, events: Sequence[RecordedEvent]) -> None: ...
+
+
+class CheckpointStore(Protocol):
+    async def load(self) -> Cursor: ...
+
+    async def save(self, cursor: Cursor) -> None: ...

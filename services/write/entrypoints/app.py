@@ -1,0 +1,42 @@
+"""The write service's HTTP application."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ..bootstrap import bootstrap
+from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
+from ..settings import WriteSettings
+from . import commands, events, ops, problems
+from .middleware import BodyLimit, RequestContext
+
+
+def create_app(settings: WriteSettings | None = None) -> FastAPI:
+    settings = settings or WriteSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = await bootstrap(settings)
+        app.state.service = service
+        try:
+            yield
+        finally:
+            await service.close()
+
+    app = FastAPI(
+        title="Ordering write service",
+        version="1.0.0",
+        description="Commands for customers and orders, appended to an event store and "
+        "relayed to Kafka; the event log in commit order.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(commands.router, tags=["commands"])
+    app.include_router(events.router, tags=["events"])
+    app.include_router(ops.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContext, requests=HTTP_REQUESTS, latency=HTTP_LATENCY, service="write"
+    )
+    return app

@@ -1,0 +1,133 @@
+"""The command routes: one per command of the domain."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from ..application.handlers import CommandResult
+from ..domain.commands import (
+    AddOrderItem,
+    CancelOrder,
+    ChangeCustomerEmail,
+    ConfirmOrder,
+    PlaceOrder,
+    RegisterCustomer,
+    RemoveOrderItem,
+    RenameCustomer,
+    ShipOrder,
+)
+from ..metrics import COMMANDS
+from .deps import Context, Handlers
+from .problems import PROBLEM_JSON
+
+router = APIRouter()
+
+
+class Accepted(BaseModel):
+    """What every successful command answers: the stream, its new version, the log position."""
+
+    id: UUID
+    version: int
+    position: int
+
+
+_problem: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"description": d, **_problem}
+    for s, d in [
+        (404, "Unknown aggregate"),
+        (409, "Business rule"),
+        (412, "Version mismatch"),
+        (413, "Body too large"),
+        (422, "Invalid input"),
+    ]
+}
+SkuPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def respond(result: CommandResult, collection: str, command: str) -> JSONResponse:
+    COMMANDS.labels(command, "replayed" if result.replayed else "ok").inc()
+    headers = {"ETag": f'"{result.version}"'}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    if result.created:
+        headers["Location"] = f"/{collection}/{result.stream_id}"
+    body = {"id": str(result.stream_id), "version": result.version, "position": result.position}
+    return JSONResponse(body, status_code=201 if result.created else 200, headers=headers)
+
+
+@router.post("/customers", status_code=201, response_model=Accepted, responses=ERRORS)
+async def register_customer(
+    body: RegisterCustomer, handlers: Handlers, ctx: Context
+) -> JSONResponse:
+    """Register a customer; the email must not be used by another customer."""
+    return respond(await handlers.register_customer(body, ctx), "customers", "RegisterCustomer")
+
+
+@router.post("/customers/{customer_id}/rename", response_model=Accepted, responses=ERRORS)
+async def rename_customer(
+    customer_id: UUID, body: RenameCustomer, handlers: Handlers, ctx: Context
+) -> JSONResponse:
+    """Rename a customer."""
+    result = await handlers.rename_customer(customer_id, body, ctx)
+    return respond(result, "customers", "RenameCustomer")
+
+
+@router.post("/customers/{customer_id}/change-email", response_model=Accepted, responses=ERRORS)
+async def change_customer_email(
+    customer_id: UUID, body: ChangeCustomerEmail, handlers: Handlers, ctx: Context
+) -> JSONResponse:
+    """Change a customer's email (unique across customers, case-insensitively)."""
+    result = await handlers.change_customer_email(customer_id, body, ctx)
+    return respond(result, "customers", "ChangeCustomerEmail")
+
+
+@router.post("/orders", status_code=201, response_model=Accepted, responses=ERRORS)
+async def place_order(body: PlaceOrder, handlers: Handlers, ctx: Context) -> JSONResponse:
+    """Place an order for an existing customer."""
+    return respond(await handlers.place_order(body, ctx), "orders", "PlaceOrder")
+
+
+@router.post("/orders/{order_id}/items", response_model=Accepted, responses=ERRORS)
+async def add_order_item(
+    order_id: UUID, body: AddOrderItem, handlers: Handlers, ctx: Context
+) -> JSONResponse:
+    """Add an item to a placed order (the same SKU adds to its quantity)."""
+    return respond(await handlers.add_order_item(order_id, body, ctx), "orders", "AddOrderItem")
+
+
+@router.delete("/orders/{order_id}/items/{sku}", response_model=Accepted, responses=ERRORS)
+async def remove_order_item(
+    order_id: UUID, sku: SkuPath, handlers: Handlers, ctx: Context
+) -> JSONResponse:
+    """Remove an item from a placed order; an order keeps at least one item."""
+    result = await handlers.remove_order_item(order_id, RemoveOrderItem(sku=sku), ctx)
+    return respond(result, "orders", "RemoveOrderItem")
+
+
+@router.post("/orders/{order_id}/confirm", response_model=Accepted, responses=ERRORS)
+async def confirm_order(
+    order_id: UUID, handlers: Handlers, ctx: Context, body: ConfirmOrder | None = None
+) -> JSONResponse:
+    """Confirm a placed order."""
+    return respond(await handlers.confirm_order(order_id, ctx), "orders", "ConfirmOrder")
+
+
+@router.post("/orders/{order_id}/ship", response_model=Accepted, responses=ERRORS)
+async def ship_order(
+    order_id: UUID, body: ShipOrder, handlers: Handlers, ctx: Context
+) -> JSONResponse:
+    """Ship a confirmed order."""
+    return respond(await handlers.ship_order(order_id, body, ctx), "orders", "ShipOrder")
+
+
+@router.post("/orders/{order_id}/cancel", response_model=Accepted, responses=ERRORS)
+async def cancel_order(
+    order_id: UUID, handlers: Handlers, ctx: Context, body: CancelOrder | None = None
+) -> JSONResponse:
+    """Cancel a placed or confirmed order (a shipped order cannot be cancelled)."""
+    result = await handlers.cancel_order(order_id, body or CancelOrder(), ctx)
+    return respond(result, "orders", "CancelOrder")

@@ -1,0 +1,72 @@
+"""Reading the log: one stream's history, the whole log in commit order, and its head."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from shared.envelope import START, Cursor
+
+from ..domain.errors import NotFound
+from .deps import Service
+
+router = APIRouter()
+
+
+def _json(body: Any) -> Response:
+    # asyncpg returns its own UUID class, which orjson only takes through `default`.
+    return Response(orjson.dumps(body, default=str), media_type="application/json")
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    row.pop("transaction_id", None)
+    return row
+
+
+@router.get("/streams/{stream_id}/events")
+async def stream_events(
+    stream_id: UUID,
+    service: Service,
+    after_version: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> Response:
+    """One stream's events in version order, after `after_version`."""
+    events = await service.store.read_stream(stream_id, after_version=after_version, limit=limit)
+    if not events and after_version == 0:
+        raise NotFound(f"stream {stream_id} does not exist")
+    rows = [_public(e.model_dump()) for e in events]
+    return _json({"stream_id": stream_id, "events": rows})
+
+
+@router.get("/events")
+async def all_events(
+    service: Service,
+    after: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> Response:
+    """The whole log in commit order. Pass `next` back as `after` to continue; it never skips."""
+    cursor = Cursor.decode(after) if after else START
+    rows = await service.store.read_all_raw(cursor, limit)
+    if rows:
+        cursor = Cursor(rows[-1]["transaction_id"], rows[-1]["position"])
+    body = {
+        "events": [_public(r) for r in rows],
+        "next": cursor.encode(),
+        "has_more": len(rows) == limit,
+    }
+    return _json(body)
+
+
+@router.get("/events/head")
+async def head(service: Service) -> Response:
+    """The last event visible to readers: its position, the highest position, and a cursor."""
+    cursor = await service.store.head()
+    return _json(
+        {
+            "position": await service.store.max_position() if cursor else 0,
+            "cursor": (cursor or START).encode(),
+            "last_position": cursor.position if cursor else 0,
+        }
+    )

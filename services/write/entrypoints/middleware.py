@@ -1,0 +1,92 @@
+"""ASGI middleware: request body limit, correlation ids and request metrics."""
+
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.logging import correlation_id
+
+from .problems import problem
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Answers 413 to any request body over `max_bytes`, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise BodyTooLarge()
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except BodyTooLarge:
+            if not started:
+                await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"request body exceeds {self.max_bytes} bytes"
+        await problem(413, detail, instance=scope.get("path", ""))(scope, receive, send)
+
+
+class RequestContext:
+    """Sets the correlation id (from X-Correlation-ID or new) and records request metrics."""
+
+    def __init__(self, app: ASGIApp, requests: Any, latency: Any, service: str) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        cid = headers.get(b"x-correlation-id", b"").decode("latin-1")[:100] or str(uuid.uuid4())
+        token = correlation_id.set(cid)
+        status = 500
+        start = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-correlation-id", cid.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            correlation_id.reset(token)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.requests.labels(self.service, scope["method"], route, str(status)).inc()
+            self.latency.labels(self.service, route).observe(time.perf_counter() - start)

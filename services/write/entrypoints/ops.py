@@ -1,0 +1,46 @@
+"""Health and metrics."""
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+
+from shared.metrics import exposition
+
+from ..metrics import HEAD_POSITION, RELAY_LEADER
+from .deps import Service
+from .problems import problem
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/health/ready")
+async def ready(service: Service) -> Response:
+    """Ready when the event store answers. Kafka is not required: writes never depend on it."""
+    try:
+        await asyncio.wait_for(service.pool.fetchval("SELECT 1"), timeout=2)
+    except Exception as exc:
+        return problem(
+            503, f"event store unavailable: {type(exc).__name__}", instance="/health/ready"
+        )
+    relay = service.relay
+    relay_state = "disabled" if relay is None else ("stopped" if relay.done() else "running")
+    leader = bool(RELAY_LEADER._value.get())  # noqa: SLF001 - the gauge is this process's own
+    return JSONResponse({"status": "ready", "relay": relay_state, "relay_leader": leader})
+
+
+@router.get("/metrics")
+async def metrics(service: Service) -> Response:
+    """Prometheus metrics."""
+    try:
+        HEAD_POSITION.set(await asyncio.wait_for(service.store.max_position(), timeout=2))
+    except Exception:  # noqa: BLE001 - metrics still answer when the database does not
+        pass
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)

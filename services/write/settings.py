@@ -1,0 +1,29 @@
+"""Settings of the write service (and its relay), from the environment."""
+
+from pydantic import Field, PostgresDsn
+
+from shared.settings import BaseServiceSettings
+
+
+class WriteSettings(BaseServiceSettings):
+    """Every field can be set by the upper-case environment variable of its name."""
+
+    database_url: PostgresDsn = PostgresDsn("postgresql://postgres@127.0.0.1:5432/postgres")
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=20, ge=1)
+    write_host: str = "127.0.0.1"
+    write_port: int = Field(default=8001, ge=1, le=65535)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    command_attempts: int = Field(default=10, ge=1, le=100)
+    relay_enabled: bool = True
+    relay_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    relay_poll_seconds: float = Field(default=1.0, gt=0)
+    relay_marker_topic: str = "events.relay-marker"
+    kafka_partitions: int = Field(default=6, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_request_timeout_ms: int = Field(default=10_000, ge=1000)
+    event_source: str = "/ordering/write-service"
+
+    @property
+    def dsn(self) -> str:
+        return str(self.database_url)

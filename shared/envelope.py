@@ -1,0 +1,72 @@
+"""The envelope of a stored event and the opaque cursor of the commit-order feed."""
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+
+class EventMetadata(BaseModel):
+    """Tracing data carried with every event."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    command_id: str | None = None
+    traceparent: str | None = None
+
+
+class RecordedEvent(BaseModel):
+    """An event as the store holds it: data (JSON object) plus its place in stream and log."""
+
+    model_config = ConfigDict(frozen=True)
+
+    position: int
+    transaction_id: int
+    event_id: UUID
+    stream_type: str
+    stream_id: UUID
+    version: int
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: EventMetadata
+    recorded_at: datetime
+
+    @property
+    def cursor(self) -> "Cursor":
+        return Cursor(self.transaction_id, self.position)
+
+
+class InvalidCursor(ValueError):
+    """The cursor string was not produced by this service."""
+
+
+class Cursor(NamedTuple):
+    """A place in the commit-ordered log: everything at or before it has been seen."""
+
+    transaction_id: int
+    position: int
+
+    def encode(self) -> str:
+        raw = f"{self.transaction_id}:{self.position}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> "Cursor":
+        try:
+            padded = text + "=" * (-len(text) % 4)
+            tx, pos = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
+            cursor = cls(int(tx), int(pos))
+        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidCursor(f"invalid cursor {text[:40]!r}") from exc
+        if cursor.transaction_id < 0 or cursor.position < 0:
+            raise InvalidCursor(f"invalid cursor {text[:40]!r}")
+        return cursor
+
+
+START = Cursor(0, 0)

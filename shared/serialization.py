@@ -1,0 +1,65 @@
+"""One mapper between domain events and stored JSON, with upcasters keyed on schema version."""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from shared.events import EVENT_TYPES, DomainEvent
+
+JSONObject = dict[str, Any]
+Upcaster = Callable[[JSONObject], JSONObject]
+
+
+class UnknownEventType(LookupError):
+    """The event type is not known to this version of the contracts."""
+
+
+class EventSerializer:
+    """Turns events into (type, schema version, JSON object) and back, upcasting old versions.
+
+    `upcasters[(event_type, n)]` turns the data of schema version n into version n + 1.
+    """
+
+    def __init__(
+        self,
+        registry: Mapping[str, type[DomainEvent]] = EVENT_TYPES,
+        upcasters: Mapping[tuple[str, int], Upcaster] | None = None,
+    ) -> None:
+        self._registry = registry
+        self._upcasters = dict(upcasters or {})
+
+    def knows(self, event_type: str) -> bool:
+        return event_type in self._registry
+
+    def to_data(self, event: DomainEvent) -> JSONObject:
+        return event.model_dump(mode="json")
+
+    def to_json(self, event: DomainEvent) -> bytes:
+        return orjson.dumps(self.to_data(event))
+
+    def from_data(self, event_type: str, schema_version: int, data: JSONObject) -> DomainEvent:
+        cls = self._registry.get(event_type)
+        if cls is None:
+            raise UnknownEventType(event_type)
+        version = schema_version
+        while version < cls.schema_version:
+            data = self._upcasters[(event_type, version)](data)
+            version += 1
+        return cls.model_validate(data)
+
+    def from_json(self, event_type: str, schema_version: int, raw: bytes | str) -> DomainEvent:
+        return self.from_data(event_type, schema_version, orjson.loads(raw))
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes for any contract payload (UUIDs, datetimes, decimals as strings)."""
+    return orjson.dumps(value, default=_default)
+
+
+def _default(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
