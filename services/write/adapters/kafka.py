@@ -59,6 +59,7 @@ class KafkaPublisher:
     async def publish(self, events: Sequence[RecordedEvent]) -> None:
         """Send every record, then wait for all acknowledgements (raises PartialPublish)."""
         assert self._producer is not None, "publisher not started"
+        await self._check_broker(self._producer)
         futures = []
         try:
             for event in events:
@@ -83,6 +84,20 @@ class KafkaPublisher:
             if isinstance(result, BaseException):
                 raise PartialPublish(index, result)
             PUBLISH_LATENCY.observe(max(0.0, now - event.recorded_at.timestamp()))
+
+    async def _check_broker(self, producer: AIOKafkaProducer) -> None:
+        """Fail before sending when the broker is unreachable or has lost its topics.
+
+        Sending blindly would let the producer retry into a restarted broker, which creates
+        topics implicitly and hides that the history it held is gone.
+        """
+        metadata = await producer.client.fetch_all_metadata()
+        if self._settings.relay_marker_topic not in metadata.topics():
+            raise BrokerStateLost("the broker no longer has the relay's topics")
+
+
+class BrokerStateLost(Exception):
+    """The broker answers but its topics are gone (it was restarted empty or rebuilt)."""
 
 
 async def ensure_topics(settings: WriteSettings) -> bool:

@@ -1,0 +1,93 @@
+"""The write service as a real process over real servers, for end-to-end tests."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from deploy.local.stack import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class RunningService:
+    url: str
+    env: dict[str, str]
+    log: Path
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"service exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"service not ready in {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+async def _create_database(server_url: str) -> str:
+    name = f"e2e_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="module")
+def write_service(
+    postgres: Any, kafka: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    database_url = asyncio.run(_create_database(postgres.url))
+    port = free_port()
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.url,
+        "KAFKA_ENABLE_IDEMPOTENCE": "false" if kafka.kind == "embedded" else "true",
+        "CUSTOMERS_TOPIC": f"customers.{suffix}",
+        "ORDERS_TOPIC": f"orders.{suffix}",
+        "RELAY_MARKER_TOPIC": f"marker.{suffix}",
+        "WRITE_PORT": str(port),
+        "RELAY_POLL_SECONDS": "0.2",
+    }
+    log = tmp_path_factory.mktemp("write") / "write-service.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.write"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc, log)
+        yield RunningService(url=url, env=env, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+async def client(write_service: RunningService) -> AsyncIterator[httpx.AsyncClient]:
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(base_url=write_service.url, timeout=30, limits=limits) as c:
+        yield c

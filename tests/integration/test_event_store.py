@@ -1,0 +1,133 @@
+"""The PostgreSQL event store: concurrency, uniqueness, idempotency, commit-order reads."""
+
+import asyncio
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from services.write.adapters.migrations import migrate
+from services.write.adapters.postgres import PostgresEventStore
+from services.write.application.ports import (
+    AppendResult,
+    EmailClaim,
+    IdempotencyKeyTaken,
+    IdempotencyRecord,
+)
+from services.write.domain.errors import ConcurrencyError, DuplicateEmail
+from shared.envelope import START, EventMetadata
+from shared.events import CustomerRegistered, CustomerRenamed
+
+META = EventMetadata(correlation_id="c1")
+
+
+async def register(
+    store: PostgresEventStore, address: str = "a@x.io", **kw: Any
+) -> tuple[UUID, AppendResult]:
+    stream_id = uuid4()
+    result = await store.append(
+        stream_type="customer",
+        stream_id=stream_id,
+        expected_version=0,
+        events=[CustomerRegistered(name="A", email=address)],
+        metadata=META,
+        **kw,
+    )
+    return stream_id, result
+
+
+async def test_append_load_and_version_conflict(store: PostgresEventStore) -> None:
+    stream_id, first = await register(store)
+    events = [CustomerRenamed(name="B"), CustomerRenamed(name="C")]
+    result = await store.append(
+        stream_type="customer",
+        stream_id=stream_id,
+        expected_version=1,
+        events=events,
+        metadata=META,
+    )
+    assert result.version == 3 and result.position == first.position + 2
+    loaded = await store.load(stream_id)
+    assert loaded.stream_type == "customer" and loaded.version == 3
+    assert loaded.events[-1] == CustomerRenamed(name="C")
+    with pytest.raises(ConcurrencyError):
+        await store.append(
+            stream_type="customer",
+            stream_id=stream_id,
+            expected_version=2,
+            events=[CustomerRenamed(name="D")],
+            metadata=META,
+        )
+    assert (await store.load(stream_id)).version == 3
+    assert (await store.load(uuid4())).stream_type is None
+
+
+async def test_email_uniqueness_in_the_append_transaction(store: PostgresEventStore) -> None:
+    await register(store, "a@x.io", email=EmailClaim(claim="a@x.io"))
+    with pytest.raises(DuplicateEmail):
+        await register(store, "A@x.io", email=EmailClaim(claim="a@x.io"))
+    # the refused append left no event behind
+    rows = await store.read_all(START, 100)
+    assert len(rows) == 1
+
+
+async def test_idempotency_record_is_stored_with_the_append(store: PostgresEventStore) -> None:
+    record = IdempotencyRecord(key="k", fingerprint="f", status_code=201)
+    stream_id, result = await register(store, idempotency=record)
+    stored = await store.find_response("k")
+    assert stored is not None
+    assert (stored.stream_id, stored.version, stored.position) == (stream_id, 1, result.position)
+    with pytest.raises(IdempotencyKeyTaken):
+        await register(store, "b@x.io", idempotency=record)
+    assert len(await store.read_all(START, 100)) == 1
+
+
+async def test_migrations_are_safe_when_replicas_start_together(pg_database: str) -> None:
+    conns = [await asyncpg.connect(pg_database) for _ in range(4)]
+    try:
+        applied = await asyncio.gather(*(migrate(c) for c in conns))
+    finally:
+        for conn in conns:
+            await conn.close()
+    assert sorted(len(a) for a in applied) == [0, 0, 0, 1]
+
+
+async def test_feed_pages_in_commit_order(store: PostgresEventStore) -> None:
+    for i in range(7):
+        await register(store, f"u{i}@x.io")
+    seen: list[int] = []
+    cursor = START
+    while page := await store.read_all(cursor, 3):
+        seen.extend(e.position for e in page)
+        cursor = page[-1].cursor
+    assert seen == sorted(seen) and len(seen) == 7
+    assert await store.count_after(START) == 7
+    assert await store.count_after(cursor) == 0
+
+
+async def test_a_later_position_committed_first_is_not_skipped(
+    store: PostgresEventStore, pg_database: str
+) -> None:
+    """Two open transactions: the higher position commits first; the reader skips neither."""
+    first, second = await asyncpg.connect(pg_database), await asyncpg.connect(pg_database)
+    insert = (
+        "INSERT INTO events (event_id, stream_type, stream_id, version, event_type,"
+        " schema_version, data) VALUES ($1, 'customer', $2, 1, 'CustomerRegistered', 1,"
+        ' \'{"name": "A", "email": "a@x.io"}\') RETURNING position'
+    )
+    try:
+        tx_low, tx_high = first.transaction(), second.transaction()
+        await tx_low.start()
+        low = await first.fetchval(insert, uuid4(), uuid4())
+        await tx_high.start()
+        high = await second.fetchval(insert, uuid4(), uuid4())
+        assert high > low
+        await tx_high.commit()
+        # the higher position is committed, but the lower one may still commit: hold it back
+        assert await store.read_all(START, 100) == []
+        await tx_low.commit()
+    finally:
+        await first.close()
+        await second.close()
+    assert [e.position for e in await store.read_all(START, 100)] == [low, high]

@@ -1,0 +1,60 @@
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from shared.cloudevents import from_headers, to_headers
+from shared.envelope import Cursor, EventMetadata, InvalidCursor, RecordedEvent
+from shared.events import CustomerRenamed
+from shared.serialization import EventSerializer, UnknownEventType
+
+
+def test_cursor_round_trip_and_rejects_garbage() -> None:
+    cursor = Cursor(123456789, 42)
+    assert Cursor.decode(cursor.encode()) == cursor
+    for bad in ["", "zzz", "bm9wZQ", Cursor(-1, 2).encode()]:
+        with pytest.raises(InvalidCursor):
+            Cursor.decode(bad)
+
+
+def test_upcaster_runs_for_old_schema_versions() -> None:
+    class Renamed(CustomerRenamed):
+        schema_version = 2
+
+    serializer = EventSerializer(
+        {"CustomerRenamed": Renamed},
+        {("CustomerRenamed", 1): lambda data: {"name": data["full_name"]}},
+    )
+    event = serializer.from_data("CustomerRenamed", 1, {"full_name": "Ada"})
+    assert event == Renamed(name="Ada")
+    assert serializer.from_data("CustomerRenamed", 2, {"name": "Bo"}) == Renamed(name="Bo")
+    with pytest.raises(UnknownEventType):
+        serializer.from_data("Nope", 1, {})
+
+
+def test_cloudevents_headers() -> None:
+    event = RecordedEvent(
+        position=7,
+        transaction_id=900,
+        event_id=uuid4(),
+        stream_type="customer",
+        stream_id=uuid4(),
+        version=3,
+        event_type="CustomerRenamed",
+        schema_version=1,
+        data={"name": "Ada"},
+        metadata=EventMetadata(correlation_id="c-1"),
+        recorded_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    headers = to_headers(event, source="/test")
+    decoded = from_headers(headers)
+    assert decoded["specversion"] == "1.0"
+    assert decoded["id"] == str(event.event_id)
+    assert decoded["type"] == "CustomerRenamed"
+    assert decoded["subject"] == str(event.stream_id)
+    assert decoded["time"] == "2026-01-02T03:04:05Z"
+    assert decoded["streamversion"] == "3"
+    assert decoded["position"] == "7"
+    assert decoded["schemaversion"] == "1"
+    assert decoded["correlationid"] == "c-1"
+    assert decoded["content-type"] == "application/json"
