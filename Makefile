@@ -56,6 +56,9 @@ test-integration: install
 test-e2e: install
 	@$(RUN) pytest -q tests/e2e
 
+asyncapi: install ## regenerate the AsyncAPI document of the topics
+	@$(RUN) python -m shared.asyncapi > shared/asyncapi.json
+
 lint: install ## ruff, mypy and the static checks of deploy/
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .

@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ from services.write.application.handlers import CommandContext, CommandHandlers
 from services.write.application.relay import Relay
 from services.write.domain.commands import AddOrderItem, PlaceOrder, RegisterCustomer
 from services.write.entrypoints.relay import run_relay
+from services.write.entrypoints.republish import republish
 from services.write.settings import WriteSettings
 from shared.envelope import START
 from tests.kafka_utils import Record, read_records
@@ -182,3 +183,22 @@ async def test_one_leader_among_replicas(
     assert holders == 0  # released on stop
     log = await store.read_all(START, 10_000)
     assert_log_on_kafka(write_settings, log, await topic_records(write_settings, len(log)))
+
+
+async def test_republish_sends_history_again_from_a_position(
+    store: PostgresEventStore, write_settings: WriteSettings, pg_database: str
+) -> None:
+    handlers = CommandHandlers(store)
+    async with relay_running(write_settings, store):
+        await write_history(handlers, customers=2, items=2)
+        await wait_published(store, pg_database)
+    log = await store.read_all(START, 10_000)
+    from_position = log[3].position
+    sent = await republish(write_settings, from_position, batch_size=2)
+    again = [e for e in log if e.position >= from_position]
+    assert sent == len(again)
+    records = await topic_records(write_settings, len(log) + len(again))
+    copies = Counter(r.headers["ce_id"] for r in records)
+    assert {str(e.event_id): copies[str(e.event_id)] for e in log} == {
+        str(e.event_id): 2 if e.position >= from_position else 1 for e in log
+    }

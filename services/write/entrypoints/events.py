@@ -36,7 +36,7 @@ async def stream_events(
     events = await service.store.read_stream(stream_id, after_version=after_version, limit=limit)
     if not events and after_version == 0:
         raise NotFound(f"stream {stream_id} does not exist")
-    rows = [_public(e.model_dump()) for e in events]
+    rows = [_public(e.model_dump(exclude_none=True)) for e in events]
     return _json({"stream_id": stream_id, "events": rows})
 
 
