@@ -1,6 +1,6 @@
 """The AsyncAPI 3 document of the event topics, generated from the contracts.
 
-    python -m shared.asyncapi > shared/asyncapi.json
+python -m shared.asyncapi > shared/asyncapi.json
 """
 
 import json
