@@ -14,7 +14,7 @@ PROJECTION ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install run infra write-service read-service test test-unit test-integration test-e2e \
-        lint format republish clean bench up down
+        lint format republish clean bench up down asyncapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'

@@ -5,7 +5,7 @@ python -m shared.asyncapi > shared/asyncapi.json
 
 import json
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from pydantic.json_schema import models_json_schema
 
@@ -39,7 +39,8 @@ HEADERS: dict[str, Any] = {
 
 def document() -> dict[str, Any]:
     """The whole AsyncAPI document as a JSON-ready dict."""
-    models = [(cls, "serialization") for cls in EVENT_TYPES.values()]
+    mode: Literal["serialization"] = "serialization"
+    models = [(cls, mode) for cls in EVENT_TYPES.values()]
     _, schemas = models_json_schema(models, ref_template=REF)
     components: dict[str, Any] = dict(schemas.get("$defs", {}))
     components["CloudEventHeaders"] = HEADERS
