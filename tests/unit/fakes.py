@@ -27,11 +27,11 @@ class FakeEventStore:
         self.conflicts_to_inject = 0
         self.appends = 0
 
-    async def load(self, stream_id: UUID) -> StoredStream:
-        if stream_id not in self.streams:
+    async def load(self, stream_id: UUID, after_version: int = 0) -> StoredStream:
+        kind, events = self.streams.get(stream_id, (None, []))
+        if len(events) <= after_version:
             return StoredStream(stream_type=None, events=[])
-        kind, events = self.streams[stream_id]
-        return StoredStream(stream_type=kind, events=list(events))
+        return StoredStream(stream_type=kind, events=list(events[after_version:]))
 
     async def append(
         self,

@@ -14,10 +14,12 @@ from services.write.domain.commands import (
     ChangeCustomerEmail,
     PlaceOrder,
     RegisterCustomer,
+    ShipOrder,
 )
 from services.write.domain.errors import (
     ConcurrencyError,
     DuplicateEmail,
+    InvalidTransition,
     NotFound,
     UnknownReference,
     VersionMismatch,
@@ -119,3 +121,18 @@ async def test_emails_are_unique(store: FakeEventStore) -> None:
         await handlers.register_customer(RegisterCustomer(name="B", email="A@X.io"), CTX)
     await handlers.change_customer_email(first.stream_id, ChangeCustomerEmail(email="n@x.io"), CTX)
     await handlers.register_customer(RegisterCustomer(name="B", email="a@x.io"), CTX)
+
+
+async def test_cached_aggregates_see_what_other_replicas_appended(store: FakeEventStore) -> None:
+    here, there = CommandHandlers(store), CommandHandlers(store)
+    _, order_id = await new_order(here)
+    await here.add_order_item(order_id, ITEM, CTX)  # cached at version 2 here
+    await there.add_order_item(order_id, ITEM, CTX)  # version 3, appended elsewhere
+    result = await here.add_order_item(order_id, ITEM, CTX)
+    assert result.version == 4
+    await here.confirm_order(order_id, CTX)
+    with pytest.raises(InvalidTransition):  # the failed decision does not stick in the cache
+        await here.add_order_item(order_id, ITEM, CTX)
+    assert (
+        await there.ship_order(order_id, ShipOrder(carrier="c", tracking_number="t"), CTX)
+    ).version == 6

@@ -107,11 +107,12 @@ class PostgresEventStore:
     def pool(self) -> asyncpg.Pool:
         return self._pool
 
-    async def load(self, stream_id: UUID) -> StoredStream:
+    async def load(self, stream_id: UUID, after_version: int = 0) -> StoredStream:
         rows = await self._pool.fetch(
             "SELECT stream_type, event_type, schema_version, data FROM events"
-            " WHERE stream_id = $1 ORDER BY version",
+            " WHERE stream_id = $1 AND version > $2 ORDER BY version",
             stream_id,
+            after_version,
         )
         if not rows:
             return StoredStream(stream_type=None, events=[])

@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -60,10 +61,16 @@ class CommandResult:
 class CommandHandlers:
     """One method per command. Losing a race re-runs the command, unless a version was given."""
 
-    def __init__(self, store: EventStore, *, max_attempts: int = 10) -> None:
+    def __init__(
+        self, store: EventStore, *, max_attempts: int = 10, cache_size: int = 10_000
+    ) -> None:
         self._store = store
         self._max_attempts = max_attempts
         self._locks = KeyedLocks()
+        # Aggregates as of their last successful command here; taken out while a command runs,
+        # so a failed decision never leaves a half-changed aggregate behind.
+        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._cache_size = cache_size
 
     async def register_customer(self, cmd: RegisterCustomer, ctx: CommandContext) -> CommandResult:
         def decide(customer: Customer) -> EmailClaim:
@@ -176,6 +183,7 @@ class CommandHandlers:
                     if replay is None:
                         raise
                     return replay
+                self._remember(aggregate)
                 return CommandResult(stream_id, result.version, result.position, created=create)
         raise ConcurrencyError(
             f"stream {stream_id} kept moving: gave up after {self._max_attempts} attempts"
@@ -184,7 +192,20 @@ class CommandHandlers:
     async def _load(self, kind: type[A], stream_id: UUID, *, create: bool) -> A:
         if create:
             return kind(stream_id)
+        cached = self._cache.pop(stream_id, None)
+        if isinstance(cached, kind):
+            # Only the events appended since (by another replica, say) need reading.
+            stream = await self._store.load(stream_id, after_version=cached.version)
+            for event in stream.events:
+                cached.apply(event)
+            return cached
         stream = await self._store.load(stream_id)
         if stream.stream_type != kind.stream_type:
             raise NotFound(f"{kind.stream_type} {stream_id} does not exist")
         return kind.rehydrate(stream_id, stream.events)
+
+    def _remember(self, aggregate: Aggregate) -> None:
+        aggregate.pending = []
+        self._cache[aggregate.id] = aggregate
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)

@@ -11,14 +11,10 @@ from shared.events import DomainEvent
 
 @dataclass(frozen=True)
 class StoredStream:
-    """One stream's events, decoded; `stream_type` is None for a stream that does not exist."""
+    """A stream's events after some version, decoded; `stream_type` None when none were found."""
 
     stream_type: str | None
     events: list[DomainEvent]
-
-    @property
-    def version(self) -> int:
-        return len(self.events)
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ class IdempotencyKeyTaken(Exception):
 class EventStore(Protocol):
     """The event store: streams with optimistic concurrency, plus the commit-ordered log."""
 
-    async def load(self, stream_id: UUID) -> StoredStream: ...
+    async def load(self, stream_id: UUID, after_version: int = 0) -> StoredStream: ...
 
     async def append(
         self,
