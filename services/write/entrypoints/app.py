@@ -5,11 +5,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from shared.middleware import BodyLimit, RequestContext
+
 from ..bootstrap import bootstrap
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from ..settings import WriteSettings
 from . import commands, events, ops, problems
-from .middleware import BodyLimit, RequestContext
 
 
 def create_app(settings: WriteSettings | None = None) -> FastAPI:

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from shared.http import PROBLEM_JSON
+
 from ..application.handlers import CommandResult
 from ..domain.commands import (
     AddOrderItem,
@@ -21,7 +23,6 @@ from ..domain.commands import (
 )
 from ..metrics import COMMANDS
 from .deps import Context, Handlers
-from .problems import PROBLEM_JSON
 
 router = APIRouter()
 

@@ -5,11 +5,11 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
+from shared.http import problem
 from shared.metrics import exposition
 
 from ..metrics import HEAD_POSITION, RELAY_LEADER
 from .deps import Service
-from .problems import problem
 
 router = APIRouter(tags=["operations"])
 

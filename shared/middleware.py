@@ -6,9 +6,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.http import problem
 from shared.logging import correlation_id
-
-from .problems import problem
 
 
 class BodyTooLarge(Exception):

@@ -1,0 +1,115 @@
+"""RFC 9457 problem details for both HTTP APIs; never a stack trace in a response."""
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Payload too large",
+    422: "Unprocessable content",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    instance: str = "",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def _errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Keep location, message and kind; drop the echoed input and internal context.
+    return [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5]]
+    return "invalid request: " + "; ".join(parts)
+
+
+def status_handler(status: int) -> Handler:
+    """A handler answering `status` with the exception's message as detail."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        return problem(status, str(exc), instance=request.url.path)
+
+    return handle
+
+
+def unavailable_handler(what: str) -> Handler:
+    """503 with Retry-After, for a backing store that cannot be reached right now."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        log.warning("%s unavailable: %r", what, exc)
+        return problem(
+            503,
+            f"the {what} is unavailable",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
+
+    return handle
+
+
+def install_problem_handlers(
+    app: FastAPI,
+    statuses: Iterable[tuple[type[Exception], int]],
+    unavailable: Iterable[type[Exception]] = (),
+    *,
+    store: str = "database",
+) -> None:
+    """Turn validation errors, HTTP errors and the given exceptions into problem responses."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = _errors(exc)
+        return problem(422, _summary(errors), instance=request.url.path, errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return problem(exc.status_code, str(exc.detail), instance=request.url.path)
+
+    for kind, status in statuses:
+        app.add_exception_handler(kind, status_handler(status))
+    for kind in unavailable:
+        app.add_exception_handler(kind, unavailable_handler(store))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "unexpected error; it has been logged", instance=request.url.path)
