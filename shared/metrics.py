@@ -33,18 +33,20 @@ def exposition(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
+_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)
+_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+
+
 def http_metrics(service: str) -> tuple[Counter, Histogram]:
-    """Request counter and latency histogram of one service's HTTP API."""
-    requests = Counter(
-        "http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
-    )
-    latency = Histogram(
-        "http_request_duration_seconds",
-        "HTTP request latency",
-        ["service", "route"],
-        buckets=LATENCY_BUCKETS,
-    )
-    return requests, latency
+    """Request counter and latency histogram of the HTTP APIs (labelled by service)."""
+    return _REQUESTS, _LATENCY
 
 
 __all__ = ["Counter", "Gauge", "Histogram", "LATENCY_BUCKETS", "exposition", "http_metrics"]

@@ -86,6 +86,46 @@ def write_service(
             proc.kill()
 
 
+@pytest.fixture(scope="module")
+def read_service(
+    write_service: RunningService, mongo: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    """The read service over the same topics as `write_service`, with a database of its own."""
+    port = free_port()
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        **write_service.env,
+        "MONGODB_URL": mongo.url,
+        "MONGODB_DATABASE": f"read_{suffix}",
+        "CONSUMER_GROUP_PREFIX": f"read-{suffix}",
+        "WRITE_SERVICE_URL": write_service.url,
+        "READ_PORT": str(port),
+        "LAG_POLL_SECONDS": "0.2",
+        "KAFKA_SESSION_TIMEOUT_MS": "6000",
+    }
+    log = tmp_path_factory.mktemp("read") / "read-service.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.read"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc, log)
+        yield RunningService(url=url, env=env, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+async def reader(read_service: RunningService) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=read_service.url, timeout=30) as c:
+        yield c
+
+
 @pytest.fixture
 async def client(write_service: RunningService) -> AsyncIterator[httpx.AsyncClient]:
     limits = httpx.Limits(max_connections=100)

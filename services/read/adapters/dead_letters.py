@@ -1,0 +1,62 @@
+"""Dead letters: records a projection could not apply, kept raw with the error, replayable."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import Binary
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .collections import DEAD_LETTERS
+from .records import Delivered
+
+
+class DeadLetters:
+    """One document per (projection, topic, partition, offset): a redelivery does not add one."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._coll = db[DEAD_LETTERS]
+
+    async def ensure_indexes(self) -> None:
+        await self._coll.create_index([("projection", ASCENDING), ("failed_at", ASCENDING)])
+
+    async def add(self, projection: str, record: Delivered, error: str) -> None:
+        key = f"{projection}:{record.topic}:{record.partition}:{record.offset}"
+        doc = {
+            "projection": projection,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "key": Binary(record.key) if record.key is not None else None,
+            "value": Binary(record.value) if record.value is not None else None,
+            "headers": [[k, Binary(v)] for k, v in record.headers],
+            "timestamp_ms": record.timestamp_ms,
+            "error": error[:2000],
+            "failed_at": datetime.now(UTC),
+        }
+        await self._coll.update_one({"_id": key}, {"$set": doc}, upsert=True)
+
+    async def count(self, projection: str | None = None) -> int:
+        query = {} if projection is None else {"projection": projection}
+        return await self._coll.count_documents(query)
+
+    async def list(self, projection: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        query = {} if projection is None else {"projection": projection}
+        cursor = self._coll.find(query).sort("failed_at", ASCENDING).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def remove(self, key: str) -> None:
+        await self._coll.delete_one({"_id": key})
+
+
+def as_delivered(doc: dict[str, Any]) -> Delivered:
+    """Rebuild the original record from a dead letter, to apply it again."""
+    return Delivered(
+        topic=doc["topic"],
+        partition=doc["partition"],
+        offset=doc["offset"],
+        key=bytes(doc["key"]) if doc.get("key") is not None else None,
+        value=bytes(doc["value"]) if doc.get("value") is not None else None,
+        headers=tuple((k, bytes(v)) for k, v in doc.get("headers", [])),
+        timestamp_ms=doc.get("timestamp_ms", 0),
+    )

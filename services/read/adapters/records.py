@@ -1,0 +1,89 @@
+"""Kafka records to projection events: CloudEvents headers + JSON data, checked on the way in."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from shared.cloudevents import MissingHeader, from_headers, parse_time
+from shared.serialization import EventSerializer, UnknownEventType
+
+from ..projections.base import Event
+
+SERIALIZER = EventSerializer()
+
+
+class Undecodable(ValueError):
+    """The record is not an event of ours: not JSON, headers missing, or data invalid."""
+
+
+class UnknownType(ValueError):
+    """A well-formed event of a type this version does not know (skipped, counted)."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A record as received, kept for dead letters and offsets."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+
+
+def delivered(message: Any) -> Delivered:
+    return Delivered(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple(message.headers or ()),
+        timestamp_ms=message.timestamp,
+    )
+
+
+def decode(record: Delivered) -> Event:
+    """The event carried by a record; raises Undecodable or UnknownType."""
+    try:
+        ce = from_headers(record.headers)
+        data = orjson.loads(record.value or b"")
+        if not isinstance(data, dict):
+            raise Undecodable("the record's value is not a JSON object")
+        event_type = ce["type"]
+        version = int(ce.get("streamversion", ""))
+        schema = int(ce.get("schemaversion", "1"))
+        event = Event(
+            event_id=ce["id"],
+            stream_type=ce.get("streamtype") or _stream_type(record.topic),
+            stream_id=ce["subject"],
+            version=version,
+            event_type=event_type,
+            position=int(ce.get("position", "0")),
+            recorded_at=parse_time(ce["time"]),
+            data=data,
+        )
+    except (MissingHeader, KeyError, ValueError, orjson.JSONDecodeError) as exc:
+        if isinstance(exc, Undecodable):
+            raise
+        raise Undecodable(f"cannot decode record: {exc!r}") from exc
+    return validated(event, schema)
+
+
+def validated(event: Event, schema_version: int) -> Event:
+    """The event with its data checked against (and upcast to) the current contract."""
+    try:
+        model = SERIALIZER.from_data(event.event_type, schema_version, event.data)
+    except UnknownEventType as exc:
+        raise UnknownType(event.event_type) from exc
+    except ValidationError as exc:
+        raise Undecodable(f"invalid {event.event_type} data: {exc.error_count()} errors") from exc
+    return Event(**{**event.__dict__, "data": SERIALIZER.to_data(model)})
+
+
+def _stream_type(topic: str) -> str:
+    return "customer" if topic.startswith("customer") else "order"

@@ -1,0 +1,63 @@
+"""The write service's read endpoints: a stream's history (gap healing), the log (rebuilds)."""
+
+from typing import Any
+
+import httpx
+
+from shared.cloudevents import parse_time
+
+from ..projections.base import Event
+from .records import validated
+
+
+class WriteApiError(Exception):
+    """The write service could not be reached or answered unexpectedly."""
+
+
+def to_event(row: dict[str, Any]) -> Event:
+    event = Event(
+        event_id=row["event_id"],
+        stream_type=row["stream_type"],
+        stream_id=row["stream_id"],
+        version=row["version"],
+        event_type=row["event_type"],
+        position=row["position"],
+        recorded_at=parse_time(row["recorded_at"]),
+        data=row["data"],
+    )
+    return validated(event, row["schema_version"])
+
+
+class WriteApi:
+    """An HTTP client of the write service."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def stream_events(self, stream_id: str, *, after_version: int) -> list[Event]:
+        """The stream's events after a version; empty when the write service has none."""
+        body = await self._get(
+            f"/streams/{stream_id}/events", {"after_version": after_version, "limit": 10_000}
+        )
+        return [to_event(row) for row in body["events"]]
+
+    async def events_page(self, after: str | None, limit: int) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        return await self._get("/events", params)
+
+    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self._client.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise WriteApiError(f"write service unreachable: {exc!r}") from exc
+        if response.status_code == 404 and path.startswith("/streams/"):
+            return {"events": []}
+        if response.status_code != 200:
+            raise WriteApiError(f"GET {path} answered {response.status_code}")
+        body: dict[str, Any] = response.json()
+        return body

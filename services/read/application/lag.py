@@ -1,0 +1,127 @@
+"""Projection lag, measured from the broker: how far each group's commits trail the log.
+
+A consumer of its own (no group) reads, for every partition, the record at the group's
+committed offset: the fetch gives the high-water mark (lag in events; the dev broker's
+ListOffsets is unreliable) and the record's `ce_time` (lag in seconds). This keeps reporting
+while a projection's consumer is paused or stuck, which is when it matters.
+"""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from shared.cloudevents import parse_time
+
+from ..metrics import CONSUMER_LAG, LAG_EVENTS, LAG_SECONDS
+from ..settings import ReadSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Lag:
+    """The latest measurement for one projection."""
+
+    events: int = 0
+    seconds: float = 0.0
+    committed_total: int = -1
+    moved_at: float = field(default_factory=time.monotonic)
+    measured: bool = False
+
+    def stalled(self, stall_seconds: float) -> bool:
+        """Events wait, yet the commits have not moved for `stall_seconds`."""
+        return self.events > 0 and time.monotonic() - self.moved_at > stall_seconds
+
+
+class LagMonitor:
+    """Measures every projection's lag every `lag_poll_seconds`."""
+
+    def __init__(self, settings: ReadSettings, projections: list[str]) -> None:
+        self.settings = settings
+        self.lags = {name: Lag() for name in projections}
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._run()
+            except KafkaError as exc:
+                log.warning("lag monitor reconnecting: %r", exc)
+                await asyncio.sleep(1.0)
+
+    async def _run(self) -> None:
+        bootstrap = self.settings.kafka_bootstrap_servers
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+        )
+        await admin.start()
+        await reader.start()
+        try:
+            while True:
+                partitions = await self._partitions(reader)
+                for name in self.lags:
+                    await self._measure(name, admin, reader, partitions)
+                await asyncio.sleep(self.settings.lag_poll_seconds)
+        finally:
+            await reader.stop()
+            await admin.close()
+
+    async def _partitions(self, reader: AIOKafkaConsumer) -> list[TopicPartition]:
+        metadata = await reader._client.fetch_all_metadata()  # noqa: SLF001
+        topics = [self.settings.customers_topic, self.settings.orders_topic]
+        found = [
+            TopicPartition(t, p) for t in topics for p in metadata.partitions_for_topic(t) or ()
+        ]
+        if set(found) != reader.assignment():
+            reader.assign(found)
+        return found
+
+    async def _measure(
+        self,
+        name: str,
+        admin: AIOKafkaAdminClient,
+        reader: AIOKafkaConsumer,
+        partitions: list[TopicPartition],
+    ) -> None:
+        group = self.settings.group_for(name)
+        offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        committed = {tp: max(0, o.offset) for tp, o in offsets.items() if o is not None}
+        for tp in partitions:
+            reader.seek(tp, committed.get(tp, 0))
+        batch = await reader.getmany(*partitions, timeout_ms=100, max_records=len(partitions) * 50)
+        lag, oldest = 0, None
+        now = time.time()
+        for tp in partitions:
+            behind = max(0, (reader.highwater(tp) or 0) - committed.get(tp, 0))
+            CONSUMER_LAG.labels(name, tp.topic, str(tp.partition)).set(behind)
+            lag += behind
+            first = batch.get(tp, [])[:1]
+            if behind and first:
+                headers = dict(first[0].headers or ())
+                stamp = headers.get("ce_time")
+                at = parse_time(stamp.decode()).timestamp() if stamp else first[0].timestamp / 1000
+                oldest = at if oldest is None else min(oldest, at)
+        self._record(
+            name,
+            lag,
+            0.0 if not lag or oldest is None else max(0.0, now - oldest),
+            sum(committed.values()),
+        )
+
+    def _record(self, name: str, events: int, seconds: float, committed_total: int) -> None:
+        lag = self.lags[name]
+        if committed_total != lag.committed_total or events == 0:
+            lag.moved_at = time.monotonic()
+        lag.events, lag.seconds, lag.committed_total, lag.measured = (
+            events,
+            seconds,
+            committed_total,
+            True,
+        )
+        LAG_EVENTS.labels(name).set(events)
+        LAG_SECONDS.labels(name).set(seconds)

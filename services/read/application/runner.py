@@ -1,0 +1,242 @@
+"""The live side of one projection: consume both topics, apply in batches, commit after.
+
+Offsets are committed only once the batch's documents are written, so a crash re-delivers
+(and the version marks make the re-delivery a no-op) but never loses an event.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from pymongo.errors import ConnectionFailure, PyMongoError
+
+from ..adapters.control import ControlState
+from ..adapters.dead_letters import DeadLetters
+from ..adapters.documents import Conflict, DocumentStore
+from ..adapters.records import Delivered, Undecodable, UnknownType, decode, delivered
+from ..adapters.write_api import WriteApi, WriteApiError
+from ..metrics import APPLIED, APPLY_LATENCY, DEAD_LETTERS, DUPLICATES, GAPS, POSITION, SKIPPED
+from ..projections.base import Event
+from ..settings import ReadSettings
+from .appliers import ProjectionSpec
+
+log = logging.getLogger(__name__)
+# Failures of the infrastructure: wait and try the same batch again, never dead-letter.
+TRANSIENT = (ConnectionFailure, WriteApiError, Conflict, OSError, TimeoutError)
+
+
+@dataclass
+class RunnerStatus:
+    """What /projections, readiness and the lag monitor read about a running projection."""
+
+    committed: dict[TopicPartition, int] = field(default_factory=dict)
+    position: int = 0
+    applied: int = 0
+    healthy: bool = True
+    last_error: str | None = None
+    paused: bool = False
+    last_progress: float = field(default_factory=time.monotonic)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, status: RunnerStatus) -> None:
+        self.status = status
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Batches are applied and committed before the next poll, so nothing is in flight.
+        log.info("partitions revoked: %s", sorted(map(str, revoked)))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info("partitions assigned: %s", sorted(map(str, assigned)))
+
+
+class ProjectionRunner:
+    """Runs one projection's consumer until cancelled."""
+
+    def __init__(
+        self,
+        spec: ProjectionSpec,
+        *,
+        settings: ReadSettings,
+        control: ControlState,
+        dead_letters: DeadLetters,
+        write_api: WriteApi,
+        db: object,
+    ) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.control = control
+        self.dead_letters = dead_letters
+        self.write_api = write_api
+        self.db = db
+        self.status = RunnerStatus()
+        self.applied_event = asyncio.Event()  # set after each write, for read-your-writes
+
+    async def run(self) -> None:
+        await self._ensure_indexes()
+        while True:
+            consumer = self._consumer()
+            try:
+                await consumer.start()
+                await self._consume(consumer)
+            except KafkaError as exc:
+                self._unhealthy(exc)
+                await asyncio.sleep(1.0)
+            finally:
+                await consumer.stop()
+
+    async def _ensure_indexes(self) -> None:
+        while True:
+            try:
+                collections = await self.control.collections(self.spec.name)
+                store = DocumentStore(self.db, collections)  # type: ignore[arg-type]
+                await store.ensure_indexes(self.spec.module.INDEXES)
+                await self.dead_letters.ensure_indexes()
+                return
+            except PyMongoError as exc:
+                self._unhealthy(exc)
+                await asyncio.sleep(1.0)
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.settings.group_for(self.spec.name),
+            client_id=f"read-{self.spec.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            max_poll_interval_ms=600_000,
+            fetch_max_wait_ms=100,
+        )
+        topics = [self.settings.customers_topic, self.settings.orders_topic]
+        consumer.subscribe(topics, listener=_Rebalance(self.status))
+        return consumer
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            if await self._hold_if_paused(consumer):
+                continue
+            batch = await consumer.getmany(
+                timeout_ms=200, max_records=self.settings.batch_max_records
+            )
+            records = [delivered(m) for tp in sorted(batch, key=str) for m in batch[tp]]
+            if not records:
+                continue
+            await self.process(records)
+            offsets = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
+            try:
+                await consumer.commit(offsets)
+            except CommitFailedError as exc:  # partitions moved on; the new owner re-applies
+                log.warning("commit refused after a rebalance: %r", exc)
+                continue
+            self.status.committed.update(offsets)
+
+    async def _hold_if_paused(self, consumer: AIOKafkaConsumer) -> bool:
+        paused = await self.control.paused(self.spec.name)
+        if paused != self.status.paused:
+            parts = consumer.assignment()
+            (consumer.pause if paused else consumer.resume)(*parts)
+            self.status.paused = paused
+            log.info("projection %s %s", self.spec.name, "paused" if paused else "resumed")
+        if paused:
+            await asyncio.sleep(0.1)  # keep heartbeating through getmany-free waits
+        return paused
+
+    async def process(self, records: Sequence[Delivered]) -> None:
+        """Decode, apply (retrying while the infrastructure fails), dead-letter what cannot be."""
+        events: list[tuple[Delivered, Event]] = []
+        for record in records:
+            try:
+                events.append((record, decode(record)))
+            except UnknownType as exc:
+                SKIPPED.labels(self.spec.name).inc()
+                log.info("skipping unknown event type %s", exc)
+            except Undecodable as exc:
+                await self._dead_letter(record, str(exc))
+        if events:
+            await self._apply_all(events)
+
+    async def _apply_all(self, events: list[tuple[Delivered, Event]]) -> None:
+        try:
+            await self._apply([e for _, e in events])
+        except Exception as exc:  # noqa: BLE001 - a handler failed: isolate the culprit(s)
+            log.warning("batch failed (%r): applying its events one by one", exc)
+            for one in events:
+                await self._apply_alone(one)
+
+    async def _apply_alone(self, item: tuple[Delivered, Event]) -> None:
+        record, event = item
+        error = ""
+        for attempt in range(self.settings.handler_attempts):
+            try:
+                await self._apply([event])
+                return
+            except Exception as exc:  # noqa: BLE001
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("event %s failed (attempt %d): %s", event.event_id, attempt + 1, error)
+        await self._dead_letter(record, error)
+
+    async def _apply(self, events: list[Event]) -> None:
+        """Apply until it works, as long as failures are the infrastructure's."""
+        delay = 0.1
+        while True:
+            try:
+                collections = await self.control.collections(self.spec.name)
+                store = DocumentStore(self.db, collections)  # type: ignore[arg-type]
+                outcome = await self.spec.apply(store, events, self._heal)
+                break
+            except TRANSIENT as exc:
+                if not isinstance(exc, Conflict):
+                    self._unhealthy(exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+            except PyMongoError as exc:
+                if not _transient_mongo(exc):
+                    raise
+                self._unhealthy(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self._progress(events, outcome.applied, outcome.skipped, outcome.gaps_healed)
+
+    async def _heal(self, stream_id: str, have: int) -> list[Event]:
+        return await self.write_api.stream_events(stream_id, after_version=have)
+
+    def _progress(self, events: list[Event], applied: int, skipped: int, gaps: int) -> None:
+        name = self.spec.name
+        now = time.time()
+        for event in events:
+            APPLY_LATENCY.labels(name).observe(max(0.0, now - event.recorded_at.timestamp()))
+        APPLIED.labels(name).inc(applied)
+        DUPLICATES.labels(name).inc(skipped)
+        GAPS.labels(name).inc(gaps)
+        self.status.position = max(self.status.position, *(e.position for e in events))
+        POSITION.labels(name).set(self.status.position)
+        self.status.applied += applied
+        self.status.healthy, self.status.last_error = True, None
+        self.status.last_progress = time.monotonic()
+        self.applied_event.set()
+        self.applied_event = asyncio.Event()
+
+    async def _dead_letter(self, record: Delivered, error: str) -> None:
+        log.error("dead letter %s/%d@%d: %s", record.topic, record.partition, record.offset, error)
+        while True:
+            try:
+                await self.dead_letters.add(self.spec.name, record, error)
+                break
+            except PyMongoError as exc:
+                self._unhealthy(exc)
+                await asyncio.sleep(1.0)
+        DEAD_LETTERS.labels(self.spec.name).inc()
+
+    def _unhealthy(self, exc: BaseException) -> None:
+        if self.status.healthy:
+            log.warning("projection %s cannot progress: %r", self.spec.name, exc)
+        self.status.healthy, self.status.last_error = False, f"{type(exc).__name__}: {exc}"
+
+
+def _transient_mongo(exc: PyMongoError) -> bool:
+    return isinstance(exc, ConnectionFailure) or bool(getattr(exc, "timeout", False))

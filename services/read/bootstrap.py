@@ -1,0 +1,95 @@
+"""The composition root of the read service: Mongo, Kafka consumers, lag monitor, write API."""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .adapters.collections import Collections
+from .adapters.control import ControlState
+from .adapters.dead_letters import DeadLetters
+from .adapters.write_api import WriteApi
+from .application.appliers import PROJECTIONS
+from .application.lag import LagMonitor
+from .application.runner import ProjectionRunner
+from .settings import ReadSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReadService:
+    """Everything the entrypoints need; `close` stops the background work."""
+
+    settings: ReadSettings
+    client: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    control: ControlState
+    dead_letters: DeadLetters
+    write_api: WriteApi
+    runners: dict[str, ProjectionRunner]
+    lag: LagMonitor
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def max_wait_ms(self) -> int:
+        return self.settings.max_wait_ms
+
+    def collections(self, projection: str) -> Collections:
+        return self.control.cached_collections(projection)
+
+    async def wait_for_order(self, order_id: str, timeout: float) -> None:
+        """Return when order_details next writes (or after `timeout`); callers re-read."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.runners["order_details"].applied_event.wait(), timeout)
+
+    def start(self, *, consume: bool = True) -> None:
+        self.tasks.append(asyncio.create_task(self._refresh_state(), name="state"))
+        if consume:
+            for name, runner in self.runners.items():
+                self.tasks.append(asyncio.create_task(runner.run(), name=f"projection-{name}"))
+            self.tasks.append(asyncio.create_task(self.lag.run(), name="lag"))
+
+    async def _refresh_state(self) -> None:
+        while True:
+            for name in self.runners:
+                with contextlib.suppress(Exception):
+                    await self.control.get(name, fresh=True)
+            await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.write_api.close()
+        await self.client.close()
+
+
+def build(settings: ReadSettings | None = None) -> ReadService:
+    settings = settings or ReadSettings()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000
+    )
+    db = client[settings.mongodb_database]
+    control = ControlState(db)
+    dead_letters = DeadLetters(db)
+    write_api = WriteApi(settings.write_service_url)
+    runners = {
+        name: ProjectionRunner(
+            spec,
+            settings=settings,
+            control=control,
+            dead_letters=dead_letters,
+            write_api=write_api,
+            db=db,
+        )
+        for name, spec in PROJECTIONS.items()
+    }
+    lag = LagMonitor(settings, list(runners))
+    return ReadService(settings, client, db, control, dead_letters, write_api, runners, lag)

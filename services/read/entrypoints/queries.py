@@ -1,0 +1,115 @@
+"""The query routes: orders, customers and sales statistics, read from the projections."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from shared.http import PROBLEM_JSON, problem
+
+from ..queries import customers, orders, stats
+from ..queries.orders import OrderStatus
+from ..queries.stats import Measure
+from .deps import After, CustomerDocs, DaysRecent, DaysRequired, OrderDocs, Read, SalesDocs
+
+router = APIRouter()
+
+DEFAULT_WAIT_MS = 2000
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+_problem: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"description": d, **_problem} for s, d in [(404, "Not found"), (422, "Invalid input")]
+}
+WAIT_ERRORS = {**ERRORS, 503: {"description": "Version not reached in time", **_problem}}
+
+
+def _json(body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+
+
+def _not_found(request: Request, what: str) -> Response:
+    return problem(404, f"{what} not found", instance=request.url.path)
+
+
+@router.get("/orders/{order_id}", responses=WAIT_ERRORS)
+async def get_order(
+    request: Request,
+    order_id: UUID,
+    read: Read,
+    docs: OrderDocs,
+    min_version: Annotated[int | None, Query(ge=1)] = None,
+    wait_ms: Annotated[int, Query(ge=0)] = DEFAULT_WAIT_MS,
+) -> Response:
+    """One order; with `min_version`, waits up to `wait_ms` (capped) until it got that far."""
+    if min_version is None:
+        doc = await orders.find_order(docs, str(order_id))
+        if doc is None:
+            return _not_found(request, f"order {order_id}")
+    else:
+        timeout = min(wait_ms, read.max_wait_ms) / 1000
+        try:
+            doc = await orders.order_at_version(
+                docs,
+                str(order_id),
+                min_version=min_version,
+                timeout=timeout,
+                wait=read.wait_for_order,
+            )
+        except orders.VersionNotReached as exc:
+            retry = {"Retry-After": "1"}
+            return problem(503, str(exc), instance=request.url.path, headers=retry)
+    return _json(doc, headers={"ETag": f'"{doc["version"]}"'})
+
+
+@router.get("/customers/{customer_id}/orders", responses=ERRORS)
+async def list_customer_orders(
+    customer_id: UUID,
+    docs: OrderDocs,
+    after: After,
+    status: OrderStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Response:
+    """A customer's orders, newest first; pass `next_cursor` back as `cursor` for the next page."""
+    page, cursor = await orders.customer_orders(
+        docs, str(customer_id), status=status, limit=limit, after=after
+    )
+    return _json({"orders": page, "next_cursor": cursor})
+
+
+@router.get("/customers/{customer_id}", responses=ERRORS)
+async def get_customer(request: Request, customer_id: UUID, docs: CustomerDocs) -> Response:
+    """One registered customer."""
+    doc = await customers.find_customer(docs, str(customer_id))
+    if doc is None:
+        return _not_found(request, f"customer {customer_id}")
+    return _json(doc, headers={"ETag": f'"{doc["version"]}"'})
+
+
+@router.get("/customers", responses=ERRORS)
+async def find_customers(
+    docs: CustomerDocs, email: Annotated[str, Query(max_length=254, pattern=EMAIL)]
+) -> Response:
+    """The registered customers with this email, compared case-insensitively."""
+    return _json({"customers": await customers.customers_by_email(docs, email)})
+
+
+@router.get("/stats/daily", responses=ERRORS)
+async def daily_stats(docs: SalesDocs, days: DaysRequired) -> Response:
+    """Sales per UTC day from `from` to `to` (both included); days without orders are absent."""
+    return _json({"days": await stats.daily(docs, days)})
+
+
+@router.get("/stats/top-products", responses=ERRORS)
+async def top_products(
+    docs: SalesDocs,
+    days: DaysRecent,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    by: Measure = Measure.REVENUE,
+) -> Response:
+    """Best-selling products over the range (default: the last 30 days), by revenue or units."""
+    products = await stats.top_products(docs, days, by=by, limit=limit)
+    body = {"products": products, "from": days.start.isoformat(), "to": days.end.isoformat()}
+    return _json(body)

@@ -1,0 +1,115 @@
+"""The shared mechanics of every projection: events in, documents out, no I/O.
+
+Each document records the stream versions it has applied. Folding an event whose version is
+not above that mark is a no-op (duplicates, replays); an event more than one version ahead is a
+gap, which the caller heals by supplying the missing events.
+"""
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from shared.money import quantize
+
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event as projections see it: its place in its stream and its (validated) data."""
+
+    event_id: str
+    stream_type: str
+    stream_id: str
+    version: int
+    event_type: str
+    position: int
+    recorded_at: datetime
+    data: dict[str, Any]
+
+
+class Gap(Exception):
+    """Events `have + 1 .. want - 1` of a stream are missing before `want` can be applied."""
+
+    def __init__(self, stream_id: str, have: int, want: int) -> None:
+        super().__init__(f"stream {stream_id}: have version {have}, got {want}")
+        self.stream_id, self.have, self.want = stream_id, have, want
+
+
+Folder = Callable[[Doc | None, Event], Doc]
+
+
+@dataclass(frozen=True)
+class StreamFold:
+    """How events of one stream type change one document per stream, in one role."""
+
+    role: str
+    stream_type: str
+    fold: Folder
+    version_field: str = "version"
+
+
+@dataclass
+class Docs:
+    """Documents of one projection by role and id, as loaded, then as changed by folding."""
+
+    loaded: dict[str, dict[str, Doc]] = field(default_factory=dict)
+    changed: dict[str, dict[str, Doc]] = field(default_factory=dict)
+
+    def get(self, role: str, doc_id: str) -> Doc | None:
+        if doc_id in self.changed.get(role, {}):
+            return self.changed[role][doc_id]
+        return self.loaded.get(role, {}).get(doc_id)
+
+    def put(self, role: str, doc_id: str, doc: Doc) -> None:
+        self.changed.setdefault(role, {})[doc_id] = doc
+
+    def fresh(self) -> "Docs":
+        """A copy with nothing changed, to fold again from the loaded state."""
+        return Docs(loaded=copy.deepcopy(self.loaded))
+
+
+def fold_events(
+    docs: Docs,
+    events: Iterable[Event],
+    folds: dict[str, StreamFold],
+    healed: dict[str, list[Event]],
+) -> tuple[int, int]:
+    """Fold events into docs; returns (applied, skipped). Raises Gap when one is missing."""
+    applied = skipped = 0
+    for event in events:
+        spec = folds.get(event.stream_type)
+        if spec is None:
+            continue
+        doc = docs.get(spec.role, event.stream_id)
+        have = doc.get(spec.version_field, 0) if doc else 0
+        if event.version <= have:
+            skipped += 1
+            continue
+        doc = copy.deepcopy(doc) if doc else None
+        if event.version > have + 1:
+            missing = [
+                e for e in healed.get(event.stream_id, []) if have < e.version < event.version
+            ]
+            if [e.version for e in missing] != list(range(have + 1, event.version)):
+                raise Gap(event.stream_id, have, event.version)
+            for earlier in missing:
+                doc = spec.fold(doc, earlier)
+                doc[spec.version_field] = earlier.version
+            applied += len(missing)
+        doc = spec.fold(doc, event)
+        doc[spec.version_field] = event.version
+        docs.put(spec.role, event.stream_id, doc)
+        applied += 1
+    return applied, skipped
+
+
+def money(value: Decimal) -> str:
+    return str(quantize(value))
+
+
+def dec(value: str | int | Decimal) -> Decimal:
+    return Decimal(value)

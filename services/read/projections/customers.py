@@ -1,0 +1,87 @@
+"""customers: profile, email history, order count and lifetime value of each customer.
+
+Order totals and statuses are kept per order (role `orders`); the counts on the customer are
+recomputed from them for every customer a batch touched, so order and customer events may
+arrive in any relative order, and any number of times.
+"""
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from .base import Doc, Event, StreamFold, dec, money
+
+NAME = "customers"
+INDEXES = {"main": [[("email_lower", 1)]], "orders": [[("customer_id", 1)]]}
+
+
+def new_customer(customer_id: str) -> Doc:
+    """A customer known only through its orders so far (version 0: not registered yet)."""
+    return {
+        "_id": customer_id,
+        "customer_id": customer_id,
+        "name": None,
+        "email": None,
+        "email_lower": None,
+        "email_history": [],
+        "registered_at": None,
+        "updated_at": None,
+        "version": 0,
+        "order_count": 0,
+        "lifetime_value": "0.00",
+    }
+
+
+def fold_profile(doc: Doc | None, event: Event) -> Doc:
+    doc = doc or new_customer(event.stream_id)
+    data = event.data
+    if event.event_type == "CustomerRegistered":
+        doc.update(name=data["name"], registered_at=event.recorded_at)
+        _email(doc, data["email"], event)
+    elif event.event_type == "CustomerRenamed":
+        doc["name"] = data["name"]
+    elif event.event_type == "CustomerEmailChanged":
+        _email(doc, data["new_email"], event)
+    doc["updated_at"] = event.recorded_at
+    return doc
+
+
+def _email(doc: Doc, email: str, event: Event) -> None:
+    doc.update(email=email, email_lower=email.lower())
+    doc["email_history"].append(
+        {"email": email, "changed_at": event.recorded_at, "version": event.version}
+    )
+
+
+def fold_order(doc: Doc | None, event: Event) -> Doc:
+    data = event.data
+    if doc is None:
+        doc = {"_id": event.stream_id, "version": 0, "lines": {}, "status": "placed"}
+    if event.event_type == "OrderPlaced":
+        doc.update(customer_id=data["customer_id"], currency=data["currency"])
+        doc["lines"] = {x["sku"]: [x["quantity"], x["unit_price"]] for x in data["items"]}
+    elif event.event_type == "OrderItemAdded":
+        quantity, _ = doc["lines"].get(data["sku"], [0, data["unit_price"]])
+        doc["lines"][data["sku"]] = [quantity + data["quantity"], data["unit_price"]]
+    elif event.event_type == "OrderItemRemoved":
+        doc["lines"].pop(data["sku"], None)
+    elif event.event_type == "OrderCancelled":
+        doc["status"] = "cancelled"
+    total = sum((dec(price) * qty for qty, price in doc["lines"].values()), Decimal("0"))
+    doc["total"] = money(total)
+    return doc
+
+
+def totals(orders: Iterable[Doc]) -> tuple[int, str]:
+    """(order_count, lifetime_value): every order counts; only non-cancelled ones add value."""
+    count, value = 0, Decimal("0")
+    for order in orders:
+        count += 1
+        if order.get("status") != "cancelled":
+            value += dec(order["total"])
+    return count, money(value)
+
+
+FOLDS = {
+    "customer": StreamFold("main", "customer", fold_profile),
+    "order": StreamFold("orders", "order", fold_order),
+}

@@ -1,0 +1,106 @@
+"""order_details: one document per order, with its customer's name and email denormalized.
+
+The projection keeps its own copy of each customer's name and email (role `customers`), so the
+result is the same whichever of the two topics arrives first.
+"""
+
+from decimal import Decimal
+
+from .base import Doc, Event, StreamFold, dec, money
+
+NAME = "order_details"
+INDEXES = {
+    "main": [
+        [("customer_id", 1), ("placed_at", -1), ("_id", -1)],
+        [("customer_id", 1), ("status", 1), ("placed_at", -1), ("_id", -1)],
+    ],
+    "customers": [],
+}
+
+
+def _lines(doc: Doc) -> None:
+    total, count = Decimal("0"), 0
+    for line in doc["items"]:
+        line["line_total"] = money(dec(line["unit_price"]) * line["quantity"])
+        total += dec(line["line_total"])
+        count += line["quantity"]
+    doc["total"], doc["item_count"] = money(total), count
+
+
+def _status(doc: Doc, status: str, event: Event) -> None:
+    doc["status"] = status
+    doc["status_history"].append(
+        {"status": status, "at": event.recorded_at, "version": event.version}
+    )
+
+
+def fold_order(doc: Doc | None, event: Event) -> Doc:
+    data = event.data
+    if doc is None:
+        doc = {"_id": event.stream_id, "order_id": event.stream_id, "version": 0}
+    kind = event.event_type
+    if kind == "OrderPlaced":
+        doc.update(
+            customer_id=data["customer_id"],
+            customer_name=None,
+            customer_email=None,
+            customer_version=0,
+            currency=data["currency"],
+            items=[dict(line) for line in data["items"]],
+            shipping_address=data["shipping_address"],
+            carrier=None,
+            tracking_number=None,
+            cancel_reason=None,
+            placed_at=event.recorded_at,
+            status_history=[],
+        )
+        _status(doc, "placed", event)
+    elif kind == "OrderItemAdded":
+        line = next((x for x in doc["items"] if x["sku"] == data["sku"]), None)
+        if line is None:
+            doc["items"].append({k: data[k] for k in ("sku", "name", "quantity", "unit_price")})
+        else:
+            line["quantity"] += data["quantity"]
+    elif kind == "OrderItemRemoved":
+        doc["items"] = [x for x in doc["items"] if x["sku"] != data["sku"]]
+    elif kind == "OrderConfirmed":
+        _status(doc, "confirmed", event)
+    elif kind == "OrderShipped":
+        doc.update(carrier=data["carrier"], tracking_number=data["tracking_number"])
+        _status(doc, "shipped", event)
+    elif kind == "OrderCancelled":
+        doc["cancel_reason"] = data["reason"]
+        _status(doc, "cancelled", event)
+    _lines(doc)
+    doc["updated_at"] = event.recorded_at
+    return doc
+
+
+def fold_customer(doc: Doc | None, event: Event) -> Doc:
+    doc = doc or {"_id": event.stream_id, "name": None, "email": None, "version": 0}
+    data = event.data
+    if event.event_type == "CustomerRegistered":
+        doc.update(name=data["name"], email=data["email"])
+    elif event.event_type == "CustomerRenamed":
+        doc["name"] = data["name"]
+    elif event.event_type == "CustomerEmailChanged":
+        doc["email"] = data["new_email"]
+    return doc
+
+
+def denormalize(order: Doc, customer: Doc | None) -> bool:
+    """Copy the customer's name and email into the order if newer; True when it changed."""
+    if customer is None or customer["version"] <= order.get("customer_version", 0):
+        return False
+    order.update(
+        customer_name=customer["name"],
+        customer_email=customer["email"],
+        customer_version=customer["version"],
+    )
+    return True
+
+
+FOLDS = {
+    "order": StreamFold("main", "order", fold_order),
+    "customer": StreamFold("customers", "customer", fold_customer),
+}

@@ -1,0 +1,122 @@
+"""Order queries: one order (optionally once it reached a version) and a customer's orders by page.
+
+Also home of `public`, which shapes any stored document for the API; the other query modules use it.
+"""
+
+import base64
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+PROJECTION = "order_details"
+POLL_SECONDS = 0.05
+
+Doc = dict[str, Any]
+Docs = AsyncCollection[Any]
+Wait = Callable[[str, float], Awaitable[None]]
+
+
+class OrderStatus(StrEnum):
+    """The states an order document can be in."""
+
+    PLACED = "placed"
+    CONFIRMED = "confirmed"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+class InvalidCursor(ValueError):
+    """A page cursor that this service did not produce."""
+
+
+class VersionNotReached(Exception):
+    """The order did not reach the asked version before the deadline."""
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO 8601 with milliseconds (BSON's precision) and a `Z`; naive means UTC."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return aware.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def public(doc: Mapping[str, Any]) -> Doc:
+    """A stored document as the API shows it: `_id` as `id`, no `_` fields, ISO dates."""
+    shown: Doc = {"id": str(doc["_id"])}
+    shown.update(_plain(doc))
+    return shown
+
+
+def encode_cursor(doc: Mapping[str, Any]) -> str:
+    raw = f"{iso(doc['placed_at'])}|{doc['_id']}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> tuple[datetime, str]:
+    """The (placed_at, order id) of the last order of the previous page."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        at, _, ident = raw.partition("|")
+        moment, order_id = datetime.fromisoformat(at), str(UUID(ident))
+    except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise InvalidCursor("not a cursor from a previous page") from exc
+    if moment.tzinfo is None:
+        raise InvalidCursor("not a cursor from a previous page")
+    return moment.astimezone(UTC), order_id
+
+
+async def find_order(docs: Docs, order_id: str) -> Doc | None:
+    doc = await docs.find_one({"_id": order_id})
+    return None if doc is None else public(doc)
+
+
+async def order_at_version(
+    docs: Docs, order_id: str, *, min_version: int, timeout: float, wait: Wait
+) -> Doc:
+    """The order once its version is at least `min_version`; re-read from Mongo on every wake."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = await docs.find_one({"_id": order_id})
+        if doc is not None and doc.get("version", 0) >= min_version:
+            return public(doc)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            seen = 0 if doc is None else doc.get("version", 0)
+            raise VersionNotReached(f"order is at version {seen}, not yet {min_version}")
+        await wait(order_id, min(remaining, POLL_SECONDS))
+
+
+async def customer_orders(
+    docs: Docs,
+    customer_id: str,
+    *,
+    status: OrderStatus | None,
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> tuple[list[Doc], str | None]:
+    """One page of a customer's orders, newest first, and the cursor of the next page if any."""
+    query: Doc = {"customer_id": customer_id}
+    if status is not None:
+        query["status"] = status.value
+    if after is not None:
+        at, last_id = after
+        query["$or"] = [{"placed_at": {"$lt": at}}, {"placed_at": at, "_id": {"$lt": last_id}}]
+    found = docs.find(query).sort([("placed_at", -1), ("_id", -1)]).limit(limit + 1)
+    page = await found.to_list()
+    more = len(page) > limit
+    page = page[:limit]
+    return [public(d) for d in page], encode_cursor(page[-1]) if more else None

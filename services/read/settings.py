@@ -1,0 +1,26 @@
+"""Settings of the read service, from the environment."""
+
+from pydantic import Field
+
+from shared.settings import BaseServiceSettings
+
+
+class ReadSettings(BaseServiceSettings):
+    """Every field can be set by the upper-case environment variable of its name."""
+
+    mongodb_url: str = Field(default="mongodb://127.0.0.1:27017", pattern=r"^mongodb(\+srv)?://")
+    mongodb_database: str = "ordering_read"
+    read_host: str = "127.0.0.1"
+    read_port: int = Field(default=8002, ge=1, le=65535)
+    write_service_url: str = Field(default="http://127.0.0.1:8001", pattern=r"^https?://")
+    consumer_group_prefix: str = "read"
+    batch_max_records: int = Field(default=500, ge=1, le=10_000)
+    handler_attempts: int = Field(default=3, ge=1)
+    stall_seconds: float = Field(default=30.0, gt=0)
+    lag_poll_seconds: float = Field(default=1.0, gt=0)
+    max_wait_ms: int = Field(default=5000, ge=0, le=60_000)
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
+
+    def group_for(self, projection: str) -> str:
+        """Each projection consumes with its own group, so each has its own checkpoint."""
+        return f"{self.consumer_group_prefix}.{projection}"

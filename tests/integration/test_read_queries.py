@@ -1,0 +1,300 @@
+"""The read service's query API over documents seeded in a real MongoDB-protocol server."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.read.adapters.collections import Collections
+from services.read.entrypoints.deps import ReadModel
+from services.read.entrypoints.queries import router
+from shared.http import PROBLEM_JSON, install_problem_handlers
+from tests.backends import Backend
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+Doc = dict[str, Any]
+
+
+@dataclass
+class FakeReadModel:
+    """A real Mongo database, version 1 of every projection, and a wait that only sleeps."""
+
+    db: AsyncDatabase[Doc]
+    max_wait_ms: int = 1000
+    waiting: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def collections(self, projection: str) -> Collections:
+        return Collections(projection, 1)
+
+    async def wait_for_order(self, order_id: str, timeout: float) -> None:
+        self.waiting.set()
+        await asyncio.sleep(timeout)
+
+
+@pytest.fixture(scope="module")
+async def read(mongo: Backend) -> AsyncIterator[FakeReadModel]:
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(mongo.url)
+    db = client[f"test_read_queries_{uuid4().hex[:12]}"]
+    yield FakeReadModel(db)
+    await client.drop_database(db.name)
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+async def api(read: FakeReadModel) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    app.include_router(router)
+    install_problem_handlers(app, [])
+    model: ReadModel = read  # the fake must satisfy the protocol the routes rely on
+    app.state.read = model
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://read") as client:
+        yield client
+
+
+def order_doc(
+    customer_id: str, placed_at: datetime, status: str = "placed", version: int = 1
+) -> Doc:
+    order_id = str(uuid4())
+    return {
+        "_id": order_id, "order_id": order_id, "customer_id": customer_id,
+        "customer_name": "Ann", "customer_email": "ann@x.io", "customer_version": 1,
+        "currency": "EUR",
+        "items": [{"sku": "A", "name": "Apple", "quantity": 2, "unit_price": "1.25",
+                   "line_total": "2.50"}],
+        "total": "2.50", "item_count": 2, "status": status,
+        "status_history": [{"status": "placed", "at": placed_at, "version": 1}],
+        "shipping_address": {"line1": "1 Road", "city": "Oslo", "postal_code": "0150",
+                             "country": "NO"},
+        "carrier": None, "tracking_number": None, "cancel_reason": None,
+        "placed_at": placed_at, "updated_at": placed_at, "version": version, "_rev": 7,
+    }  # fmt: skip
+
+
+def customer_doc(email: str, version: int = 1) -> Doc:
+    customer_id = str(uuid4())
+    return {
+        "_id": customer_id, "customer_id": customer_id, "name": "Ann Lee", "email": email,
+        "email_lower": email.lower(),
+        "email_history": [{"email": email, "changed_at": T0, "version": 1}],
+        "registered_at": T0, "updated_at": T0, "version": version, "order_count": 0,
+        "lifetime_value": "0.00", "_rev": 3,
+    }  # fmt: skip
+
+
+def day_doc(day: date, products: list[tuple[str, int, str]]) -> Doc:
+    return {
+        "_id": day.isoformat(), "day": day.isoformat(), "orders_placed": 1,
+        "orders_cancelled": 0, "revenue": "9.99", "average_order_value": "9.99", "units": 1,
+        "products": [{"sku": s, "name": f"Name {s}", "units": u, "revenue": r}
+                     for s, u, r in products],
+        "_rev": 1,
+    }  # fmt: skip
+
+
+async def seed(read: FakeReadModel, projection: str, *docs: Doc) -> None:
+    await read.db[Collections(projection, 1).main].insert_many(list(docs))
+
+
+async def test_order_by_id_hides_internals(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+    doc = order_doc(str(uuid4()), T0, version=2)
+    await seed(read, "order_details", doc)
+    response = await api.get(f"/orders/{doc['_id']}")
+    assert response.status_code == 200
+    assert response.headers["etag"] == '"2"'
+    body = response.json()
+    assert body["id"] == doc["_id"] and body["total"] == "2.50" and body["version"] == 2
+    assert not [k for k in body if k.startswith("_")]
+    assert body["placed_at"] == "2030-01-01T12:00:00.000Z"
+    assert body["status_history"][0]["at"] == body["placed_at"]
+    missing = await api.get(f"/orders/{uuid4()}")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_min_version_already_reached(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+    doc = order_doc(str(uuid4()), T0, version=3)
+    await seed(read, "order_details", doc)
+    response = await api.get(f"/orders/{doc['_id']}", params={"min_version": 2})
+    assert response.status_code == 200
+    assert response.json()["version"] == 3
+
+
+async def test_min_version_reached_while_waiting(
+    api: httpx.AsyncClient, read: FakeReadModel
+) -> None:
+    doc = order_doc(str(uuid4()), T0)
+    await seed(read, "order_details", doc)
+    read.waiting.clear()
+    params = {"min_version": 2, "wait_ms": 1000}
+    request = asyncio.create_task(api.get(f"/orders/{doc['_id']}", params=params))
+    await asyncio.wait_for(read.waiting.wait(), timeout=5)
+    coll = read.db[Collections("order_details", 1).main]
+    await coll.update_one({"_id": doc["_id"]}, {"$set": {"version": 2, "status": "confirmed"}})
+    response = await asyncio.wait_for(request, timeout=5)
+    assert response.status_code == 200
+    assert response.json()["status"] == "confirmed"
+    assert response.headers["etag"] == '"2"'
+
+
+@pytest.mark.parametrize("wait_ms", [100, 600_000])
+async def test_min_version_never_reached(
+    api: httpx.AsyncClient, read: FakeReadModel, wait_ms: int
+) -> None:
+    doc = order_doc(str(uuid4()), T0)
+    await seed(read, "order_details", doc)
+    started = time.monotonic()
+    params = {"min_version": 5, "wait_ms": wait_ms}
+    response = await api.get(f"/orders/{doc['_id']}", params=params)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert time.monotonic() - started < read.max_wait_ms / 1000 + 2  # capped at max_wait_ms
+
+
+async def test_customer_orders_pages_newest_first(
+    api: httpx.AsyncClient, read: FakeReadModel
+) -> None:
+    customer = str(uuid4())
+    statuses = ["placed", "shipped", "cancelled", "shipped", "confirmed", "shipped", "placed"]
+    docs = [order_doc(customer, T0 + timedelta(hours=n // 2), s) for n, s in enumerate(statuses)]
+    await seed(read, "order_details", *docs, order_doc(str(uuid4()), T0))
+    newest = sorted(docs, key=lambda d: (d["placed_at"], d["_id"]), reverse=True)
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        body = (await api.get(f"/customers/{customer}/orders", params=params)).json()
+        seen += [o["id"] for o in body["orders"]]
+        pages, cursor = pages + 1, body["next_cursor"]
+        if cursor is None or pages > 5:
+            break
+    assert pages == 3
+    assert seen == [d["_id"] for d in newest]
+    shipped = await api.get(f"/customers/{customer}/orders", params={"status": "shipped"})
+    ids = [o["id"] for o in shipped.json()["orders"]]
+    assert ids == [d["_id"] for d in newest if d["status"] == "shipped"]
+
+
+async def test_customer_without_orders_has_an_empty_list(api: httpx.AsyncClient) -> None:
+    response = await api.get(f"/customers/{uuid4()}/orders", params={"unknown": "ignored"})
+    assert response.status_code == 200
+    assert response.json() == {"orders": [], "next_cursor": None}
+
+
+async def test_customer_by_id(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+    known, unregistered = customer_doc("a@x.io"), customer_doc("b@x.io", version=0)
+    await seed(read, "customers", known, unregistered)
+    response = await api.get(f"/customers/{known['_id']}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == known["_id"] and "_rev" not in body
+    assert body["email_history"][0]["changed_at"] == "2030-01-01T12:00:00.000Z"
+    for unknown in (unregistered["_id"], str(uuid4())):
+        response = await api.get(f"/customers/{unknown}")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == PROBLEM_JSON
+
+
+async def test_customers_by_email_ignore_case(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+    email = f"Ann.Lee.{uuid4().hex[:8]}@Example.com"
+    known = customer_doc(email)
+    await seed(read, "customers", known, customer_doc(email, version=0))
+    found = (await api.get("/customers", params={"email": email.upper()})).json()
+    assert [c["id"] for c in found["customers"]] == [known["_id"]]
+    assert found["customers"][0]["email"] == email
+    none = await api.get("/customers", params={"email": "nobody@example.com"})
+    assert none.json() == {"customers": []}
+
+
+async def test_daily_stats_in_range(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+    days = [date(2031, 3, d) for d in (4, 1, 2, 10)]
+    await seed(read, "sales", *(day_doc(d, [("A", 1, "9.99")]) for d in days))
+    params = {"from": "2031-03-01", "to": "2031-03-05"}
+    body = (await api.get("/stats/daily", params=params)).json()
+    assert [d["day"] for d in body["days"]] == ["2031-03-01", "2031-03-02", "2031-03-04"]
+    assert body["days"][0]["id"] == "2031-03-01" and "_rev" not in body["days"][0]
+    assert body["days"][0]["revenue"] == "9.99"
+    leap_year = {"from": "2028-01-01", "to": "2028-12-31"}  # 366 days: the longest range
+    assert (await api.get("/stats/daily", params=leap_year)).status_code == 200
+
+
+async def test_top_products_sums_and_ranks(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+    await seed(
+        read,
+        "sales",
+        day_doc(date(2032, 5, 1), [("A", 1, "0.10"), ("B", 5, "5.00"), ("C", 3, "30.00")]),
+        day_doc(date(2032, 5, 2), [("A", 2, "0.20"), ("B", 5, "25.00"), ("D", 10, "1.00")]),
+        day_doc(date(2032, 5, 9), [("E", 99, "999.00")]),
+    )
+    params: dict[str, Any] = {"from": "2032-05-01", "to": "2032-05-03"}
+    body = (await api.get("/stats/top-products", params=params)).json()
+    assert body["from"] == "2032-05-01" and body["to"] == "2032-05-03"
+    assert body["products"] == [
+        {"sku": "B", "name": "Name B", "units": 10, "revenue": "30.00"},
+        {"sku": "C", "name": "Name C", "units": 3, "revenue": "30.00"},
+        {"sku": "D", "name": "Name D", "units": 10, "revenue": "1.00"},
+        {"sku": "A", "name": "Name A", "units": 3, "revenue": "0.30"},
+    ]
+    by_units = await api.get("/stats/top-products", params={**params, "by": "units", "limit": 3})
+    assert [p["sku"] for p in by_units.json()["products"]] == ["B", "D", "A"]
+
+
+async def test_top_products_default_to_the_last_30_days(
+    api: httpx.AsyncClient, read: FakeReadModel
+) -> None:
+    today = datetime.now(UTC).date()
+    sku = f"TODAY-{uuid4().hex[:6]}"
+    await seed(read, "sales", day_doc(today, [(sku, 1, "1.00")]))
+    body = (await api.get("/stats/top-products")).json()
+    assert body["to"] == today.isoformat()
+    assert body["from"] == (today - timedelta(days=29)).isoformat()
+    assert sku in [p["sku"] for p in body["products"]]
+
+
+ID = str(uuid4())
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/customers", {"email[$ne]": "x"}),
+        ("/customers", {}),
+        ("/customers", {"email": '{"$ne": ""}'}),
+        ("/customers", {"email": "a" * 250 + "@x.io"}),
+        (f"/customers/{ID}/orders", {"status": '{"$gt":""}'}),
+        (f"/customers/{ID}/orders", {"limit": "100000"}),
+        (f"/customers/{ID}/orders", {"limit": "0"}),
+        (f"/customers/{ID}/orders", {"cursor": "bm9wZQ"}),
+        (f"/customers/{ID}/orders", {"cursor": '{"$gt":""}'}),
+        ("/customers/not-a-uuid/orders", {}),
+        ("/customers/not-a-uuid", {}),
+        ("/orders/not-a-uuid", {}),
+        ("/orders/{'$ne':1}", {}),
+        (f"/orders/{ID}", {"min_version": "0"}),
+        (f"/orders/{ID}", {"wait_ms": "-1"}),
+        ("/stats/daily", {"from": "2024-13-01", "to": "2024-12-31"}),
+        ("/stats/daily", {"from": "1704067200", "to": "2024-01-02"}),
+        ("/stats/daily", {"from": "2024-02-01", "to": "2024-01-01"}),
+        ("/stats/daily", {"from": "2023-01-01", "to": "2024-01-02"}),
+        ("/stats/daily", {"to": "2024-01-01"}),
+        ("/stats/top-products", {"limit": "101"}),
+        ("/stats/top-products", {"by": "price"}),
+        ("/stats/top-products", {"from": "2024-02-01", "to": "2024-01-01"}),
+    ],
+)
+async def test_invalid_input_is_422(api: httpx.AsyncClient, path: str, params: Doc) -> None:
+    response = await api.get(path, params=params)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["status"] == 422
