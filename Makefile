@@ -11,10 +11,11 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 FROM ?= 0
 PROJECTION ?=
+REPLAY ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install run infra write-service read-service test test-unit test-integration test-e2e \
-        lint format republish clean bench up down asyncapi
+        lint format republish clean bench up down asyncapi projections dead-letters
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -43,6 +44,12 @@ read-service: install ## only the read service, against running infrastructure
 
 republish: install ## re-send stored events to Kafka from FROM=<position>
 	@$(RUN) python -m services.write.entrypoints.republish --from-position $(FROM)
+
+projections: install ## the read side's projections: state, position, lag, version, documents
+	@$(RUN) python -m services.read.cli projections
+
+dead-letters: install ## list dead letters; REPLAY=1 applies them again (PROJECTION=name to filter)
+	@$(RUN) python -m services.read.cli dead-letters $(if $(REPLAY),--replay) $(if $(PROJECTION),--projection $(PROJECTION))
 
 test: install ## unit, integration and e2e tests
 	@$(RUN) pytest -q

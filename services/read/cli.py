@@ -1,0 +1,128 @@
+"""Operator commands of the read service.
+
+python -m services.read.cli projections            the status table
+python -m services.read.cli dead-letters [--replay] [--projection NAME]
+python -m services.read.cli rebuild [--projection NAME]
+"""
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+
+from .adapters.control import ControlState
+from .adapters.dead_letters import DeadLetters, as_delivered
+from .adapters.documents import DocumentStore
+from .adapters.records import Undecodable, UnknownType, decode
+from .adapters.write_api import WriteApi, WriteApiError
+from .application.appliers import PROJECTIONS
+from .settings import ReadSettings
+
+COLUMNS = ("projection", "state", "version", "position", "lag", "lag s", "applied", "dead", "docs")
+
+
+async def show_projections(settings: ReadSettings, url: str) -> int:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    try:
+        db = client[settings.mongodb_database]
+        live = await _live_status(url)
+        rows = [COLUMNS]
+        for name in PROJECTIONS:
+            collections = await ControlState(db).collections(name)
+            status = live.get(name, {})
+            docs = await db[collections.main].estimated_document_count()
+            rows.append(
+                (
+                    name,
+                    str(status.get("state", "unknown (read service not answering)")),
+                    str(collections.version),
+                    str(status.get("position", "-")),
+                    str(status.get("lag_events", "-")),
+                    str(status.get("lag_seconds", "-")),
+                    str(status.get("events_applied", "-")),
+                    str(await DeadLetters(db).count(name)),
+                    str(docs),
+                )
+            )
+    finally:
+        await client.close()
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    return 0
+
+
+async def _live_status(url: str) -> dict[str, dict[str, Any]]:
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+            body = (await http.get("/projections")).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+    return {p["name"]: p for p in body.get("projections", [])}
+
+
+async def dead_letters(settings: ReadSettings, *, replay: bool, projection: str | None) -> int:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    write_api = WriteApi(settings.write_service_url)
+    failed = 0
+    try:
+        db = client[settings.mongodb_database]
+        letters = DeadLetters(db)
+        found = await letters.list(projection)
+        print(f"{len(found)} dead letters" + (f" for {projection}" if projection else ""))
+        for letter in found:
+            where = f"{letter['topic']}/{letter['partition']}@{letter['offset']}"
+            print(f"- {letter['projection']:<14} {where:<28} {letter['error'][:90]}")
+            if replay:
+                ok = await _replay(db, write_api, letter)
+                failed += not ok
+                if ok:
+                    await letters.remove(letter["_id"])
+                print(f"  replayed: {'applied' if ok else 'still failing'}")
+    finally:
+        await write_api.close()
+        await client.close()
+    return 1 if failed else 0
+
+
+async def _replay(db: Any, write_api: WriteApi, letter: dict[str, Any]) -> bool:
+    spec = PROJECTIONS[letter["projection"]]
+    try:
+        event = decode(as_delivered(letter))
+        store = DocumentStore(db, await ControlState(db).collections(spec.name))
+        heal = write_api.stream_events
+
+        async def healer(stream_id: str, have: int) -> list[Any]:
+            return await heal(stream_id, after_version=have)
+
+        await spec.apply(store, [event], healer)
+    except UnknownType:
+        return True  # known to a newer version only: nothing to apply, nothing to keep
+    except (Undecodable, WriteApiError, PyMongoError, KeyError, ValueError, TypeError) as exc:
+        print(f"  error: {exc!r}")
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.read.cli")
+    commands = parser.add_subparsers(dest="command", required=True)
+    status = commands.add_parser("projections", help="print the projections' status table")
+    status.add_argument("--url", default=None, help="read service URL (default from READ_PORT)")
+    letters = commands.add_parser("dead-letters", help="list (and replay) dead letters")
+    letters.add_argument("--replay", action="store_true")
+    letters.add_argument("--projection", choices=sorted(PROJECTIONS))
+    args = parser.parse_args(argv)
+    settings = ReadSettings()
+    if args.command == "projections":
+        url = args.url or f"http://127.0.0.1:{settings.read_port}"
+        return asyncio.run(show_projections(settings, url))
+    return asyncio.run(dead_letters(settings, replay=args.replay, projection=args.projection))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
