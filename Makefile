@@ -15,7 +15,7 @@ REPLAY ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install run infra write-service read-service test test-unit test-integration test-e2e \
-        lint format republish clean bench up down asyncapi projections dead-letters
+        lint format republish clean bench up down asyncapi projections dead-letters rebuild-projections
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ republish: install ## re-send stored events to Kafka from FROM=<position>
 
 projections: install ## the read side's projections: state, position, lag, version, documents
 	@$(RUN) python -m services.read.cli projections
+
+rebuild-projections: install ## rebuild every projection (or PROJECTION=name) from the full history, no downtime
+	@$(RUN) python -m services.read.cli rebuild $(if $(PROJECTION),--projection $(PROJECTION))
 
 dead-letters: install ## list dead letters; REPLAY=1 applies them again (PROJECTION=name to filter)
 	@$(RUN) python -m services.read.cli dead-letters $(if $(REPLAY),--replay) $(if $(PROJECTION),--projection $(PROJECTION))

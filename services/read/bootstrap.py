@@ -16,6 +16,7 @@ from .adapters.write_api import WriteApi
 from .application.appliers import PROJECTIONS
 from .application.lag import LagMonitor
 from .application.runner import ProjectionRunner
+from .metrics import REBUILD_PROGRESS
 from .settings import ReadSettings
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,10 @@ class ReadService:
         while True:
             for name in self.runners:
                 with contextlib.suppress(Exception):
-                    await self.control.get(name, fresh=True)
+                    state = await self.control.get(name, fresh=True)
+                    rebuild = state.get("rebuild") or {}
+                    ratio = rebuild.get("ratio", 0.0) if rebuild.get("running") else 0.0
+                    REBUILD_PROGRESS.labels(name).set(ratio)
             await asyncio.sleep(0.5)
 
     async def close(self) -> None:

@@ -8,18 +8,20 @@ python -m services.read.cli rebuild [--projection NAME]
 import argparse
 import asyncio
 import sys
+import time
 from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from .adapters.control import ControlState
+from .adapters.control import ControlState, RebuildRefused
 from .adapters.dead_letters import DeadLetters, as_delivered
 from .adapters.documents import DocumentStore
 from .adapters.records import Undecodable, UnknownType, decode
 from .adapters.write_api import WriteApi, WriteApiError
 from .application.appliers import PROJECTIONS
+from .application.rebuild import Progress, Rebuilder
 from .settings import ReadSettings
 
 COLUMNS = ("projection", "state", "version", "position", "lag", "lag s", "applied", "dead", "docs")
@@ -108,6 +110,65 @@ async def _replay(db: Any, write_api: WriteApi, letter: dict[str, Any]) -> bool:
     return True
 
 
+class ProgressPrinter:
+    """A progress bar on a terminal, plain lines (every 2 s) otherwise."""
+
+    def __init__(self, stream: Any = sys.stdout) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if not self.tty and now - self.last < 2.0 and p.events < p.total:
+            return
+        self.last = now
+        eta = f"{p.eta:.0f}s" if p.eta is not None else "-"
+        text = (
+            f"{p.projection}: {p.events:,}/{p.total:,} events ({p.ratio:.0%})"
+            f" {p.rate:,.0f} ev/s ETA {eta} [{p.phase}]"
+        )
+        if self.tty:
+            filled = int(p.ratio * 30)
+            bar = "#" * filled + "." * (30 - filled)
+            self.stream.write(f"\r[{bar}] {text}\033[K")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def summary(self, p: Progress) -> None:
+        if self.tty:
+            self.stream.write("\n")
+        self.stream.write(
+            f"{p.projection}: rebuilt version {p.target_version}: {p.events:,} events replayed,"
+            f" {p.documents:,} documents, {p.elapsed:.1f} s, {p.rate:,.0f} events/s,"
+            f" peak RSS {p.peak_rss_mb:.0f} MB\n"
+        )
+        self.stream.flush()
+
+
+async def rebuild(settings: ReadSettings, projections: list[str], page_size: int) -> int:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    write_api = WriteApi(settings.write_service_url)
+    printer = ProgressPrinter()
+    try:
+        rebuilder = Rebuilder(
+            client[settings.mongodb_database], write_api, page_size=page_size, on_progress=printer
+        )
+        for name in projections:
+            printer.summary(await rebuilder.rebuild(name))
+    except RebuildRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    except (WriteApiError, PyMongoError, TimeoutError) as exc:
+        print(f"\nrebuild failed, the active version keeps serving: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await write_api.close()
+        await client.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.read.cli")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,8 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     letters = commands.add_parser("dead-letters", help="list (and replay) dead letters")
     letters.add_argument("--replay", action="store_true")
     letters.add_argument("--projection", choices=sorted(PROJECTIONS))
+    build = commands.add_parser("rebuild", help="rebuild projections from the full history")
+    build.add_argument("--projection", choices=sorted(PROJECTIONS))
+    build.add_argument("--page-size", type=int, default=2000)
     args = parser.parse_args(argv)
     settings = ReadSettings()
+    if args.command == "rebuild":
+        names = [args.projection] if args.projection else list(PROJECTIONS)
+        return asyncio.run(rebuild(settings, names, args.page_size))
     if args.command == "projections":
         url = args.url or f"http://127.0.0.1:{settings.read_port}"
         return asyncio.run(show_projections(settings, url))

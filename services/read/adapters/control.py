@@ -4,7 +4,11 @@ Every read-service process and the rebuild command read it, so an operator's pau
 rebuild's switch reaches all of them.
 """
 
+import os
+import socket
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -45,7 +49,26 @@ class ControlState:
         return Collections(projection, version)
 
     async def paused(self, projection: str) -> bool:
-        return bool((await self.get(projection)).get("paused"))
+        """Paused by an operator, or by a rebuild whose pause has not expired."""
+        state = await self.get(projection)
+        until = state.get("paused_until")
+        return bool(state.get("paused")) or (until is not None and until > datetime.now(UTC))
+
+    async def ack(self, projection: str, instance: str, *, paused: bool) -> None:
+        """A consumer reports whether it is holding still (read by a rebuild before its switch)."""
+        entry = {"paused": paused, "at": datetime.now(UTC)}
+        await self._coll.update_one({"_id": projection}, {"$set": {f"acks.{instance}": entry}})
+
+    async def all_paused(self, projection: str, *, alive_within: float = 5.0) -> bool:
+        """Every consumer seen in the last `alive_within` seconds acknowledged the pause."""
+        state = await self.get(projection, fresh=True)
+        now = datetime.now(UTC)
+        live = [
+            a
+            for a in (state.get("acks") or {}).values()
+            if (now - a["at"]).total_seconds() < alive_within
+        ]
+        return all(a["paused"] for a in live)
 
     async def set(self, projection: str, **fields: Any) -> None:
         await self.get(projection, fresh=True)
@@ -54,3 +77,69 @@ class ControlState:
 
     async def all(self) -> list[dict[str, Any]]:
         return [doc async for doc in self._coll.find({})]
+
+
+class RebuildRefused(Exception):
+    """Another rebuild of the same projection holds the lock."""
+
+
+LEASE_SECONDS = 30.0
+
+
+class RebuildLock:
+    """One rebuild per projection: a lease in `projection_state`, renewed by heartbeats.
+
+    A holder that died is replaced once its lease lapses, or at once when it ran on this host
+    and its process is gone.
+    """
+
+    def __init__(self, control: ControlState, projection: str) -> None:
+        self.control = control
+        self.projection = projection
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    async def acquire(self, **fields: Any) -> dict[str, Any] | None:
+        """Take the lock; returns what a previous (dead) holder left in the state, if anything."""
+        state = await self.control.get(self.projection, fresh=True)
+        held = state.get("rebuild") or {}
+        takeover: dict[str, Any] = {"rebuild.running": {"$ne": True}}
+        if held.get("running") and self._dead(held):
+            takeover = {"rebuild.owner": held.get("owner")}
+        now = datetime.now(UTC)
+        stale = now - timedelta(seconds=LEASE_SECONDS)
+        entry = {"running": True, "owner": self.owner, "started_at": now, "heartbeat_at": now}
+        done = await self.control._coll.find_one_and_update(  # noqa: SLF001
+            {"_id": self.projection, "$or": [takeover, {"rebuild.heartbeat_at": {"$lt": stale}}]},
+            {"$set": {"rebuild": {**entry, **fields}}},
+        )
+        if done is None:
+            raise RebuildRefused(
+                f"a rebuild of {self.projection} is already running ({held.get('owner')},"
+                f" started {held.get('started_at')}): wait for it to finish"
+            )
+        previous: dict[str, Any] | None = (done.get("rebuild") or None) if held else None
+        return previous
+
+    def _dead(self, held: dict[str, Any]) -> bool:
+        host, _, rest = str(held.get("owner", "")).partition(":")
+        pid = rest.partition(":")[0]
+        if host != socket.gethostname() or not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    async def update(self, **fields: Any) -> None:
+        """Heartbeat, with progress fields."""
+        values = {f"rebuild.{k}": v for k, v in fields.items()}
+        values["rebuild.heartbeat_at"] = datetime.now(UTC)
+        await self.control._coll.update_one(  # noqa: SLF001
+            {"_id": self.projection, "rebuild.owner": self.owner}, {"$set": values}
+        )
+
+    async def release(self, **fields: Any) -> None:
+        await self.update(running=False, finished_at=datetime.now(UTC), **fields)

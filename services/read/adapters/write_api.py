@@ -44,6 +44,9 @@ class WriteApi:
         )
         return [to_event(row) for row in body["events"]]
 
+    async def head(self) -> dict[str, Any]:
+        return await self._get("/events/head", {})
+
     async def events_page(self, after: str | None, limit: int) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if after:

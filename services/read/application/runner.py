@@ -5,7 +5,10 @@ Offsets are committed only once the batch's documents are written, so a crash re
 """
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,6 +77,8 @@ class ProjectionRunner:
         self.write_api = write_api
         self.db = db
         self.status = RunnerStatus()
+        self.instance = f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
+        self._acked_at = 0.0
         self.applied_event = asyncio.Event()  # set after each write, for read-your-writes
 
     async def run(self) -> None:
@@ -136,14 +141,25 @@ class ProjectionRunner:
             self.status.committed.update(offsets)
 
     async def _hold_if_paused(self, consumer: AIOKafkaConsumer) -> bool:
-        paused = await self.control.paused(self.spec.name)
-        if paused != self.status.paused:
+        """Between batches: honour a pause, and tell the others (a rebuild waits for it)."""
+        try:
+            paused = await self.control.paused(self.spec.name)
+        except PyMongoError as exc:  # cannot tell: hold still until MongoDB answers
+            self._unhealthy(exc)
+            await asyncio.sleep(1.0)
+            return True
+        changed = paused != self.status.paused
+        if changed:
             parts = consumer.assignment()
             (consumer.pause if paused else consumer.resume)(*parts)
             self.status.paused = paused
             log.info("projection %s %s", self.spec.name, "paused" if paused else "resumed")
+        if changed or time.monotonic() - self._acked_at > 1.0:
+            with contextlib.suppress(PyMongoError):
+                await self.control.ack(self.spec.name, self.instance, paused=paused)
+                self._acked_at = time.monotonic()
         if paused:
-            await asyncio.sleep(0.1)  # keep heartbeating through getmany-free waits
+            await asyncio.sleep(0.1)
         return paused
 
     async def process(self, records: Sequence[Delivered]) -> None:

@@ -1,0 +1,167 @@
+"""Blue/green rebuild of one projection from the write service's complete log.
+
+Version n + 1 is built beside the active version n, which keeps serving and updating. Once the
+new version has caught up with the head, the live consumers are paused, the last events are
+folded in, the active version is switched in one write, the consumers resume, and version n is
+dropped. Until the switch nothing serves the new version, so a crash can never expose it; the
+next run drops whatever a crashed one left behind.
+"""
+
+import asyncio
+import logging
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ..adapters.collections import Collections
+from ..adapters.control import ControlState, RebuildLock
+from ..adapters.documents import DocumentStore
+from ..adapters.write_api import WriteApi, to_event
+from .appliers import PROJECTIONS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """What the operator sees while a rebuild runs, and in its closing summary."""
+
+    projection: str
+    phase: str = "starting"
+    events: int = 0
+    total: int = 0
+    documents: int = 0
+    started: float = 0.0
+    elapsed: float = 0.0
+    peak_rss_mb: float = 0.0
+    target_version: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def ratio(self) -> float:
+        return min(1.0, self.events / self.total) if self.total else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        left = self.total - self.events
+        return left / self.rate if self.rate > 0 and left > 0 else None
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Rebuilder:
+    """Rebuilds projections; `on_progress` is called after every page."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        write_api: WriteApi,
+        *,
+        page_size: int = 2000,
+        on_progress: Callable[[Progress], None] = lambda p: None,
+        switch_grace: float = 2.0,
+    ) -> None:
+        self.db = db
+        self.control = ControlState(db, ttl=0)
+        self.write_api = write_api
+        self.page_size = page_size
+        self.on_progress = on_progress
+        self.switch_grace = switch_grace
+
+    async def rebuild(self, projection: str) -> Progress:
+        lock = RebuildLock(self.control, projection)
+        state = await self.control.get(projection, fresh=True)
+        active = int(state["active_version"])
+        progress = Progress(projection, started=time.monotonic(), target_version=active + 1)
+        await lock.acquire(target_version=active + 1, phase="starting")
+        switched = False
+        try:
+            await self._drop_versions(projection, keep=active)
+            target = Collections(projection, active + 1)
+            store = DocumentStore(self.db, target)
+            await store.ensure_indexes(PROJECTIONS[projection].module.INDEXES)
+            progress.total = int((await self.write_api.head())["position"])
+            cursor = await self._replay(store, lock, progress, None, "replaying")
+            await self._pause(projection, lock, progress)
+            await self._replay(store, lock, progress, cursor, "final catch-up")
+            await self.control.set(projection, active_version=active + 1, previous_version=active)
+            switched = True
+            await self.control.set(projection, paused_until=None)
+            progress.phase = "switched"
+            await asyncio.sleep(self.switch_grace)  # readers still on the old name finish
+            await self._drop_versions(projection, keep=active + 1)
+            progress.documents = await self._count(target)
+            progress.phase = "done"
+        finally:
+            if not switched:
+                await self.control.set(projection, paused_until=None)
+            progress.elapsed = time.monotonic() - progress.started
+            progress.peak_rss_mb = peak_rss_mb()
+            await lock.release(phase=progress.phase, events=progress.events, ratio=progress.ratio)
+        return progress
+
+    async def _replay(
+        self,
+        store: DocumentStore,
+        lock: RebuildLock,
+        progress: Progress,
+        cursor: str | None,
+        phase: str,
+    ) -> str | None:
+        """Fold the log from `cursor` to its head into the new version, page by page."""
+        progress.phase = phase
+        spec = PROJECTIONS[store.collections.projection]
+        while True:
+            page = await self.write_api.events_page(cursor, self.page_size)
+            events = [to_event(row) for row in page["events"]]
+            if events:
+                await spec.apply(store, events, self._heal)
+            cursor = page["next"]
+            progress.events += len(events)
+            progress.total = max(progress.total, progress.events)
+            progress.elapsed = time.monotonic() - progress.started
+            await lock.update(
+                phase=phase, events=progress.events, total=progress.total, ratio=progress.ratio
+            )
+            self.on_progress(progress)
+            if not page["has_more"]:
+                return cursor
+
+    async def _pause(self, projection: str, lock: RebuildLock, progress: Progress) -> None:
+        """Pause the live consumers (a lease: it lapses if this process dies) and wait for them."""
+        progress.phase = "pausing live consumers"
+        deadline = time.monotonic() + 30
+        while True:
+            until = datetime.now(UTC) + timedelta(seconds=60)
+            await self.control.set(projection, paused_until=until)
+            await lock.update(phase=progress.phase)
+            if await self.control.all_paused(projection):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("the live consumers did not pause within 30 s")
+            await asyncio.sleep(0.1)
+
+    async def _count(self, target: Collections) -> int:
+        names = [n for n in await self.db.list_collection_names() if n.startswith(target.main)]
+        return sum([await self.db[n].count_documents({}) for n in names])
+
+    async def _heal(self, stream_id: str, have: int) -> list[Any]:
+        return await self.write_api.stream_events(stream_id, after_version=have)
+
+    async def _drop_versions(self, projection: str, *, keep: int) -> None:
+        prefix = f"{projection}_v"
+        for name in await self.db.list_collection_names():
+            version = name[len(prefix) :].split("_", 1)[0]
+            if name.startswith(prefix) and version.isdigit() and int(version) != keep:
+                log.info("dropping %s", name)
+                await self.db.drop_collection(name)
