@@ -256,6 +256,7 @@ def service_env(servers: Sequence[LocalServer], ports: dict[str, int]) -> dict[s
         "DATABASE_URL": pg.url,
         "KAFKA_BOOTSTRAP_SERVERS": kafka.url,
         "KAFKA_ENABLE_IDEMPOTENCE": "false",  # the dev broker cannot produce idempotently
+        "KAFKA_SESSION_TIMEOUT_MS": "6000",  # the dev broker holds group joins for half of it
         "MONGODB_URL": mongo.url,
         "WRITE_PORT": str(ports["WRITE_PORT"]),
         "READ_PORT": str(ports["READ_PORT"]),
