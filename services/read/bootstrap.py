@@ -48,12 +48,17 @@ class ReadService:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.runners["order_details"].applied_event.wait(), timeout)
 
+    def _spawn(self, work: Any, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        task.add_done_callback(_report_death)
+        self.tasks.append(task)
+
     def start(self, *, consume: bool = True) -> None:
-        self.tasks.append(asyncio.create_task(self._refresh_state(), name="state"))
+        self._spawn(self._refresh_state(), "state")
         if consume:
             for name, runner in self.runners.items():
-                self.tasks.append(asyncio.create_task(runner.run(), name=f"projection-{name}"))
-            self.tasks.append(asyncio.create_task(self.lag.run(), name="lag"))
+                self._spawn(runner.run(), f"projection-{name}")
+            self._spawn(self.lag.run(), "lag")
 
     async def _refresh_state(self) -> None:
         while True:
@@ -73,6 +78,11 @@ class ReadService:
                 await task
         await self.write_api.close()
         await self.client.close()
+
+
+def _report_death(task: "asyncio.Task[None]") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task %s died", task.get_name(), exc_info=task.exception())
 
 
 def build(settings: ReadSettings | None = None) -> ReadService:

@@ -4,6 +4,7 @@ Every read-service process and the rebuild command read it, so an operator's pau
 rebuild's switch reaches all of them.
 """
 
+import contextlib
 import os
 import socket
 import time
@@ -11,10 +12,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from .collections import STATE, Collections
+
+DEFAULT_STATE: dict[str, Any] = {"active_version": 1, "paused": False}
 
 
 class ControlState:
@@ -29,13 +32,12 @@ class ControlState:
         cached = self._cache.get(projection)
         if cached and not fresh and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
-        doc = await self._coll.find_one_and_update(
-            {"_id": projection},
-            {"$setOnInsert": {"active_version": 1, "paused": False}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None  # upserted
+        doc = await self._coll.find_one({"_id": projection})
+        if doc is None:
+            # Several processes may create it at once: whoever loses finds the winner's.
+            with contextlib.suppress(DuplicateKeyError):
+                await self._coll.insert_one({"_id": projection, **DEFAULT_STATE})
+            doc = await self._coll.find_one({"_id": projection}) or {**DEFAULT_STATE}
         self._cache[projection] = (time.monotonic(), doc)
         return doc
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
 from shared.cloudevents import parse_time
 
@@ -49,8 +48,10 @@ class LagMonitor:
         while True:
             try:
                 await self._run()
-            except KafkaError as exc:
-                log.warning("lag monitor reconnecting: %r", exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep measuring whatever went wrong
+                log.warning("lag monitor restarting: %r", exc)
                 await asyncio.sleep(1.0)
 
     async def _run(self) -> None:

@@ -88,7 +88,11 @@ class ProjectionRunner:
             try:
                 await consumer.start()
                 await self._consume(consumer)
-            except KafkaError as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - never die silently: report, back off, retry
+                if not isinstance(exc, KafkaError | PyMongoError):
+                    log.exception("projection %s consumer failed", self.spec.name)
                 self._unhealthy(exc)
                 await asyncio.sleep(1.0)
             finally:

@@ -55,6 +55,8 @@ def _email(doc: Doc, email: str, event: Event) -> None:
 def fold_order(doc: Doc | None, event: Event) -> Doc:
     data = event.data
     if doc is None:
+        if event.event_type != "OrderPlaced":
+            raise ValueError(f"{event.event_type} for an order that was never placed")
         doc = {"_id": event.stream_id, "version": 0, "lines": {}, "status": "placed"}
     if event.event_type == "OrderPlaced":
         doc.update(customer_id=data["customer_id"], currency=data["currency"])
