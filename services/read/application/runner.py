@@ -106,7 +106,9 @@ class ProjectionRunner:
                 await store.ensure_indexes(self.spec.module.INDEXES)
                 await self.dead_letters.ensure_indexes()
                 return
-            except PyMongoError as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - report and retry, never end the runner
                 self._unhealthy(exc)
                 await asyncio.sleep(1.0)
 

@@ -1,0 +1,271 @@
+"""An independent reference model of the read side, folded from the write service's event feed.
+
+Written from the description of the read API (not from the projections' code), so that the e2e
+tests compare the product against a second, much simpler implementation. Input: the events of
+`GET /events` in commit order. Output: the expected documents, with money as two-place decimal
+strings and timestamps as timezone-aware datetimes.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+Doc = dict[str, Any]
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+
+
+def money(value: Decimal) -> str:
+    """The API's money format: a decimal string with exactly two places."""
+    return str(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass
+class _Line:
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass
+class _Order:
+    order_id: str
+    customer_id: str
+    currency: str
+    shipping_address: Doc
+    placed_at: datetime
+    lines: dict[str, _Line] = field(default_factory=dict)  # insertion order = first appearance
+    status: str = "placed"
+    history: list[Doc] = field(default_factory=list)
+    carrier: str | None = None
+    tracking_number: str | None = None
+    cancel_reason: str | None = None
+    updated_at: datetime | None = None
+    version: int = 0
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.total for line in self.lines.values()), ZERO)
+
+
+@dataclass
+class _Customer:
+    customer_id: str
+    name: str
+    email: str
+    registered_at: datetime
+    updated_at: datetime
+    version: int
+    email_history: list[Doc]
+
+
+class ReferenceModel:
+    """Folds the whole feed in memory; query methods return the expected API bodies."""
+
+    def __init__(self, events: list[Doc]) -> None:
+        self._orders: dict[str, _Order] = {}
+        self._customers: dict[str, _Customer] = {}
+        for event in sorted(events, key=lambda e: int(e["position"])):
+            self._apply(event)
+
+    # -- folding -------------------------------------------------------------------------------
+
+    def _apply(self, event: Doc) -> None:
+        handler = getattr(self, f"_on_{event['event_type']}", None)
+        if handler is None:
+            return  # unknown types are skipped, as the read side does
+        at, data = parse_time(event["recorded_at"]), event["data"]
+        handler(str(event["stream_id"]), int(event["version"]), at, data)
+        if event["stream_type"] == "order":
+            order = self._orders[str(event["stream_id"])]
+            order.version, order.updated_at = int(event["version"]), at
+
+    def _on_CustomerRegistered(self, cid: str, version: int, at: datetime, data: Doc) -> None:
+        history = [{"email": data["email"], "changed_at": at, "version": version}]
+        self._customers[cid] = _Customer(cid, data["name"], data["email"], at, at, version, history)
+
+    def _on_CustomerRenamed(self, cid: str, version: int, at: datetime, data: Doc) -> None:
+        customer = self._customers[cid]
+        customer.name, customer.version, customer.updated_at = data["name"], version, at
+
+    def _on_CustomerEmailChanged(self, cid: str, version: int, at: datetime, data: Doc) -> None:
+        customer = self._customers[cid]
+        customer.email, customer.version, customer.updated_at = data["new_email"], version, at
+        customer.email_history.append(
+            {"email": data["new_email"], "changed_at": at, "version": version}
+        )
+
+    def _on_OrderPlaced(self, oid: str, version: int, at: datetime, data: Doc) -> None:
+        order = _Order(
+            oid, str(data["customer_id"]), data["currency"], data["shipping_address"], at
+        )
+        for item in data["items"]:
+            self._add_line(order, item)
+        self._orders[oid] = order
+        self._set_status(order, "placed", at, version)
+
+    def _on_OrderItemAdded(self, oid: str, version: int, at: datetime, data: Doc) -> None:
+        self._add_line(self._orders[oid], data)
+
+    def _on_OrderItemRemoved(self, oid: str, version: int, at: datetime, data: Doc) -> None:
+        self._orders[oid].lines.pop(data["sku"], None)
+
+    def _on_OrderConfirmed(self, oid: str, version: int, at: datetime, data: Doc) -> None:
+        self._set_status(self._orders[oid], "confirmed", at, version)
+
+    def _on_OrderShipped(self, oid: str, version: int, at: datetime, data: Doc) -> None:
+        order = self._orders[oid]
+        order.carrier, order.tracking_number = data["carrier"], data["tracking_number"]
+        self._set_status(order, "shipped", at, version)
+
+    def _on_OrderCancelled(self, oid: str, version: int, at: datetime, data: Doc) -> None:
+        self._orders[oid].cancel_reason = data["reason"]
+        self._set_status(self._orders[oid], "cancelled", at, version)
+
+    @staticmethod
+    def _add_line(order: _Order, item: Doc) -> None:
+        known = order.lines.get(item["sku"])
+        if known is None:
+            price = Decimal(item["unit_price"])
+            order.lines[item["sku"]] = _Line(item["sku"], item["name"], item["quantity"], price)
+        else:  # the same SKU again adds quantity, at the same unit price
+            known.quantity += int(item["quantity"])
+
+    @staticmethod
+    def _set_status(order: _Order, status: str, at: datetime, version: int) -> None:
+        order.status = status
+        order.history.append({"status": status, "at": at, "version": version})
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def order_ids(self) -> list[str]:
+        return list(self._orders)
+
+    def customer_ids(self) -> list[str]:
+        return list(self._customers)
+
+    def order(self, order_id: str) -> Doc:
+        """The expected `GET /orders/{id}` body."""
+        order = self._orders[order_id]
+        customer = self._customers[order.customer_id]
+        return {
+            "id": order_id,
+            "order_id": order_id,
+            "customer_id": order.customer_id,
+            "customer_name": customer.name,
+            "customer_email": customer.email,
+            "customer_version": customer.version,
+            "currency": order.currency,
+            "items": [_line_doc(line) for line in order.lines.values()],
+            "total": money(order.total),
+            "item_count": sum(line.quantity for line in order.lines.values()),
+            "status": order.status,
+            "status_history": order.history,
+            "shipping_address": order.shipping_address,
+            "carrier": order.carrier,
+            "tracking_number": order.tracking_number,
+            "cancel_reason": order.cancel_reason,
+            "placed_at": order.placed_at,
+            "updated_at": order.updated_at,
+            "version": order.version,
+        }
+
+    def customer(self, customer_id: str) -> Doc:
+        """The expected `GET /customers/{id}` body."""
+        customer = self._customers[customer_id]
+        orders = [o for o in self._orders.values() if o.customer_id == customer_id]
+        lifetime = sum((o.total for o in orders if o.status != "cancelled"), ZERO)
+        return {
+            "id": customer_id,
+            "customer_id": customer_id,
+            "name": customer.name,
+            "email": customer.email,
+            "email_lower": customer.email.lower(),
+            "email_history": customer.email_history,
+            "registered_at": customer.registered_at,
+            "updated_at": customer.updated_at,
+            "version": customer.version,
+            "order_count": len(orders),
+            "lifetime_value": money(lifetime),
+        }
+
+    def customer_order_ids(self, customer_id: str, status: str | None = None) -> list[str]:
+        """`GET /customers/{id}/orders`: newest first (by placement time)."""
+        orders = [
+            o
+            for o in self._orders.values()
+            if o.customer_id == customer_id and status in (None, o.status)
+        ]
+        return [o.order_id for o in sorted(orders, key=lambda o: o.placed_at, reverse=True)]
+
+    def days(self) -> list[date]:
+        return sorted({o.placed_at.date() for o in self._orders.values()})
+
+    def daily(self, start: date, end: date) -> list[Doc]:
+        """`GET /stats/daily`: one entry per UTC day of placement that has orders."""
+        by_day: dict[date, list[_Order]] = defaultdict(list)
+        for order in self._orders.values():
+            if start <= order.placed_at.date() <= end:
+                by_day[order.placed_at.date()].append(order)
+        return [_day_doc(day, by_day[day]) for day in sorted(by_day)]
+
+    def top_products(self, start: date, end: date, *, by: str, limit: int) -> list[Doc]:
+        """`GET /stats/top-products`: products of non-cancelled orders, best first."""
+        orders = [o for o in self._orders.values() if start <= o.placed_at.date() <= end]
+        products = _products(orders)
+        products.sort(key=lambda p: Decimal(p[by]), reverse=True)
+        return products[:limit]
+
+
+def _line_doc(line: _Line) -> Doc:
+    return {
+        "sku": line.sku,
+        "name": line.name,
+        "quantity": line.quantity,
+        "unit_price": money(line.unit_price),
+        "line_total": money(line.total),
+    }
+
+
+def _products(orders: list[_Order]) -> list[Doc]:
+    """Units and revenue per SKU over the non-cancelled orders, sorted by SKU."""
+    units: dict[str, int] = defaultdict(int)
+    revenue: dict[str, Decimal] = defaultdict(Decimal)
+    names: dict[str, str] = {}
+    for order in orders:
+        if order.status == "cancelled":
+            continue
+        for line in order.lines.values():
+            units[line.sku] += line.quantity
+            revenue[line.sku] += line.total
+            names[line.sku] = line.name
+    return [
+        {"sku": sku, "name": names[sku], "units": units[sku], "revenue": money(revenue[sku])}
+        for sku in sorted(units)
+    ]
+
+
+def _day_doc(day: date, orders: list[_Order]) -> Doc:
+    kept = [o for o in orders if o.status != "cancelled"]
+    revenue = sum((o.total for o in kept), ZERO)
+    average = revenue / len(kept) if kept else ZERO
+    return {
+        "day": day.isoformat(),
+        "orders_placed": len(orders),
+        "orders_cancelled": len(orders) - len(kept),
+        "revenue": money(revenue),
+        "average_order_value": money(average),
+        "units": sum(line.quantity for o in kept for line in o.lines.values()),
+        "products": _products(orders),
+    }
