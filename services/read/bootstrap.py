@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .adapters.collections import Collections
-from .adapters.control import ControlState
+from .adapters.control import ControlState, rebuild_running
 from .adapters.dead_letters import DeadLetters
 from .adapters.write_api import WriteApi
 from .application.appliers import PROJECTIONS
@@ -66,7 +66,7 @@ class ReadService:
                 with contextlib.suppress(Exception):
                     state = await self.control.get(name, fresh=True)
                     rebuild = state.get("rebuild") or {}
-                    ratio = rebuild.get("ratio", 0.0) if rebuild.get("running") else 0.0
+                    ratio = rebuild.get("ratio", 0.0) if rebuild_running(state) else 0.0
                     REBUILD_PROGRESS.labels(name).set(ratio)
             await asyncio.sleep(0.5)
 

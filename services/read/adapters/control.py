@@ -81,6 +81,14 @@ class ControlState:
         return [doc async for doc in self._coll.find({})]
 
 
+def rebuild_running(state: dict[str, Any]) -> bool:
+    """A rebuild holds the lock and has shown signs of life within the lease."""
+    rebuild = state.get("rebuild") or {}
+    beat = rebuild.get("heartbeat_at")
+    fresh = beat is not None and (datetime.now(UTC) - beat).total_seconds() < LEASE_SECONDS
+    return bool(rebuild.get("running")) and fresh
+
+
 class RebuildRefused(Exception):
     """Another rebuild of the same projection holds the lock."""
 

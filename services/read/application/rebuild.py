@@ -25,6 +25,9 @@ from ..adapters.write_api import WriteApi, to_event
 from .appliers import PROJECTIONS
 
 log = logging.getLogger(__name__)
+# A rebuild's pause of the live consumers lapses this long after its last renewal, so a rebuild
+# that dies never leaves them paused for good.
+PAUSE_LEASE_SECONDS = 60
 
 
 @dataclass
@@ -56,6 +59,14 @@ class Progress:
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM; ru_maxrss may be inherited from a larger parent)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -93,7 +104,7 @@ class Rebuilder:
             progress.total = int((await self.write_api.head())["position"])
             cursor = await self._replay(store, lock, progress, None, "replaying")
             await self._pause(projection, lock, progress)
-            await self._replay(store, lock, progress, cursor, "final catch-up")
+            await self._replay(store, lock, progress, cursor, "final catch-up", paused=True)
             await self.control.set(projection, active_version=active + 1, previous_version=active)
             switched = True
             await self.control.set(projection, paused_until=None)
@@ -117,6 +128,8 @@ class Rebuilder:
         progress: Progress,
         cursor: str | None,
         phase: str,
+        *,
+        paused: bool = False,
     ) -> str | None:
         """Fold the log from `cursor` to its head into the new version, page by page."""
         progress.phase = phase
@@ -142,8 +155,7 @@ class Rebuilder:
         progress.phase = "pausing live consumers"
         deadline = time.monotonic() + 30
         while True:
-            until = datetime.now(UTC) + timedelta(seconds=60)
-            await self.control.set(projection, paused_until=until)
+            await self._extend_pause(projection)
             await lock.update(phase=progress.phase)
             if await self.control.all_paused(projection):
                 return
@@ -154,6 +166,10 @@ class Rebuilder:
     async def _count(self, target: Collections) -> int:
         names = [n for n in await self.db.list_collection_names() if n.startswith(target.main)]
         return sum([await self.db[n].count_documents({}) for n in names])
+
+    async def _extend_pause(self, projection: str) -> None:
+        until = datetime.now(UTC) + timedelta(seconds=PAUSE_LEASE_SECONDS)
+        await self.control.set(projection, paused_until=until)
 
     async def _heal(self, stream_id: str, have: int) -> list[Any]:
         return await self.write_api.stream_events(stream_id, after_version=have)

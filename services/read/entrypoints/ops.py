@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from shared.http import problem
 from shared.metrics import exposition
 
+from ..adapters.control import rebuild_running
 from ..bootstrap import ReadService
 
 router = APIRouter(tags=["operations"])
@@ -59,7 +60,7 @@ async def describe(service: ReadService, name: str) -> dict[str, Any]:
     rebuild = state.get("rebuild") or None
     return {
         "name": name,
-        "state": "rebuilding" if rebuild and rebuild.get("running") else "live",
+        "state": "rebuilding" if rebuild_running(state) else "live",
         "paused": bool(state.get("paused")),
         "healthy": runner.status.healthy,
         "last_error": runner.status.last_error,

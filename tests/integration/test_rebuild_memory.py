@@ -1,0 +1,387 @@
+"""A rebuild streams the history: its memory does not grow with the number of events replayed.
+
+100,000 events are appended straight into the event store (multi-event appends, so writing them
+takes seconds), served by a real write service, and replayed by the rebuild command into a fresh
+MongoDB database. The command's peak RSS is measured three ways: its own summary line, the
+kernel's high-water mark (`VmHWM`) sampled while it runs, and `wait4`'s `ru_maxrss` once it
+exited. Run with `-s` to see the figures.
+"""
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from deploy.local.stack import free_port
+from services.write.adapters.postgres import PostgresEventStore
+from shared.envelope import EventMetadata
+from shared.events import (
+    CustomerRegistered,
+    DomainEvent,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderItemAdded,
+    OrderLine,
+    OrderPlaced,
+    ShippingAddress,
+)
+from tests.backends import Backend
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+ROOT = Path(__file__).resolve().parents[2]
+CUSTOMERS = 1_000
+ORDERS = 1_000
+EVENTS_PER_ORDER = 99  # OrderPlaced, 97 OrderItemAdded, then one more add, a confirm or a cancel
+TOTAL_EVENTS = CUSTOMERS + ORDERS * EVENTS_PER_ORDER  # 100,000
+SKUS = [f"SKU-{n:03d}" for n in range(40)]
+ADDRESS = ShippingAddress(
+    line1="12 Rue de la Paix", city="Paris", postal_code="75002", country="FR"
+)
+SUMMARY = re.compile(
+    r"^(?P<name>\w+): rebuilt version (?P<version>\d+): (?P<events>[\d,]+) events replayed,"
+    r" (?P<documents>[\d,]+) documents, (?P<seconds>[\d.]+) s, (?P<rate>[\d,]+) events/s,"
+    r" peak RSS (?P<rss>\d+) MB$",
+    re.M,
+)
+# What replaying may add to the memory of a process that merely imported the command: a page of
+# events (2,000 by default: ~1.3 MB of JSON, ~10 MB as Python objects, parsed and validated), the
+# documents one page touches, the HTTP and MongoDB clients' buffers, the allocator's slack.
+# A fixed amount, whatever the length of the history (measured: 26-29 MB).
+WORKING_SET_MB = 36.0
+# How much more the second half of a replay may need than the first (measured: none).
+GROWTH_MB = 12.0
+
+
+def line(n: int) -> OrderLine:
+    """The n-th line of a catalogue where each SKU has one name and one price."""
+    k = n % len(SKUS)
+    return OrderLine(
+        sku=SKUS[k],
+        name=f"{SKUS[k]} stainless steel insulated bottle, 750 ml, double wall, leak-proof lid,"
+        " dishwasher safe, BPA free, keeps drinks cold for 24 hours, pack of 2, brushed finish",
+        quantity=1 + n % 5,
+        unit_price=Decimal(f"{1 + k * 3}.{k * 7 % 100:02d}"),
+    )
+
+
+def order_events(n: int, customer_id: UUID) -> list[DomainEvent]:
+    """99 events of one order, appended in one transaction."""
+    first = [line(n), line(n + 1)]
+    placed = OrderPlaced(
+        customer_id=customer_id,
+        items=first,
+        shipping_address=ADDRESS,
+        currency="EUR",
+        total=sum((x.unit_price * x.quantity for x in first), Decimal("0")),
+    )
+    adds: list[DomainEvent] = [
+        OrderItemAdded(**line(n + 2 + k).model_dump()) for k in range(EVENTS_PER_ORDER - 2)
+    ]
+    last: DomainEvent = (
+        OrderConfirmed()
+        if n % 3 == 0
+        else OrderCancelled(reason="the customer changed their mind")
+        if n % 3 == 1
+        else OrderItemAdded(**line(n + 7).model_dump())
+    )
+    return [placed, *adds, last]
+
+
+def metadata() -> EventMetadata:
+    """What the write service records with a command's events."""
+    trace, span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    return EventMetadata(
+        correlation_id=str(uuid.uuid4()),
+        causation_id=str(uuid.uuid4()),
+        command_id=str(uuid.uuid4()),
+        traceparent=f"00-{trace}-{span}-01",
+    )
+
+
+async def write_history(store: PostgresEventStore) -> None:
+    gate = asyncio.Semaphore(8)
+
+    async def append(stream_type: str, stream_id: UUID, events: list[DomainEvent]) -> None:
+        async with gate:
+            await store.append(
+                stream_type=stream_type,
+                stream_id=stream_id,
+                expected_version=0,
+                events=events,
+                metadata=metadata(),
+            )
+
+    customers = [uuid.uuid4() for _ in range(CUSTOMERS)]
+    await asyncio.gather(
+        *(
+            append(
+                "customer",
+                customer_id,
+                [CustomerRegistered(name=f"Customer {n}", email=f"customer{n}@memory.test")],
+            )
+            for n, customer_id in enumerate(customers)
+        )
+    )
+    # Customers are all registered first; half of them place two orders, half none.
+    await asyncio.gather(
+        *(
+            append("order", uuid.uuid4(), order_events(n, customers[n % (CUSTOMERS // 2)]))
+            for n in range(ORDERS)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class WriteService:
+    url: str
+    log: Path
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"write service exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"write service not ready in {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def write_service(pg_database: str, tmp_path: Path) -> Iterator[WriteService]:
+    """The write API over the test's database, without its relay (nothing reads Kafka here)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_database,
+        "RELAY_ENABLED": "false",
+        "WRITE_PORT": str(port),
+        "LOG_FORMAT": "text",
+    }
+    log = tmp_path / "write-service.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.write"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc, log, timeout=90)
+        yield WriteService(url, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(15)
+
+
+@pytest.fixture
+async def read_database(mongo: Backend) -> AsyncIterator[str]:
+    name = f"rebuild_memory_{uuid.uuid4().hex[:10]}"
+    yield name
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo.url)
+    try:
+        await client.drop_database(name)
+    finally:
+        await client.close()
+
+
+# Linux hands a child the peak RSS of the process that spawned it (ru_maxrss survives fork and
+# exec), so a command started straight from pytest would report pytest's own size. A small
+# launcher in between starts it with a clean slate, reaps it with wait4 and reports its peak.
+LAUNCHER = """
+import os, subprocess, sys
+report = open(sys.argv[1], "w")
+child = subprocess.Popen(sys.argv[2:])
+print(child.pid, file=report, flush=True)
+_, status, usage = os.wait4(child.pid, 0)
+child.returncode = os.waitstatus_to_exitcode(status)
+print(child.returncode, usage.ru_maxrss, file=report, flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One finished command: exit code, output, and its peak RSS seen two ways."""
+
+    code: int
+    stdout: str
+    stderr: str
+    maxrss_mb: float  # ru_maxrss from wait4: the kernel's own figure for exactly this process
+    hwm_mb: float  # the highest VmHWM read from /proc/<pid>/status while it ran
+    seconds: float
+    rss: list[tuple[int, float]]  # (events replayed per its last progress line, VmRSS) samples
+
+
+async def run_measured(args: list[str], env: dict[str, str], out_dir: Path) -> Measured:
+    """Run `python <args>` through the launcher, sampling its /proc/<pid>/status meanwhile."""
+    name = uuid.uuid4().hex
+    report, stdout, stderr = (out_dir / f"{name}.{ext}" for ext in ("report", "out", "err"))
+    started = time.monotonic()
+    command = [sys.executable, "-c", LAUNCHER, str(report), sys.executable, *args]
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        launcher = await asyncio.create_subprocess_exec(
+            *command, cwd=ROOT, env=env, stdout=out, stderr=err
+        )
+    hwm, rss = 0.0, []
+    try:
+        while launcher.returncode is None:
+            lines = report.read_text().split() if report.exists() else []
+            if lines and (status := proc_status(int(lines[0]))):
+                hwm = max(hwm, status["VmHWM"])
+                rss.append((replayed(stdout.read_text()), status["VmRSS"]))
+            assert time.monotonic() - started < 400, f"{args} still running after 400 s"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(launcher.wait(), 0.05)
+    finally:
+        if launcher.returncode is None:  # the test failed: stop the command, then its launcher
+            started_pid = report.read_text().split()[:1] if report.exists() else []
+            for pid in started_pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+            launcher.kill()
+            await launcher.wait()
+    assert launcher.returncode == 0, stderr.read_text()
+    _, code, maxrss_kb = report.read_text().split()
+    return Measured(
+        code=int(code),
+        stdout=stdout.read_text(),
+        stderr=stderr.read_text(),
+        maxrss_mb=int(maxrss_kb) / 1024,
+        hwm_mb=hwm,
+        seconds=time.monotonic() - started,
+        rss=rss,
+    )
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    """The memory lines (in MB) of /proc/<pid>/status; empty once the process has gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    found = re.findall(r"^(Vm\w+):\s+(\d+) kB$", text, re.M)
+    return {key: int(kb) / 1024 for key, kb in found}
+
+
+def replayed(output: str) -> int:
+    """Events replayed according to the last progress line of the rebuild command."""
+    found = re.findall(r"^\w+: ([\d,]+)/[\d,]+ events", output, re.M)
+    return int(found[-1].replace(",", "")) if found else 0
+
+
+@dataclass(frozen=True)
+class History:
+    """The log as a rebuild reads it, and what holding all of it in memory would take."""
+
+    events: int
+    json_mb: float  # the feed's JSON text
+    objects_mb: float  # the same events parsed into Python objects (extrapolated from one page)
+
+
+async def measure_history(url: str) -> History:
+    events, size, per_event = 0, 0, 0.0
+    params: dict[str, Any] = {"limit": 10_000}
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        while True:
+            response = (await http.get("/events", params=params)).raise_for_status()
+            if not per_event:
+                tracemalloc.start()
+                page = response.json()
+                per_event = tracemalloc.get_traced_memory()[0] / len(page["events"])
+                tracemalloc.stop()
+            else:
+                page = response.json()
+            events += len(page["events"])
+            size += len(response.content)
+            if not page["has_more"]:
+                return History(events, size / 2**20, per_event * events / 2**20)
+            params["after"] = page["next"]
+
+
+def assert_flat(rss: list[tuple[int, float]], history: History) -> None:
+    """The second half of the replay needs no more memory than the first half did."""
+    half = history.events // 2
+    first = max(r for e, r in rss if e <= half)
+    second = max(r for e, r in rss if e > half)
+    # Replaying the second half reads ~half the history's JSON; keeping any of it would show.
+    assert GROWTH_MB < history.json_mb / 4, "the history is too small to tell"
+    assert second - first < GROWTH_MB, f"VmRSS grew from {first:.0f} to {second:.0f} MB"
+
+
+async def test_rebuild_memory_stays_flat_over_100k_events(
+    store: PostgresEventStore,
+    write_service: WriteService,
+    mongo: Backend,
+    read_database: str,
+    tmp_path: Path,
+) -> None:
+    started = time.monotonic()
+    await write_history(store)
+    history = await measure_history(write_service.url)
+    assert history.events == TOTAL_EVENTS
+    print(
+        f"\nhistory: {history.events:,} events written in {time.monotonic() - started:.1f} s;"
+        f" {history.json_mb:.0f} MB of feed JSON, ~{history.objects_mb:.0f} MB as Python objects"
+    )
+    env = {
+        **os.environ,
+        "MONGODB_URL": mongo.url,
+        "MONGODB_DATABASE": read_database,
+        "WRITE_SERVICE_URL": write_service.url,
+        "LOG_FORMAT": "text",
+    }
+    baseline = await run_measured(["-c", "import services.read.cli"], env, tmp_path)
+    assert baseline.code == 0, baseline.stderr
+    rebuilt = await run_measured(
+        ["-m", "services.read.cli", "rebuild", "--projection", "order_details"], env, tmp_path
+    )
+    assert rebuilt.code == 0, f"rebuild failed:\n{rebuilt.stdout}\n{rebuilt.stderr}"
+    summary = SUMMARY.search(rebuilt.stdout)
+    assert summary is not None, rebuilt.stdout
+    curve = [(e, round(r)) for e, r in rebuilt.rss if e][:: max(1, len(rebuilt.rss) // 25)]
+    print(
+        f"{summary.group(0)}\npeak RSS: summary {summary['rss']} MB, wait4"
+        f" {rebuilt.maxrss_mb:.0f} MB, VmHWM {rebuilt.hwm_mb:.0f} MB; bare import of the CLI"
+        f" {baseline.maxrss_mb:.0f} MB; wall time {rebuilt.seconds:.1f} s\n"
+        f"(events replayed, VmRSS MB): {curve}"
+    )
+    assert summary["name"] == "order_details" and summary["version"] == "2"
+    assert int(summary["events"].replace(",", "")) == TOTAL_EVENTS
+    # Its documents: the orders, plus the projection's own copy of every customer.
+    assert int(summary["documents"].replace(",", "")) == ORDERS + CUSTOMERS
+    # The three measurements agree (the summary rounds to whole MB).
+    assert abs(float(summary["rss"]) - rebuilt.maxrss_mb) <= 2, summary.group(0)
+    assert rebuilt.maxrss_mb - 2 <= rebuilt.hwm_mb <= rebuilt.maxrss_mb + 1
+    # Holding the history would cost at least its JSON text (70 MB), and as the parsed objects a
+    # fold works on (~165 MB) much more: the working set allowed must stay well below the one
+    # and a fraction of the other, or this would prove nothing.
+    assert WORKING_SET_MB * 1.5 < history.json_mb and WORKING_SET_MB * 4 < history.objects_mb
+    limit = baseline.maxrss_mb + WORKING_SET_MB
+    assert rebuilt.maxrss_mb < limit, (
+        f"peak RSS {rebuilt.maxrss_mb:.0f} MB > {limit:.0f} MB (bare import"
+        f" {baseline.maxrss_mb:.0f} MB + {WORKING_SET_MB:.0f} MB)"
+    )
+    assert_flat(rebuilt.rss, history)
