@@ -32,6 +32,11 @@ class EventSerializer:
     def knows(self, event_type: str) -> bool:
         return event_type in self._registry
 
+    def is_current(self, event_type: str, schema_version: int) -> bool:
+        """Known, and stored at the schema version this code writes (no upcasting needed)."""
+        cls = self._registry.get(event_type)
+        return cls is not None and cls.schema_version == schema_version
+
     def to_data(self, event: DomainEvent) -> JSONObject:
         return event.model_dump(mode="json")
 

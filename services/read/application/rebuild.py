@@ -43,10 +43,12 @@ class Progress:
     elapsed: float = 0.0
     peak_rss_mb: float = 0.0
     target_version: int = 0
+    replay_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
-        return self.events / self.elapsed if self.elapsed > 0 else 0.0
+        """Events per second of replay (the switch and clean-up are not counted)."""
+        return self.events / self.replay_seconds if self.replay_seconds > 0 else 0.0
 
     @property
     def ratio(self) -> float:
@@ -134,21 +136,34 @@ class Rebuilder:
         """Fold the log from `cursor` to its head into the new version, page by page."""
         progress.phase = phase
         spec = PROJECTIONS[store.collections.projection]
-        while True:
-            page = await self.write_api.events_page(cursor, self.page_size)
-            events = [to_event(row) for row in page["events"]]
-            if events:
-                await spec.apply(store, events, self._heal)
-            cursor = page["next"]
-            progress.events += len(events)
-            progress.total = max(progress.total, progress.events)
-            progress.elapsed = time.monotonic() - progress.started
-            await lock.update(
-                phase=phase, events=progress.events, total=progress.total, ratio=progress.ratio
-            )
-            self.on_progress(progress)
-            if not page["has_more"]:
-                return cursor
+        fetch = asyncio.create_task(self.write_api.events_page(cursor, self.page_size))
+        try:
+            while True:
+                page = await fetch
+                cursor = page["next"]
+                if page["has_more"]:  # fetch the next page while this one is folded
+                    fetch = asyncio.create_task(self.write_api.events_page(cursor, self.page_size))
+                events = [to_event(row, trusted=True) for row in page["events"]]
+                if events:
+                    await spec.apply(store, events, self._heal)
+                await self._advance(progress, lock, len(events), phase, paused)
+                if not page["has_more"]:
+                    return cursor
+        finally:
+            fetch.cancel()
+
+    async def _advance(
+        self, progress: Progress, lock: RebuildLock, count: int, phase: str, paused: bool
+    ) -> None:
+        progress.events += count
+        progress.total = max(progress.total, progress.events)
+        progress.elapsed = progress.replay_seconds = time.monotonic() - progress.started
+        await lock.update(
+            phase=phase, events=progress.events, total=progress.total, ratio=progress.ratio
+        )
+        if paused:  # keep the live consumers' pause from lapsing while we finish
+            await self._extend_pause(progress.projection)
+        self.on_progress(progress)
 
     async def _pause(self, projection: str, lock: RebuildLock, progress: Progress) -> None:
         """Pause the live consumers (a lease: it lapses if this process dies) and wait for them."""

@@ -50,6 +50,7 @@ class StreamFold:
     stream_type: str
     fold: Folder
     version_field: str = "version"
+    finish: Callable[[Doc], None] | None = None  # derived fields, once per document and batch
 
 
 @dataclass
@@ -68,8 +69,15 @@ class Docs:
         self.changed.setdefault(role, {})[doc_id] = doc
 
     def fresh(self) -> "Docs":
-        """A copy with nothing changed, to fold again from the loaded state."""
-        return Docs(loaded=copy.deepcopy(self.loaded))
+        """The loaded state with nothing changed (loaded documents are never mutated)."""
+        return Docs(loaded=self.loaded)
+
+    def writable(self, role: str, doc_id: str) -> Doc | None:
+        """The document to fold into: a private copy on first touch, then that copy."""
+        if doc_id in self.changed.get(role, {}):
+            return self.changed[role][doc_id]
+        loaded = self.loaded.get(role, {}).get(doc_id)
+        return copy.deepcopy(loaded) if loaded is not None else None
 
 
 def fold_events(
@@ -84,12 +92,12 @@ def fold_events(
         spec = folds.get(event.stream_type)
         if spec is None:
             continue
-        doc = docs.get(spec.role, event.stream_id)
-        have = doc.get(spec.version_field, 0) if doc else 0
+        current = docs.get(spec.role, event.stream_id)
+        have = current.get(spec.version_field, 0) if current else 0
         if event.version <= have:
             skipped += 1
             continue
-        doc = copy.deepcopy(doc) if doc else None
+        doc = docs.writable(spec.role, event.stream_id)
         if event.version > have + 1:
             missing = [
                 e for e in healed.get(event.stream_id, []) if have < e.version < event.version
@@ -104,6 +112,10 @@ def fold_events(
         doc[spec.version_field] = event.version
         docs.put(spec.role, event.stream_id, doc)
         applied += 1
+    for spec in folds.values():
+        if spec.finish is not None:
+            for doc in docs.changed.get(spec.role, {}).values():
+                spec.finish(doc)
     return applied, skipped
 
 

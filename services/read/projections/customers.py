@@ -68,9 +68,12 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
         doc["lines"].pop(data["sku"], None)
     elif event.event_type == "OrderCancelled":
         doc["status"] = "cancelled"
+    return doc
+
+
+def order_total(doc: Doc) -> None:
     total = sum((dec(price) * qty for qty, price in doc["lines"].values()), Decimal("0"))
     doc["total"] = money(total)
-    return doc
 
 
 def totals(orders: Iterable[Doc]) -> tuple[int, str]:
@@ -85,5 +88,5 @@ def totals(orders: Iterable[Doc]) -> tuple[int, str]:
 
 FOLDS = {
     "customer": StreamFold("main", "customer", fold_profile),
-    "order": StreamFold("orders", "order", fold_order),
+    "order": StreamFold("orders", "order", fold_order, finish=order_total),
 }

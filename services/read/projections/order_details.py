@@ -18,7 +18,8 @@ INDEXES = {
 }
 
 
-def _lines(doc: Doc) -> None:
+def totals(doc: Doc) -> None:
+    """Line totals, order total and item count, from the current lines."""
     total, count = Decimal("0"), 0
     for line in doc["items"]:
         line["line_total"] = money(dec(line["unit_price"]) * line["quantity"])
@@ -73,7 +74,6 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
     elif kind == "OrderCancelled":
         doc["cancel_reason"] = data["reason"]
         _status(doc, "cancelled", event)
-    _lines(doc)
     doc["updated_at"] = event.recorded_at
     return doc
 
@@ -103,6 +103,6 @@ def denormalize(order: Doc, customer: Doc | None) -> bool:
 
 
 FOLDS = {
-    "order": StreamFold("main", "order", fold_order),
+    "order": StreamFold("main", "order", fold_order, finish=totals),
     "customer": StreamFold("customers", "customer", fold_customer),
 }
