@@ -56,6 +56,10 @@ class ControlState:
         until = state.get("paused_until")
         return bool(state.get("paused")) or (until is not None and until > datetime.now(UTC))
 
+    async def advance(self, projection: str, position: int) -> None:
+        """Record the highest event-store position applied (it only ever grows)."""
+        await self._coll.update_one({"_id": projection}, {"$max": {"position": position}})
+
     async def ack(self, projection: str, instance: str, *, paused: bool) -> None:
         """A consumer reports whether it is holding still (read by a rebuild before its switch)."""
         entry = {"paused": paused, "at": datetime.now(UTC)}

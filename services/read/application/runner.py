@@ -145,6 +145,8 @@ class ProjectionRunner:
                 log.warning("commit refused after a rebalance: %r", exc)
                 continue
             self.status.committed.update(offsets)
+            with contextlib.suppress(PyMongoError):  # shown in /projections across restarts
+                await self.control.advance(self.spec.name, self.status.position)
 
     async def _hold_if_paused(self, consumer: AIOKafkaConsumer) -> bool:
         """Between batches: honour a pause, and tell the others (a rebuild waits for it)."""
