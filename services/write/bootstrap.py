@@ -31,6 +31,7 @@ class WriteService:
             self.relay.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.relay
+        await self.store.close()
         await self.pool.close()
 
 

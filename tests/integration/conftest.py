@@ -16,7 +16,9 @@ async def store(pg_database: str) -> AsyncIterator[PostgresEventStore]:
     pool = await create_pool(pg_database, min_size=1, max_size=10)
     async with pool.acquire() as conn:
         await migrate(conn)
-    yield PostgresEventStore(pool)
+    store = PostgresEventStore(pool)
+    yield store
+    await store.close()
     await pool.close()
 
 

@@ -69,6 +69,9 @@ class FakeEventStore:
             )
         return AppendResult(version=version, position=self.position)
 
+    async def stream_type_of(self, stream_id: UUID) -> str | None:
+        return self.streams[stream_id][0] if stream_id in self.streams else None
+
     async def find_response(self, key: str) -> StoredResponse | None:
         return self.responses.get(key)
 

@@ -5,6 +5,9 @@ Readers only see rows whose transaction id is below the oldest transaction still
 earlier but commits later therefore can never appear behind a reader's checkpoint.
 """
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID, uuid4
@@ -27,6 +30,7 @@ from ..application.ports import (
 )
 from ..domain.errors import ConcurrencyError, DuplicateEmail
 
+log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "events_appended"
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -40,8 +44,7 @@ WITH inserted AS (
     ORDER BY e.ord
     RETURNING position
 )
-SELECT max(position) AS position, pg_notify('events_appended', '')::text AS notified
-FROM inserted
+SELECT max(position) AS position FROM inserted
 """
 
 _SELECT_RECORDED = """
@@ -102,6 +105,7 @@ class PostgresEventStore:
     def __init__(self, pool: asyncpg.Pool, serializer: EventSerializer | None = None) -> None:
         self._pool = pool
         self._serializer = serializer or EventSerializer()
+        self._notifier = Notifier(pool)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -154,7 +158,18 @@ class PostgresEventStore:
                         await _remember(conn, idempotency, stream_id, version, position)
         except asyncpg.UniqueViolationError as exc:
             raise _translate(exc) from exc
+        self._notifier.poke()
         return AppendResult(version=version, position=position)
+
+    async def stream_type_of(self, stream_id: UUID) -> str | None:
+        """The type of a stream, from its first event; None when it does not exist."""
+        value = await self._pool.fetchval(
+            "SELECT stream_type FROM events WHERE stream_id = $1 AND version = 1", stream_id
+        )
+        return None if value is None else str(value)
+
+    async def close(self) -> None:
+        await self._notifier.close()
 
     async def find_response(self, key: str) -> StoredResponse | None:
         row = await self._pool.fetchrow(
@@ -201,6 +216,39 @@ class PostgresEventStore:
     async def max_position(self) -> int:
         value = await self._pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
         return int(value)
+
+
+class Notifier:
+    """Wakes the relay (through NOTIFY) after appends, outside the appending transactions.
+
+    A NOTIFY inside the append would serialise every commit on PostgreSQL's notification
+    queue; here a burst of appends costs one NOTIFY, sent as soon as the previous one is done.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._pending = False
+        self._task: asyncio.Task[None] | None = None
+
+    def poke(self) -> None:
+        self._pending = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain(), name="notifier")
+
+    async def _drain(self) -> None:
+        """NOTIFY until no append happened during the last one, then stop."""
+        while self._pending:
+            self._pending = False
+            try:
+                await self._pool.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                log.debug("notify failed (the relay's poll will catch up): %r", exc)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 async def _claim_email(conn: "Conn", customer_id: UUID, email: EmailClaim) -> None:

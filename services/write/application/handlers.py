@@ -24,6 +24,7 @@ from ..domain.commands import (
 from ..domain.customer import Customer, normalize_email
 from ..domain.errors import (
     ConcurrencyError,
+    DomainError,
     NotFound,
     UnknownReference,
     VersionMismatch,
@@ -71,6 +72,7 @@ class CommandHandlers:
         # so a failed decision never leaves a half-changed aggregate behind.
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._cache_size = cache_size
+        self._customers: set[UUID] = set()
 
     async def register_customer(self, cmd: RegisterCustomer, ctx: CommandContext) -> CommandResult:
         def decide(customer: Customer) -> EmailClaim:
@@ -95,9 +97,12 @@ class CommandHandlers:
         return await self._execute(Customer, customer_id, decide, ctx)
 
     async def place_order(self, cmd: PlaceOrder, ctx: CommandContext) -> CommandResult:
-        customer = await self._store.load(cmd.customer_id)
-        if customer.stream_type != Customer.stream_type:
-            raise UnknownReference(f"customer {cmd.customer_id} does not exist")
+        if cmd.customer_id not in self._customers:  # customers are never deleted: cache them
+            if await self._store.stream_type_of(cmd.customer_id) != Customer.stream_type:
+                raise UnknownReference(f"customer {cmd.customer_id} does not exist")
+            self._customers.add(cmd.customer_id)
+            if len(self._customers) > self._cache_size:
+                self._customers.pop()
         return await self._execute(Order, uuid4(), lambda o: o.place(cmd), ctx, create=True)
 
     async def add_order_item(
@@ -151,13 +156,22 @@ class CommandHandlers:
         replay = await self._replay(ctx)
         if replay is not None:
             return replay
+        # A cached aggregate is used without reading the store; anything that could be caused
+        # by it being behind (a refusal, a lost race, an expected version) re-reads instead.
+        trust = ctx.expected_version is None
         async with self._locks.hold(stream_id):
             for attempt in range(self._max_attempts):
-                aggregate = await self._load(kind, stream_id, create=create)
+                aggregate, trusted = await self._load(kind, stream_id, create=create, trust=trust)
                 if ctx.expected_version is not None and aggregate.version != ctx.expected_version:
                     raise VersionMismatch(ctx.expected_version, aggregate.version)
                 expected = aggregate.version
-                email = decide(aggregate)
+                try:
+                    email = decide(aggregate)
+                except (DomainError, NotFound):
+                    if not trusted:
+                        raise
+                    trust = False
+                    continue
                 idem = None
                 if ctx.idempotency_key is not None:
                     status = 201 if create else 200
@@ -173,6 +187,7 @@ class CommandHandlers:
                         idempotency=idem,
                     )
                 except ConcurrencyError:
+                    trust = False
                     if ctx.expected_version is not None:
                         raise VersionMismatch(ctx.expected_version, expected + 1) from None
                     # Another replica won the race: back off a little, then decide again.
@@ -189,20 +204,24 @@ class CommandHandlers:
             f"stream {stream_id} kept moving: gave up after {self._max_attempts} attempts"
         )
 
-    async def _load(self, kind: type[A], stream_id: UUID, *, create: bool) -> A:
+    async def _load(
+        self, kind: type[A], stream_id: UUID, *, create: bool, trust: bool
+    ) -> tuple[A, bool]:
+        """The aggregate, and whether it came from the cache without reading the store."""
         if create:
-            return kind(stream_id)
+            return kind(stream_id), False
         cached = self._cache.pop(stream_id, None)
         if isinstance(cached, kind):
-            # Only the events appended since (by another replica, say) need reading.
+            if trust:
+                return cached, True
             stream = await self._store.load(stream_id, after_version=cached.version)
             for event in stream.events:
                 cached.apply(event)
-            return cached
+            return cached, False
         stream = await self._store.load(stream_id)
         if stream.stream_type != kind.stream_type:
             raise NotFound(f"{kind.stream_type} {stream_id} does not exist")
-        return kind.rehydrate(stream_id, stream.events)
+        return kind.rehydrate(stream_id, stream.events), False
 
     def _remember(self, aggregate: Aggregate) -> None:
         aggregate.pending = []
