@@ -12,6 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 FROM ?= 0
 PROJECTION ?=
 REPLAY ?=
+ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install run infra write-service read-service test test-unit test-integration test-e2e \
@@ -78,6 +79,9 @@ lint: install ## ruff, mypy and the static checks of deploy/
 format: install
 	@$(RUN) ruff format .
 	@$(RUN) ruff check --fix .
+
+bench: install ## the benchmark (not a test): figures and targets, bench/results.json; ARGS=--quick
+	@$(RUN) python -m bench $(ARGS)
 
 up: ## the real stack with Docker (PostgreSQL, Kafka, MongoDB, services, Prometheus)
 	docker compose up -d --build

