@@ -73,7 +73,7 @@ asyncapi: install ## regenerate the AsyncAPI document of the topics
 lint: install ## ruff, mypy and the static checks of deploy/
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
-	@$(RUN) mypy shared services tests deploy
+	@$(RUN) mypy shared services tests deploy bench
 	@$(RUN) python -m deploy.check
 
 format: install
