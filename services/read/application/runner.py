@@ -79,6 +79,8 @@ class ProjectionRunner:
         self.status = RunnerStatus()
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
         self._acked_at = 0.0
+        self._advanced_at = 0.0
+        self._persisted = 0
         self.applied_event = asyncio.Event()  # set after each write, for read-your-writes
 
     async def run(self) -> None:
@@ -136,6 +138,7 @@ class ProjectionRunner:
             )
             records = [delivered(m) for tp in sorted(batch, key=str) for m in batch[tp]]
             if not records:
+                await self._persist_position(force=True)
                 continue
             await self.process(records)
             offsets = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
@@ -145,8 +148,18 @@ class ProjectionRunner:
                 log.warning("commit refused after a rebalance: %r", exc)
                 continue
             self.status.committed.update(offsets)
-            with contextlib.suppress(PyMongoError):  # shown in /projections across restarts
-                await self.control.advance(self.spec.name, self.status.position)
+            await self._persist_position(force=False)
+
+    async def _persist_position(self, *, force: bool) -> None:
+        """Keep the applied position for /projections across restarts (at most once a second
+        while busy, and whenever the consumer goes idle)."""
+        if self.status.position <= self._persisted or (
+            not force and time.monotonic() - self._advanced_at < 1.0
+        ):
+            return
+        with contextlib.suppress(PyMongoError):
+            await self.control.advance(self.spec.name, self.status.position)
+            self._persisted, self._advanced_at = self.status.position, time.monotonic()
 
     async def _hold_if_paused(self, consumer: AIOKafkaConsumer) -> bool:
         """Between batches: honour a pause, and tell the others (a rebuild waits for it)."""
