@@ -41,6 +41,27 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: flo
     raise RuntimeError(f"service not ready in {timeout}s:\n{log.read_text()[-3000:]}")
 
 
+def _serve(
+    name: str, env: dict[str, str], port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    """Run `python -m services.<name>` until the generator is closed; its log in a temp dir."""
+    log = tmp_path_factory.mktemp(name) / f"{name}-service.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc, log)
+        yield RunningService(url=url, env=env, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 async def _create_database(server_url: str) -> str:
     name = f"e2e_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(server_url)
@@ -69,21 +90,7 @@ def write_service(
         "WRITE_PORT": str(port),
         "RELAY_POLL_SECONDS": "0.2",
     }
-    log = tmp_path_factory.mktemp("write") / "write-service.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.write"], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, proc, log)
-        yield RunningService(url=url, env=env, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    yield from _serve("write", env, port, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -103,21 +110,7 @@ def read_service(
         "LAG_POLL_SECONDS": "0.2",
         "KAFKA_SESSION_TIMEOUT_MS": "6000",
     }
-    log = tmp_path_factory.mktemp("read") / "read-service.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.read"], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, proc, log)
-        yield RunningService(url=url, env=env, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    yield from _serve("read", env, port, tmp_path_factory)
 
 
 @pytest.fixture
