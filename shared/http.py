@@ -27,6 +27,15 @@ TITLES = {
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
+def serve(app: FastAPI, *, host: str, port: int) -> None:
+    """Run an app with uvicorn, logging through ours (see shared.logging), until stopped."""
+    import uvicorn
+
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=10
+    )
+
+
 def problem(
     status: int,
     detail: str,

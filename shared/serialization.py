@@ -29,9 +29,6 @@ class EventSerializer:
         self._registry = registry
         self._upcasters = dict(upcasters or {})
 
-    def knows(self, event_type: str) -> bool:
-        return event_type in self._registry
-
     def is_current(self, event_type: str, schema_version: int) -> bool:
         """Known, and stored at the schema version this code writes (no upcasting needed)."""
         cls = self._registry.get(event_type)
@@ -39,9 +36,6 @@ class EventSerializer:
 
     def to_data(self, event: DomainEvent) -> JSONObject:
         return event.model_dump(mode="json")
-
-    def to_json(self, event: DomainEvent) -> bytes:
-        return orjson.dumps(self.to_data(event))
 
     def from_data(self, event_type: str, schema_version: int, data: JSONObject) -> DomainEvent:
         cls = self._registry.get(event_type)
@@ -52,9 +46,6 @@ class EventSerializer:
             data = self._upcasters[(event_type, version)](data)
             version += 1
         return cls.model_validate(data)
-
-    def from_json(self, event_type: str, schema_version: int, raw: bytes | str) -> DomainEvent:
-        return self.from_data(event_type, schema_version, orjson.loads(raw))
 
 
 def dumps(value: Any) -> bytes:

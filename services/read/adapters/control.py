@@ -81,9 +81,6 @@ class ControlState:
         await self._coll.update_one({"_id": projection}, {"$set": fields})
         self._cache.pop(projection, None)
 
-    async def all(self) -> list[dict[str, Any]]:
-        return [doc async for doc in self._coll.find({})]
-
 
 def rebuild_running(state: dict[str, Any]) -> bool:
     """A rebuild holds the lock and has shown signs of life within the lease."""

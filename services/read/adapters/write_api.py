@@ -43,7 +43,9 @@ class WriteApi:
     async def stream_events(self, stream_id: str, *, after_version: int) -> list[Event]:
         """The stream's events after a version; empty when the write service has none."""
         body = await self._get(
-            f"/streams/{stream_id}/events", {"after_version": after_version, "limit": 10_000}
+            f"/streams/{stream_id}/events",
+            {"after_version": after_version, "limit": 10_000},
+            missing={"events": []},
         )
         return [to_event(row) for row in body["events"]]
 
@@ -56,13 +58,16 @@ class WriteApi:
             params["after"] = after
         return await self._get("/events", params)
 
-    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def _get(
+        self, path: str, params: dict[str, Any], *, missing: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The JSON body of a GET; `missing` answers a 404 when given."""
         try:
             response = await self._client.get(path, params=params)
         except httpx.HTTPError as exc:
             raise WriteApiError(f"write service unreachable: {exc!r}") from exc
-        if response.status_code == 404 and path.startswith("/streams/"):
-            return {"events": []}
+        if response.status_code == 404 and missing is not None:
+            return missing
         if response.status_code != 200:
             raise WriteApiError(f"GET {path} answered {response.status_code}")
         body: dict[str, Any] = response.json()

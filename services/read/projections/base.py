@@ -49,6 +49,7 @@ class StreamFold:
     role: str
     stream_type: str
     fold: Folder
+    first: str  # the event type that begins a stream
     version_field: str = "version"
     finish: Callable[[Doc], None] | None = None  # derived fields, once per document and batch
 
@@ -105,11 +106,9 @@ def fold_events(
             if [e.version for e in missing] != list(range(have + 1, event.version)):
                 raise Gap(event.stream_id, have, event.version)
             for earlier in missing:
-                doc = spec.fold(doc, earlier)
-                doc[spec.version_field] = earlier.version
+                doc = _fold_one(spec, doc, earlier)
             applied += len(missing)
-        doc = spec.fold(doc, event)
-        doc[spec.version_field] = event.version
+        doc = _fold_one(spec, doc, event)
         docs.put(spec.role, event.stream_id, doc)
         applied += 1
     for spec in folds.values():
@@ -117,6 +116,15 @@ def fold_events(
             for doc in docs.changed.get(spec.role, {}).values():
                 spec.finish(doc)
     return applied, skipped
+
+
+def _fold_one(spec: StreamFold, doc: Doc | None, event: Event) -> Doc:
+    if (doc or {}).get(spec.version_field, 0) == 0 and event.event_type != spec.first:
+        # Only the stream's first event can start it: anything else cannot be applied.
+        raise ValueError(f"{event.event_type} for a {spec.stream_type} that never began")
+    doc = spec.fold(doc, event)
+    doc[spec.version_field] = event.version
+    return doc
 
 
 def money(value: Decimal) -> str:

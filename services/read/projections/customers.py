@@ -55,8 +55,6 @@ def _email(doc: Doc, email: str, event: Event) -> None:
 def fold_order(doc: Doc | None, event: Event) -> Doc:
     data = event.data
     if doc is None:
-        if event.event_type != "OrderPlaced":
-            raise ValueError(f"{event.event_type} for an order that was never placed")
         doc = {"_id": event.stream_id, "version": 0, "lines": {}, "status": "placed"}
     if event.event_type == "OrderPlaced":
         doc.update(customer_id=data["customer_id"], currency=data["currency"])
@@ -87,6 +85,6 @@ def totals(orders: Iterable[Doc]) -> tuple[int, str]:
 
 
 FOLDS = {
-    "customer": StreamFold("main", "customer", fold_profile),
-    "order": StreamFold("orders", "order", fold_order, finish=order_total),
+    "customer": StreamFold("main", "customer", fold_profile, "CustomerRegistered"),
+    "order": StreamFold("orders", "order", fold_order, "OrderPlaced", finish=order_total),
 }

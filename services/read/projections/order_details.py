@@ -38,8 +38,6 @@ def _status(doc: Doc, status: str, event: Event) -> None:
 def fold_order(doc: Doc | None, event: Event) -> Doc:
     data = event.data
     if doc is None:
-        if event.event_type != "OrderPlaced":
-            raise ValueError(f"{event.event_type} for an order that was never placed")
         doc = {"_id": event.stream_id, "order_id": event.stream_id, "version": 0}
     kind = event.event_type
     if kind == "OrderPlaced":
@@ -103,6 +101,6 @@ def denormalize(order: Doc, customer: Doc | None) -> bool:
 
 
 FOLDS = {
-    "order": StreamFold("main", "order", fold_order, finish=totals),
-    "customer": StreamFold("customers", "customer", fold_customer),
+    "order": StreamFold("main", "order", fold_order, "OrderPlaced", finish=totals),
+    "customer": StreamFold("customers", "customer", fold_customer, "CustomerRegistered"),
 }

@@ -17,8 +17,6 @@ INDEXES = {"main": [], "orders": [[("day", 1)]]}
 def fold_order(doc: Doc | None, event: Event) -> Doc:
     data = event.data
     if doc is None:
-        if event.event_type != "OrderPlaced":
-            raise ValueError(f"{event.event_type} for an order that was never placed")
         doc = {"_id": event.stream_id, "version": 0, "lines": {}, "cancelled": False}
     if event.event_type == "OrderPlaced":
         doc["day"] = event.recorded_at.date().isoformat()
@@ -67,4 +65,4 @@ def day_document(day: str, orders: Iterable[Doc]) -> Doc:
     }
 
 
-FOLDS = {"order": StreamFold("orders", "order", fold_order)}
+FOLDS = {"order": StreamFold("orders", "order", fold_order, "OrderPlaced")}

@@ -5,6 +5,7 @@ re-sends (consumers dedupe) but never skips.
 """
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -47,6 +48,7 @@ class Relay:
         self._batch_size = batch_size
         self._cursor = START
         self._published_position = 0
+        self._lag_at = 0.0
 
     async def connect(self) -> None:
         """Connect to the broker; replay the whole history if the broker lost its topics."""
@@ -81,8 +83,13 @@ class Relay:
             raise failure
         return acked
 
-    async def update_lag(self) -> None:
+    async def update_lag(self, *, idle: bool) -> None:
+        """Count the unpublished events: whenever idle (cheap then), else once a second, as
+        counting a long backlog after every batch would slow the catch-up it measures."""
+        if not idle and time.monotonic() - self._lag_at < 1.0:
+            return
         OUTBOX_LAG.set(await self._feed.count_after(self._cursor))
+        self._lag_at = time.monotonic()
 
     async def _advance(self, events: Sequence[RecordedEvent]) -> None:
         self._cursor = events[-1].cursor

@@ -78,7 +78,7 @@ async def _lead(
             leadership.wakeup.clear()
             published = await relay.publish_pending()
             backoff.reset()
-            await relay.update_lag()
+            await relay.update_lag(idle=published < settings.relay_batch_size)
             if published == settings.relay_batch_size:
                 continue
             with contextlib.suppress(TimeoutError):
