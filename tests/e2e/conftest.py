@@ -2,13 +2,8 @@
 
 import asyncio
 import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,50 +11,15 @@ import httpx
 import pytest
 
 from deploy.local.stack import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class RunningService:
-    url: str
-    env: dict[str, str]
-    log: Path
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"service exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"service not ready in {timeout}s:\n{log.read_text()[-3000:]}")
+from tests.services import RunningService, run_service
 
 
 def _serve(
     name: str, env: dict[str, str], port: int, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningService]:
-    """Run `python -m services.<name>` until the generator is closed; its log in a temp dir."""
     log = tmp_path_factory.mktemp(name) / f"{name}-service.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, proc, log)
-        yield RunningService(url=url, env=env, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with run_service(name, env, port, log) as service:
+        yield service
 
 
 async def _create_database(server_url: str) -> str:

@@ -46,8 +46,7 @@ from services.write.domain.commands import (
 from shared.envelope import EventMetadata
 from shared.events import OrderItemAdded
 from tests.backends import Backend
-
-from .conftest import ROOT, _wait_ready
+from tests.services import ROOT, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -98,7 +97,7 @@ class Service:
                 [sys.executable, "-m", self.module], cwd=ROOT, env=self.env, stdout=out, stderr=out
             )
         try:
-            _wait_ready(self.url, self.proc, self.log, timeout=90)
+            wait_ready(self.url, self.proc, self.log, timeout=90)
         except BaseException:
             self.kill()
             raise

@@ -22,10 +22,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.kafka_utils import Record, read_records
 from tests.reference import ReferenceModel, parse_time
+from tests.services import ROOT, RunningService
 
-from .conftest import RunningService
-
-ROOT = Path(__file__).resolve().parents[2]
 PROJECTIONS = ("order_details", "customers", "sales")
 PROBLEM = "application/problem+json"
 ADDRESS = {"line1": "1 Main St", "city": "Paris", "postal_code": "75001", "country": "FR"}

@@ -5,7 +5,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from .conftest import RunningService
+from tests.services import RunningService
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -13,7 +13,6 @@ Waits are bounded polls on observable conditions, never fixed sleeps.
 import asyncio
 import random
 import re
-import subprocess
 import sys
 import time
 import uuid
@@ -27,8 +26,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.stack import free_port
-
-from .conftest import ROOT, RunningService, _wait_ready
+from tests.services import ROOT, RunningService, run_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -352,21 +350,8 @@ def reference(
         "READ_PORT": str(port),
     }
     log = tmp_path_factory.mktemp("reference") / "reference-read-service.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.read"], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, proc, log, timeout=90)
-        yield RunningService(url=url, env=env, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
+    with run_service("read", env, port, log, timeout=90) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")

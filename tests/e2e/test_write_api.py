@@ -7,8 +7,7 @@ from typing import Any
 import httpx
 
 from tests.kafka_utils import read_records
-
-from .conftest import RunningService
+from tests.services import RunningService
 
 ADDRESS = {"line1": "1 Main St", "city": "Paris", "postal_code": "75001", "country": "FR"}
 PROBLEM = "application/problem+json"

@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -42,10 +41,10 @@ from shared.events import (
     ShippingAddress,
 )
 from tests.backends import Backend
+from tests.services import ROOT, RunningService, run_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = 1_000
 ORDERS = 1_000
 EVENTS_PER_ORDER = 99  # OrderPlaced, 97 OrderItemAdded, then one more add, a confirm or a cancel
@@ -148,28 +147,8 @@ async def write_history(store: PostgresEventStore) -> None:
     )
 
 
-@dataclass(frozen=True)
-class WriteService:
-    url: str
-    log: Path
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"write service exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"write service not ready in {timeout}s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture
-def write_service(pg_database: str, tmp_path: Path) -> Iterator[WriteService]:
+def write_service(pg_database: str, tmp_path: Path) -> Iterator[RunningService]:
     """The write API over the test's database, without its relay (nothing reads Kafka here)."""
     port = free_port()
     env = {
@@ -179,22 +158,8 @@ def write_service(pg_database: str, tmp_path: Path) -> Iterator[WriteService]:
         "WRITE_PORT": str(port),
         "LOG_FORMAT": "text",
     }
-    log = tmp_path / "write-service.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.write"], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, proc, log, timeout=90)
-        yield WriteService(url, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
+    with run_service("write", env, port, tmp_path / "write-service.log", timeout=90) as svc:
+        yield svc
 
 
 @pytest.fixture
@@ -333,7 +298,7 @@ def assert_flat(rss: list[tuple[int, float]], history: History) -> None:
 
 async def test_rebuild_memory_stays_flat_over_100k_events(
     store: PostgresEventStore,
-    write_service: WriteService,
+    write_service: RunningService,
     mongo: Backend,
     read_database: str,
     tmp_path: Path,
