@@ -16,7 +16,7 @@ from services.write.application.ports import (
     IdempotencyRecord,
 )
 from services.write.domain.errors import ConcurrencyError, DuplicateEmail
-from shared.envelope import START, EventMetadata
+from shared.envelope import START, Cursor, EventMetadata
 from shared.events import CustomerRegistered, CustomerRenamed
 
 META = EventMetadata(correlation_id="c1")
@@ -132,3 +132,75 @@ async def test_a_later_position_committed_first_is_not_skipped(
         await first.close()
         await second.close()
     assert [e.position for e in await store.read_all(START, 100)] == [low, high]
+
+
+async def test_concurrent_appends_share_commits_and_only_conflicts_fail(
+    store: PostgresEventStore,
+) -> None:
+    """Appends queued behind a commit go together; a conflict among them fails alone."""
+    grouped = PostgresEventStore(store.pool, max_in_flight=1)
+    taken, _ = await register(grouped, "taken@x.io", email=EmailClaim(claim="taken@x.io"))
+    await grouped.append(
+        stream_type="customer",
+        stream_id=taken,
+        expected_version=1,
+        events=[CustomerRenamed(name="B")],
+        metadata=META,
+        idempotency=IdempotencyRecord(key="used", fingerprint="f", status_code=200),
+    )
+
+    def rename(stream_id: UUID, expected: int, **kw: Any) -> Any:
+        events = [CustomerRenamed(name="C"), CustomerRenamed(name="D")]
+        return grouped.append(
+            stream_type="customer",
+            stream_id=stream_id,
+            expected_version=expected,
+            events=events,
+            metadata=META,
+            **kw,
+        )
+
+    fresh = [
+        register(grouped, f"n{i}@x.io", email=EmailClaim(claim=f"n{i}@x.io")) for i in range(20)
+    ]
+    outcomes = await asyncio.gather(
+        *fresh[:10],
+        rename(taken, 1),  # version 2 is taken
+        register(grouped, "TAKEN@x.io", email=EmailClaim(claim="taken@x.io")),
+        rename(taken, 2, idempotency=IdempotencyRecord("used", "f", 200)),
+        rename(taken, 2),  # the good one
+        *fresh[10:],
+        return_exceptions=True,
+    )
+    errors = [type(o) for o in outcomes if isinstance(o, Exception)]
+    assert sorted(e.__name__ for e in errors) == [
+        "ConcurrencyError",
+        "DuplicateEmail",
+        "IdempotencyKeyTaken",
+    ]
+    assert isinstance(outcomes[10], ConcurrencyError)
+    assert isinstance(outcomes[11], DuplicateEmail)
+    assert isinstance(outcomes[12], IdempotencyKeyTaken)
+    assert outcomes[13] == AppendResult(version=4, position=outcomes[13].position)
+
+    rows = await store.read_all_raw(START, 1000)
+    assert len(rows) == 2 + 20 + 2  # the setup, the fresh streams, the good rename
+    by_stream: dict[UUID, list[int]] = {}
+    for row in rows:
+        by_stream.setdefault(row["stream_id"], []).append(row["version"])
+    assert by_stream[taken] == [1, 2, 3, 4]
+    assert all(v == [1] for s, v in by_stream.items() if s != taken)
+    # every successful append reported the position its last event got
+    reported = {o[1].position for o in outcomes if isinstance(o, tuple)}
+    assert reported <= {r["position"] for r in rows}
+    assert outcomes[13].position == max(r["position"] for r in rows if r["stream_id"] == taken)
+    emails = await store.pool.fetchval("SELECT count(*) FROM customer_emails")
+    assert emails == 21
+
+    # without a conflict, appends queued together share one transaction
+    after = rows[-1]
+    await asyncio.gather(*(register(grouped, f"m{i}@x.io") for i in range(10)))
+    cursor = Cursor(after["transaction_id"], after["position"])
+    later = await store.read_all_raw(cursor, 1000)
+    assert len(later) == 10
+    assert len({r["transaction_id"] for r in later}) == 1

@@ -8,7 +8,8 @@ earlier but commits later therefore can never appear behind a reader's checkpoin
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -32,6 +33,8 @@ from ..domain.errors import ConcurrencyError, DuplicateEmail
 
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "events_appended"
+# Appends per group commit at most: one statement's worth of rows stays small.
+MAX_BATCH = 64
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 _INSERT = """
@@ -45,6 +48,20 @@ WITH inserted AS (
     RETURNING position
 )
 SELECT max(position) AS position FROM inserted
+"""
+
+# Several appends in one statement: the rows of every append, in order, each with its own stream.
+_INSERT_MANY = """
+INSERT INTO events (event_id, stream_type, stream_id, version, event_type, schema_version,
+                    data, metadata)
+SELECT e.event_id, e.stream_type, e.stream_id, e.version, e.event_type, e.schema_version,
+       e.data, e.metadata
+FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::jsonb[],
+            $8::jsonb[])
+     WITH ORDINALITY AS e(event_id, stream_type, stream_id, version, event_type, schema_version,
+                          data, metadata, ord)
+ORDER BY e.ord
+RETURNING stream_id, version, position
 """
 
 _SELECT_RECORDED = """
@@ -102,10 +119,17 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asy
 class PostgresEventStore:
     """The event store over one asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool, serializer: EventSerializer | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        serializer: EventSerializer | None = None,
+        *,
+        max_in_flight: int = 2,
+    ) -> None:
         self._pool = pool
         self._serializer = serializer or EventSerializer()
         self._notifier = Notifier(pool)
+        self._group = GroupCommit(self._commit, max_in_flight=max_in_flight)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -135,31 +159,99 @@ class PostgresEventStore:
         email: EmailClaim | None = None,
         idempotency: IdempotencyRecord | None = None,
     ) -> AppendResult:
-        args = (
-            stream_type,
-            stream_id,
-            expected_version,
-            metadata.model_dump(exclude_none=True),
-            [uuid4() for _ in events],
-            [e.event_type() for e in events],
-            [e.schema_version for e in events],
-            [self._serializer.to_data(e) for e in events],
+        if not events:
+            raise ValueError("an append needs at least one event")
+        pending = _Append(
+            stream_type=stream_type,
+            stream_id=stream_id,
+            expected_version=expected_version,
+            metadata=metadata.model_dump(exclude_none=True),
+            event_ids=[uuid4() for _ in events],
+            event_types=[e.event_type() for e in events],
+            schema_versions=[e.schema_version for e in events],
+            data=[self._serializer.to_data(e) for e in events],
+            email=email,
+            idempotency=idempotency,
         )
-        version = expected_version + len(events)
-        try:
-            if email is None and idempotency is None:
-                position = await self._pool.fetchval(_INSERT, *args)
-            else:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    if email is not None:
-                        await _claim_email(conn, stream_id, email)
-                    position = await conn.fetchval(_INSERT, *args)
-                    if idempotency is not None:
-                        await _remember(conn, idempotency, stream_id, version, position)
-        except asyncpg.UniqueViolationError as exc:
-            raise _translate(exc) from exc
+        result = await self._group.submit(pending)
         self._notifier.poke()
-        return AppendResult(version=version, position=position)
+        return result
+
+    async def _commit(self, batch: list["_Append"]) -> None:
+        """Commit a batch of appends: one transaction for all, or one each after a conflict.
+
+        A conflict (a taken version, email or idempotency key) rolls the whole batch back; each
+        append then runs alone, so that only the one that conflicts fails. Any other error fails
+        every append of the batch, as it would have failed each alone.
+        """
+        if len(batch) > 1:
+            try:
+                positions = await self._insert_many(batch)
+            except asyncpg.UniqueViolationError:
+                pass
+            except BaseException as exc:
+                for item in batch:
+                    item.fail(exc)
+                raise
+            else:
+                for item in batch:
+                    item.succeed(positions[item.stream_id, item.version])
+                return
+        for item in batch:
+            try:
+                item.succeed(await self._insert_one(item))
+            except asyncpg.UniqueViolationError as exc:
+                item.fail(_translate(exc))
+            except Exception as exc:  # noqa: BLE001 - handed to the caller waiting for it
+                item.fail(exc)
+
+    async def _insert_one(self, item: "_Append") -> int:
+        args = (
+            item.stream_type,
+            item.stream_id,
+            item.expected_version,
+            item.metadata,
+            item.event_ids,
+            item.event_types,
+            item.schema_versions,
+            item.data,
+        )
+        if item.email is None and item.idempotency is None:
+            return int(await self._pool.fetchval(_INSERT, *args))
+        async with self._pool.acquire() as conn, conn.transaction():
+            if item.email is not None:
+                await _claim_emails(conn, [(item.stream_id, item.email)])
+            position = int(await conn.fetchval(_INSERT, *args))
+            if item.idempotency is not None:
+                await _remember(conn, [(item, position)])
+            return position
+
+    async def _insert_many(self, batch: list["_Append"]) -> dict[tuple[UUID, int], int]:
+        """Every append of the batch in one transaction; the last position of each."""
+        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
+        for item in batch:
+            n = len(item.event_ids)
+            columns[0].extend(item.event_ids)
+            columns[1].extend([item.stream_type] * n)
+            columns[2].extend([item.stream_id] * n)
+            columns[3].extend(range(item.expected_version + 1, item.version + 1))
+            columns[4].extend(item.event_types)
+            columns[5].extend(item.schema_versions)
+            columns[6].extend(item.data)
+            columns[7].extend([item.metadata] * n)
+        emails = [(i.stream_id, i.email) for i in batch if i.email is not None]
+        remembered = [i for i in batch if i.idempotency is not None]
+        if not emails and not remembered:
+            rows = await self._pool.fetch(_INSERT_MANY, *columns)
+            return {(r["stream_id"], r["version"]): r["position"] for r in rows}
+        async with self._pool.acquire() as conn, conn.transaction():
+            if emails:
+                await _claim_emails(conn, emails)
+            rows = await conn.fetch(_INSERT_MANY, *columns)
+            positions = {(r["stream_id"], r["version"]): r["position"] for r in rows}
+            if remembered:
+                await _remember(conn, [(i, positions[i.stream_id, i.version]) for i in remembered])
+            return positions
 
     async def stream_type_of(self, stream_id: UUID) -> str | None:
         """The type of a stream, from its first event; None when it does not exist."""
@@ -251,30 +343,104 @@ class Notifier:
                 await self._task
 
 
-async def _claim_email(conn: "Conn", customer_id: UUID, email: EmailClaim) -> None:
-    if email.release is not None:
+@dataclass(eq=False)
+class _Append:
+    """One append waiting to be committed, alone or with others."""
+
+    stream_type: str
+    stream_id: UUID
+    expected_version: int
+    metadata: dict[str, Any]
+    event_ids: list[UUID]
+    event_types: list[str]
+    schema_versions: list[int]
+    data: list[dict[str, Any]]
+    email: EmailClaim | None
+    idempotency: IdempotencyRecord | None
+    done: "asyncio.Future[AppendResult]" = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    @property
+    def version(self) -> int:
+        return self.expected_version + len(self.event_ids)
+
+    def succeed(self, position: int) -> None:
+        if not self.done.done():
+            self.done.set_result(AppendResult(version=self.version, position=position))
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc)
+
+
+class GroupCommit:
+    """Group commit: appends that arrive while others are being committed share a transaction.
+
+    At most `max_in_flight` batches are committed at once. An append that finds a free slot
+    goes at once, alone; under load the appends queued meanwhile go together, so a burst of
+    commands costs a few commits (and WAL flushes) instead of one each.
+    """
+
+    def __init__(
+        self, commit: Callable[[list[_Append]], Awaitable[None]], *, max_in_flight: int = 2
+    ) -> None:
+        self._commit = commit
+        self._max_in_flight = max(1, max_in_flight)
+        self._in_flight = 0
+        self._queue: list[_Append] = []
+
+    async def submit(self, item: _Append) -> AppendResult:
+        self._queue.append(item)
+        if self._in_flight < self._max_in_flight:
+            self._in_flight += 1
+            asyncio.get_running_loop().create_task(self._drain(), name="group-commit")
+        return await item.done
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    await self._commit(batch)
+                except BaseException as exc:
+                    for item in batch:
+                        item.fail(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+        finally:
+            self._in_flight -= 1
+
+
+async def _claim_emails(conn: "Conn", claims: list[tuple[UUID, EmailClaim]]) -> None:
+    released = [(c.release, customer) for customer, c in claims if c.release is not None]
+    if released:
         await conn.execute(
-            "DELETE FROM customer_emails WHERE email = $1 AND customer_id = $2",
-            email.release,
-            customer_id,
+            "DELETE FROM customer_emails WHERE (email, customer_id) IN"
+            " (SELECT * FROM unnest($1::text[], $2::uuid[]))",
+            [email for email, _ in released],
+            [customer for _, customer in released],
         )
     await conn.execute(
-        "INSERT INTO customer_emails (email, customer_id) VALUES ($1, $2)", email.claim, customer_id
+        "INSERT INTO customer_emails (email, customer_id)"
+        " SELECT * FROM unnest($1::text[], $2::uuid[])",
+        [c.claim for _, c in claims],
+        [customer for customer, _ in claims],
     )
 
 
-async def _remember(
-    conn: "Conn", record: IdempotencyRecord, stream_id: UUID, version: int, pos: int
-) -> None:
+async def _remember(conn: "Conn", appended: list[tuple[_Append, int]]) -> None:
+    records = [(item, item.idempotency, pos) for item, pos in appended if item.idempotency]
     await conn.execute(
         "INSERT INTO idempotency_keys (key, fingerprint, status_code, stream_id, version, position)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        record.key,
-        record.fingerprint,
-        record.status_code,
-        stream_id,
-        version,
-        pos,
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::uuid[], $5::int[],"
+        " $6::bigint[])",
+        [r.key for _, r, _ in records],
+        [r.fingerprint for _, r, _ in records],
+        [r.status_code for _, r, _ in records],
+        [item.stream_id for item, _, _ in records],
+        [item.version for item, _, _ in records],
+        [pos for _, _, pos in records],
     )
 
 
