@@ -14,6 +14,14 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of a header (names arrive lower-cased from the ASGI server)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
 class BodyLimit:
     """Answers 413 to any request body over `max_bytes`, declared or streamed."""
 
@@ -25,9 +33,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await self._reject(scope, receive, send)
+            else:  # the server reads no more than the declared length: nothing to count
+                await self.app(scope, receive, send)
             return
         seen = 0
         started = False
@@ -69,8 +80,8 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        cid = headers.get(b"x-correlation-id", b"").decode("latin-1")[:100] or str(uuid.uuid4())
+        given = _header(scope, b"x-correlation-id") or b""
+        cid = given.decode("latin-1")[:100] or str(uuid.uuid4())
         token = correlation_id.set(cid)
         status = 500
         start = time.perf_counter()

@@ -18,6 +18,8 @@ class WriteSettings(BaseServiceSettings):
     relay_enabled: bool = True
     relay_batch_size: int = Field(default=1000, ge=1, le=10_000)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
+    # While events keep coming, wait this long between batches so that each carries more.
+    relay_linger_seconds: float = Field(default=0.01, ge=0, le=1.0)
     relay_marker_topic: str = "events.relay-marker"
     kafka_partitions: int = Field(default=6, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)

@@ -112,6 +112,9 @@ async def test_idempotency_key_replays_the_first_response(client: httpx.AsyncCli
         },
     )
     assert_problem(other, 422)
+    too_long = await place(client, customer_id, **{"Idempotency-Key": "k" * 201})
+    assert_problem(too_long, 422)
+    assert too_long.json()["errors"][0]["loc"] == ["header", "idempotency-key"]
 
 
 async def test_bad_input_gets_a_clear_4xx(client: httpx.AsyncClient) -> None:
@@ -194,6 +197,8 @@ async def test_operations_endpoints(client: httpx.AsyncClient) -> None:
     assert (await client.get("/docs")).status_code == 200
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert "/orders/{order_id}/cancel" in paths and "/events" in paths
+    headers = {p["name"] for p in paths["/orders/{order_id}/items"]["post"]["parameters"]}
+    assert {"If-Match", "Idempotency-Key", "traceparent", "order_id"} <= headers
     metrics = (await client.get("/metrics")).text
     for name in (
         "eventstore_head_position",

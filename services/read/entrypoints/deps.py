@@ -1,7 +1,8 @@
-"""Route dependencies of the read service, as Annotated aliases."""
+"""Route dependencies of the read service, as Annotated aliases (all async: FastAPI runs a sync
+one in a thread)."""
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Protocol
 
@@ -38,7 +39,7 @@ class ReadModel(Protocol):
         ...
 
 
-def get_read(request: Request) -> ReadModel:
+async def get_read(request: Request) -> ReadModel:
     read: ReadModel = request.app.state.read
     return read
 
@@ -46,9 +47,9 @@ def get_read(request: Request) -> ReadModel:
 Read = Annotated[ReadModel, Depends(get_read)]
 
 
-def _active(projection: str) -> Callable[[ReadModel], AsyncCollection[Any]]:
+def _active(projection: str) -> Callable[[ReadModel], Awaitable[AsyncCollection[Any]]]:
     # Resolved on every request: a rebuild may have switched the active version meanwhile.
-    def main_collection(read: Read) -> AsyncCollection[Any]:
+    async def main_collection(read: Read) -> AsyncCollection[Any]:
         return read.db[read.collections(projection).main]
 
     return main_collection
@@ -83,13 +84,13 @@ def checked(start: date, end: date) -> DateRange:
     return days
 
 
-def required_range(
+async def required_range(
     start: Annotated[IsoDay, Query(alias="from")], to: Annotated[IsoDay, Query()]
 ) -> DateRange:
     return checked(start, to)
 
 
-def recent_range(
+async def recent_range(
     start: Annotated[IsoDay | None, Query(alias="from")] = None,
     to: Annotated[IsoDay | None, Query()] = None,
 ) -> DateRange:
@@ -102,7 +103,7 @@ DaysRequired = Annotated[DateRange, Depends(required_range)]
 DaysRecent = Annotated[DateRange, Depends(recent_range)]
 
 
-def page_cursor(
+async def page_cursor(
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
 ) -> tuple[datetime, str] | None:
     try:

@@ -22,7 +22,7 @@ from ..domain.commands import (
     ShipOrder,
 )
 from ..metrics import COMMANDS
-from .deps import Context, Handlers
+from .deps import COMMAND_HEADERS, Context, Handlers
 
 router = APIRouter()
 
@@ -60,7 +60,13 @@ def respond(result: CommandResult, collection: str, command: str) -> JSONRespons
     return JSONResponse(body, status_code=201 if result.created else 200, headers=headers)
 
 
-@router.post("/customers", status_code=201, response_model=Accepted, responses=ERRORS)
+@router.post(
+    "/customers",
+    status_code=201,
+    response_model=Accepted,
+    responses=ERRORS,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def register_customer(
     body: RegisterCustomer, handlers: Handlers, ctx: Context
 ) -> JSONResponse:
@@ -68,7 +74,12 @@ async def register_customer(
     return respond(await handlers.register_customer(body, ctx), "customers", "RegisterCustomer")
 
 
-@router.post("/customers/{customer_id}/rename", response_model=Accepted, responses=ERRORS)
+@router.post(
+    "/customers/{customer_id}/rename",
+    response_model=Accepted,
+    responses=ERRORS,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def rename_customer(
     customer_id: UUID, body: RenameCustomer, handlers: Handlers, ctx: Context
 ) -> JSONResponse:
@@ -77,7 +88,12 @@ async def rename_customer(
     return respond(result, "customers", "RenameCustomer")
 
 
-@router.post("/customers/{customer_id}/change-email", response_model=Accepted, responses=ERRORS)
+@router.post(
+    "/customers/{customer_id}/change-email",
+    response_model=Accepted,
+    responses=ERRORS,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def change_customer_email(
     customer_id: UUID, body: ChangeCustomerEmail, handlers: Handlers, ctx: Context
 ) -> JSONResponse:
@@ -86,13 +102,24 @@ async def change_customer_email(
     return respond(result, "customers", "ChangeCustomerEmail")
 
 
-@router.post("/orders", status_code=201, response_model=Accepted, responses=ERRORS)
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=Accepted,
+    responses=ERRORS,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def place_order(body: PlaceOrder, handlers: Handlers, ctx: Context) -> JSONResponse:
     """Place an order for an existing customer."""
     return respond(await handlers.place_order(body, ctx), "orders", "PlaceOrder")
 
 
-@router.post("/orders/{order_id}/items", response_model=Accepted, responses=ERRORS)
+@router.post(
+    "/orders/{order_id}/items",
+    response_model=Accepted,
+    responses=ERRORS,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def add_order_item(
     order_id: UUID, body: AddOrderItem, handlers: Handlers, ctx: Context
 ) -> JSONResponse:
@@ -100,7 +127,12 @@ async def add_order_item(
     return respond(await handlers.add_order_item(order_id, body, ctx), "orders", "AddOrderItem")
 
 
-@router.delete("/orders/{order_id}/items/{sku}", response_model=Accepted, responses=ERRORS)
+@router.delete(
+    "/orders/{order_id}/items/{sku}",
+    response_model=Accepted,
+    responses=ERRORS,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def remove_order_item(
     order_id: UUID, sku: SkuPath, handlers: Handlers, ctx: Context
 ) -> JSONResponse:
@@ -109,7 +141,12 @@ async def remove_order_item(
     return respond(result, "orders", "RemoveOrderItem")
 
 
-@router.post("/orders/{order_id}/confirm", response_model=Accepted, responses=ERRORS)
+@router.post(
+    "/orders/{order_id}/confirm",
+    response_model=Accepted,
+    responses=ERRORS,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def confirm_order(
     order_id: UUID, handlers: Handlers, ctx: Context, body: ConfirmOrder | None = None
 ) -> JSONResponse:
@@ -117,7 +154,12 @@ async def confirm_order(
     return respond(await handlers.confirm_order(order_id, ctx), "orders", "ConfirmOrder")
 
 
-@router.post("/orders/{order_id}/ship", response_model=Accepted, responses=ERRORS)
+@router.post(
+    "/orders/{order_id}/ship",
+    response_model=Accepted,
+    responses=ERRORS,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def ship_order(
     order_id: UUID, body: ShipOrder, handlers: Handlers, ctx: Context
 ) -> JSONResponse:
@@ -125,7 +167,12 @@ async def ship_order(
     return respond(await handlers.ship_order(order_id, body, ctx), "orders", "ShipOrder")
 
 
-@router.post("/orders/{order_id}/cancel", response_model=Accepted, responses=ERRORS)
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=Accepted,
+    responses=ERRORS,
+    openapi_extra=COMMAND_HEADERS,
+)
 async def cancel_order(
     order_id: UUID, handlers: Handlers, ctx: Context, body: CancelOrder | None = None
 ) -> JSONResponse:

@@ -1,12 +1,13 @@
-"""Route dependencies, as Annotated aliases."""
+"""Route dependencies, as Annotated aliases (all async: FastAPI runs a sync one in a thread)."""
 
 import hashlib
 import re
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 
 from shared.envelope import EventMetadata
 from shared.logging import correlation_id
@@ -18,7 +19,7 @@ from .problems import BadHeader
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
 
-def get_service(request: Request) -> WriteService:
+async def get_service(request: Request) -> WriteService:
     service: WriteService = request.app.state.service
     return service
 
@@ -26,7 +27,8 @@ def get_service(request: Request) -> WriteService:
 Service = Annotated[WriteService, Depends(get_service)]
 
 
-def get_handlers(service: Service) -> CommandHandlers:
+async def get_handlers(request: Request) -> CommandHandlers:
+    service: WriteService = request.app.state.service
     return service.handlers
 
 
@@ -55,24 +57,55 @@ async def fingerprint(request: Request) -> str:
     return digest.hexdigest()
 
 
-async def get_context(
-    request: Request,
-    if_match: Annotated[str | None, Header()] = None,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
-    traceparent: Annotated[str | None, Header(max_length=55)] = None,
-) -> CommandContext:
+def _header(request: Request, name: str, max_length: int) -> str | None:
+    value = request.headers.get(name)
+    if value is not None and not 0 < len(value) <= max_length:
+        msg = f"must be 1 to {max_length} characters long"
+        raise RequestValidationError([{"loc": ("header", name), "msg": msg, "type": "value_error"}])
+    return value
+
+
+async def get_context(request: Request) -> CommandContext:
+    """The command's context from its headers (read directly: declared Header() parameters
+    cost a validation pass per header and request; COMMAND_HEADERS documents them)."""
+    idempotency_key = _header(request, "idempotency-key", 200)
     cid = correlation_id.get()
     return CommandContext(
-        expected_version=parse_if_match(if_match),
+        expected_version=parse_if_match(request.headers.get("if-match")),
         idempotency_key=idempotency_key,
         fingerprint=await fingerprint(request) if idempotency_key else "",
         metadata=EventMetadata(
             correlation_id=cid,
             causation_id=cid,
             command_id=idempotency_key or str(uuid.uuid4()),
-            traceparent=traceparent,
+            traceparent=_header(request, "traceparent", 55),
         ),
     )
+
+
+def _documented(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+# The headers every command reads, for the OpenAPI document.
+COMMAND_HEADERS: dict[str, Any] = {
+    "parameters": [
+        _documented("If-Match", 'The version the stream must be at, as an ETag: "3".'),
+        _documented(
+            "Idempotency-Key",
+            "A retry with the same key and body answers the first response again.",
+            minLength=1,
+            maxLength=200,
+        ),
+        _documented("traceparent", "W3C trace context, carried into the events.", maxLength=55),
+    ]
+}
 
 
 Context = Annotated[CommandContext, Depends(get_context)]

@@ -83,6 +83,8 @@ async def _lead(
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(leadership.wakeup.wait(), settings.relay_poll_seconds)
+            if published:  # busy: let the next batch gather (an idle relay wakes at once)
+                await asyncio.sleep(settings.relay_linger_seconds)
             await leadership.check()
             if leadership.lost:
                 raise LeadershipLost()
