@@ -23,11 +23,18 @@ class Conflict(Exception):
 
 
 class DocumentStore:
-    """Reads and writes one version of one projection's collections."""
+    """Reads and writes one version of one projection's collections.
 
-    def __init__(self, db: AsyncDatabase[Doc], collections: Collections) -> None:
+    `memo` holds what a projection keeps in memory between batches (its rollups); whoever makes
+    stores hands the same memo to every store of the same collections, and to no other.
+    """
+
+    def __init__(
+        self, db: AsyncDatabase[Doc], collections: Collections, memo: dict[str, Any] | None = None
+    ) -> None:
         self.db = db
         self.collections = collections
+        self.memo: dict[str, Any] = {} if memo is None else memo
 
     def _coll(self, role: str) -> Any:
         return self.db[self.collections.name(role)]

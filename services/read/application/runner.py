@@ -12,11 +12,13 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pymongo.errors import ConnectionFailure, PyMongoError
 
+from ..adapters.collections import Collections
 from ..adapters.control import ControlState
 from ..adapters.dead_letters import DeadLetters
 from ..adapters.documents import Conflict, DocumentStore
@@ -82,6 +84,8 @@ class ProjectionRunner:
         self._advanced_at = 0.0
         self._persisted = 0
         self.applied_event = asyncio.Event()  # set after each write, for read-your-writes
+        self._memo_of: Collections | None = None
+        self._memo_kept: dict[str, Any] = {}
 
     async def run(self) -> None:
         await self._ensure_indexes()
@@ -223,7 +227,8 @@ class ProjectionRunner:
         while True:
             try:
                 collections = await self.control.collections(self.spec.name)
-                store = DocumentStore(self.db, collections)  # type: ignore[arg-type]
+                memo = self._memo(collections)
+                store = DocumentStore(self.db, collections, memo)  # type: ignore[arg-type]
                 outcome = await self.spec.apply(store, events, self._heal)
                 break
             except TRANSIENT as exc:
@@ -238,6 +243,13 @@ class ProjectionRunner:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self._progress(events, outcome.applied, outcome.skipped, outcome.gaps_healed)
+
+    def _memo(self, collections: Collections) -> dict[str, Any]:
+        """What the projection keeps between batches, for the active collections only: a
+        rebuild switches to new ones, and what was kept for the old ones must not follow."""
+        if self._memo_of != collections:
+            self._memo_of, self._memo_kept = collections, {}
+        return self._memo_kept
 
     async def _heal(self, stream_id: str, have: int) -> list[Event]:
         return await self.write_api.stream_events(stream_id, after_version=have)

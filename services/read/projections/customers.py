@@ -1,17 +1,25 @@
 """customers: profile, email history, order count and lifetime value of each customer.
 
-Order totals and statuses are kept per order (role `orders`); the counts on the customer are
-recomputed from them for every customer a batch touched, so order and customer events may
-arrive in any relative order, and any number of times.
+Order totals and statuses are kept per order (role `orders`). A customer's count and value are
+running totals of what each of their orders contributes (a rollup, kept in memory between
+batches): a batch replaces the contributions of the orders it loaded or changed, then writes the
+customers it touched. A rollup is trusted only while the customer document still has the
+revision it was last read or written with; otherwise (another writer, a restart, a failed write)
+the customer is summed again from all their orders. Replacing a contribution with itself changes
+nothing, so order and customer events may arrive in any relative order, and any number of times,
+and a batch applied again after a crash that saved its orders but not its customers puts them
+right. Orders of a customer not registered yet create the customer's document (version 0).
 """
 
 from collections.abc import Iterable
 from decimal import Decimal
 
 from .base import Doc, Event, StreamFold, dec, money
+from .rollup import Rollup, Tally
 
 NAME = "customers"
 INDEXES = {"main": [[("email_lower", 1)]], "orders": [[("customer_id", 1)]]}
+COUNT, VALUE = ("order_count",), ("lifetime_value",)
 
 
 def new_customer(customer_id: str) -> Doc:
@@ -72,6 +80,17 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
 def order_total(doc: Doc) -> None:
     total = sum((dec(price) * qty for qty, price in doc["lines"].values()), Decimal("0"))
     doc["total"] = money(total)
+
+
+def contribution(order: Doc) -> Tally:
+    """What one order adds to its customer: one order, and its total unless cancelled."""
+    value = dec(order["total"]) if order.get("status") != "cancelled" else Decimal("0")
+    return {COUNT: 1, VALUE: value} if value else {COUNT: 1}
+
+
+def totals_of(rollup: Rollup) -> tuple[int, str]:
+    """(order_count, lifetime_value) from the rollup of a customer's orders."""
+    return int(rollup.total(COUNT)), money(Decimal(rollup.total(VALUE)))
 
 
 def totals(orders: Iterable[Doc]) -> tuple[int, str]:

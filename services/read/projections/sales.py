@@ -1,17 +1,30 @@
 """sales: per UTC day of placement, orders placed and cancelled, revenue, average order value,
 and units and revenue per SKU, over non-cancelled orders.
 
-Each order's contribution is kept per order (role `orders`); the day documents a batch touched
-are recomputed from them, so duplicates and any arrival order give the same days.
+Each order is kept as it stands (role `orders`), with its day. A day's figures are running
+totals of what each of its orders contributes (a rollup, kept in memory between batches): a batch
+replaces the contributions of the orders it loaded or changed, then writes the days it touched. A
+rollup is trusted only while the day document still has the revision it was last read or written
+with; otherwise (another writer, a restart, a failed write) the day is summed again from all its
+orders. Replacing a contribution with itself changes nothing, so duplicates and any arrival order
+give the same days, and a batch applied again after a crash that saved its orders but not its
+days puts the days right.
+
+A product's name is the one most of the day's non-cancelled orders with that SKU give it (ties:
+the greatest name), whatever order the orders came in.
 """
 
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 
 from .base import Doc, Event, StreamFold, dec, money
+from .rollup import Amount, Key, Rollup, Tally, add
 
 NAME = "sales"
 INDEXES = {"main": [], "orders": [[("day", 1)]]}
+PLACED, CANCELLED, REVENUE, UNITS = ("placed",), ("cancelled",), ("revenue",), ("units",)
+SKU = "sku"  # keys (SKU, sku, "units" | "revenue") and (SKU, sku, "name", name)
 
 
 def fold_order(doc: Doc | None, event: Event) -> Doc:
@@ -33,22 +46,32 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
     return doc
 
 
-def day_document(day: str, orders: Iterable[Doc]) -> Doc:
-    """The statistics of one day from the orders placed on it."""
-    placed = cancelled = units = 0
-    revenue = Decimal("0")
-    products: dict[str, tuple[str, int, Decimal]] = {}
-    for order in orders:
-        placed += 1
-        if order["cancelled"]:
-            cancelled += 1
-            continue
-        for sku, (name, quantity, price) in sorted(order["lines"].items()):
-            line = dec(price) * quantity
-            revenue += line
-            units += quantity
-            _, sold, earned = products.get(sku, (name, 0, Decimal("0")))
-            products[sku] = (name, sold + quantity, earned + line)
+def contribution(order: Doc) -> Tally:
+    """What one order adds to its day: one placed (and cancelled), else its lines."""
+    tally: Tally = {PLACED: 1}
+    if order["cancelled"]:
+        tally[CANCELLED] = 1
+        return tally
+    for sku, (name, quantity, price) in order["lines"].items():
+        line = dec(price) * quantity
+        add(tally, REVENUE, line)
+        add(tally, UNITS, quantity)
+        add(tally, _key(SKU, sku, "units"), quantity)
+        add(tally, _key(SKU, sku, "revenue"), line)
+        add(tally, _key(SKU, sku, "name", name), 1)
+    return tally
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(*parts: str) -> Key:
+    """One key object per SKU and name, shared by the tallies of all the orders kept in memory."""
+    return parts
+
+
+def day_of(day: str, rollup: Rollup) -> Doc:
+    """The statistics of one day from the rollup of its orders."""
+    placed, cancelled = int(rollup.total(PLACED)), int(rollup.total(CANCELLED))
+    revenue = Decimal(rollup.total(REVENUE))
     kept = placed - cancelled
     return {
         "_id": day,
@@ -57,12 +80,33 @@ def day_document(day: str, orders: Iterable[Doc]) -> Doc:
         "orders_cancelled": cancelled,
         "revenue": money(revenue),
         "average_order_value": money(revenue / kept) if kept else "0.00",
-        "units": units,
-        "products": [
-            {"sku": sku, "name": name, "units": n, "revenue": money(r)}
-            for sku, (name, n, r) in sorted(products.items())
-        ],
+        "units": int(rollup.total(UNITS)),
+        "products": _products(rollup),
     }
+
+
+def _products(rollup: Rollup) -> list[Doc]:
+    names: dict[str, list[tuple[Amount, str]]] = {}
+    for key, count in rollup.totals.items():
+        if key[0] == SKU and key[2] == "name":
+            names.setdefault(key[1], []).append((count, key[3]))
+    return [
+        {
+            "sku": sku,
+            "name": max(candidates)[1],  # the most frequent, then the greatest
+            "units": int(rollup.total((SKU, sku, "units"))),
+            "revenue": money(Decimal(rollup.total((SKU, sku, "revenue")))),
+        }
+        for sku, candidates in sorted(names.items())
+    ]
+
+
+def day_document(day: str, orders: Iterable[Doc]) -> Doc:
+    """The statistics of one day from all the orders placed on it."""
+    rollup = Rollup()
+    for order in orders:
+        rollup.set(order["_id"], contribution(order))
+    return day_of(day, rollup)
 
 
 FOLDS = {"order": StreamFold("orders", "order", fold_order, "OrderPlaced")}

@@ -40,17 +40,29 @@ class VersionNotReached(Exception):
 
 def iso(moment: datetime) -> str:
     """UTC ISO 8601 with milliseconds (BSON's precision) and a `Z`; naive means UTC."""
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return aware.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    # Formatted by hand: isoformat() plus replace() cost three times as much on every date shown.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
+    # Documents come from BSON as plain dicts, lists and naive datetimes: exact type checks are
+    # much cheaper than isinstance() against the abstract Mapping, on every field of every page.
+    kind = type(value)
+    if kind is dict:
+        return {k: _plain(v) for k, v in value.items() if not k.startswith("_")}
+    if kind is list:
+        return [_plain(v) for v in value]
+    if kind is datetime:
         return iso(value)
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items() if not str(k).startswith("_")}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return iso(value)
     return value
 
 
