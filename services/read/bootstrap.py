@@ -44,9 +44,9 @@ class ReadService:
         return self.control.cached_collections(projection)
 
     async def wait_for_order(self, order_id: str, timeout: float) -> None:
-        """Return when order_details next writes (or after `timeout`); callers re-read."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.runners["order_details"].applied_event.wait(), timeout)
+        """Return when order_details next writes this order (or after `timeout`); callers
+        re-read."""
+        await self.runners["order_details"].applied.wait(order_id, timeout)
 
     def _spawn(self, work: Any, name: str) -> None:
         task = asyncio.create_task(work, name=name)

@@ -153,7 +153,11 @@ async def rebuild(settings: ReadSettings, projections: list[str], page_size: int
     printer = ProgressPrinter()
     try:
         rebuilder = Rebuilder(
-            client[settings.mongodb_database], write_api, page_size=page_size, on_progress=printer
+            client[settings.mongodb_database],
+            write_api,
+            page_size=page_size,
+            on_progress=printer,
+            buffer_bytes=int(settings.rebuild_buffer_mb * 1_000_000),
         )
         for name in projections:
             printer.summary(await rebuilder.rebuild(name))

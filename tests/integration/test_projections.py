@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.read.adapters.collections import Collections
-from services.read.adapters.documents import DocumentStore
+from services.read.adapters.documents import BufferedDocumentStore, Conflict, DocumentStore
 from services.read.application.appliers import PROJECTIONS, Heal
 from services.read.projections import customers, sales
 from services.read.projections.base import Event
@@ -643,3 +643,42 @@ async def test_a_group_summed_again_is_written_even_if_its_fields_come_out_the_s
     days = [day async for day in db["sales_v1"].find({"products.sku": "APL"})]
     if len(days) == 1:  # unless the history ran across midnight UTC
         assert [p["name"] for p in days[0]["products"] if p["sku"] == "APL"] == ["Zucchini"]
+
+
+@pytest.mark.parametrize("budget", [10_000_000, 2_000])
+async def test_a_rebuild_buffering_documents_in_memory_writes_the_same_documents(
+    history: History, reference: Snapshot, new_db: Databases, budget: int
+) -> None:
+    """The rebuild's store: all in memory, or with documents leaving memory and read back."""
+    db = new_db()
+    stores = {
+        spec.name: BufferedDocumentStore(db, Collections(spec.name, 1), budget_bytes=budget)
+        for spec in PROJECTIONS.values()
+    }
+    for batch in batched(random_merge(3)(history.events), 20):
+        for spec in PROJECTIONS.values():
+            await spec.apply(stores[spec.name], batch, no_gaps)
+    written_before_flush = sum(store.written for store in stores.values())
+    for store in stores.values():
+        await store.flush()
+    assert_same(await snapshot(db), reference)
+    documents = sum(len(docs) for docs in reference.values())
+    if budget < 10_000:  # flushed (in the background) and read back while folding
+        assert written_before_flush > 0
+    else:  # nothing reached MongoDB before the end, and each document was written once
+        assert written_before_flush == 0
+        assert sum(store.written for store in stores.values()) == documents
+
+
+async def test_the_rebuild_store_refuses_a_document_it_did_not_load(new_db: Databases) -> None:
+    store = BufferedDocumentStore(new_db(), Collections("order_details", 1), budget_bytes=1)
+    await store.save("main", {"a": {"_id": "a", "n": "1"}}, {})
+    await store.save("main", {"b": {"_id": "b", "n": "1"}}, {})
+    await store.flush()  # "a" leaves memory
+    loaded = await store.load("main", ["a", "missing"])
+    assert loaded == {"a": {"_id": "a", "n": "1", "_rev": 1}}
+    with pytest.raises(Conflict):
+        await store.save("main", {"b": {"_id": "b", "n": "2"}}, {})  # stale: loaded as absent
+    await store.save("main", {"a": {"_id": "a", "n": "2"}}, loaded)
+    await store.flush()
+    assert await store.find("main", "n", ["2"]) == [{"_id": "a", "n": "2", "_rev": 2}]

@@ -62,7 +62,9 @@ SUMMARY = re.compile(
 # What replaying may add to the memory of a process that merely imported the command: a page of
 # events (2,000 by default: ~1.3 MB of JSON, ~10 MB as Python objects, parsed and validated), the
 # documents one page touches, the HTTP and MongoDB clients' buffers, the allocator's slack.
-# A fixed amount, whatever the length of the history (measured: 26-29 MB).
+# A fixed amount, whatever the length of the history (measured: 26-29 MB), plus the documents the
+# rebuild keeps in memory, bounded by its setting (set small here, so that the bound shows).
+BUFFER_MB = 1.0
 WORKING_SET_MB = 36.0
 # How much more the second half of a replay may need than the first (measured: none).
 GROWTH_MB = 12.0
@@ -317,6 +319,7 @@ async def test_rebuild_memory_stays_flat_over_100k_events(
         "MONGODB_DATABASE": read_database,
         "WRITE_SERVICE_URL": write_service.url,
         "LOG_FORMAT": "text",
+        "REBUILD_BUFFER_MB": str(BUFFER_MB),
     }
     baseline = await run_measured(["-c", "import services.read.cli"], env, tmp_path)
     assert baseline.code == 0, baseline.stderr

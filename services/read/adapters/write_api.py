@@ -3,6 +3,7 @@
 from typing import Any
 
 import httpx
+import orjson
 
 from shared.cloudevents import parse_time
 
@@ -70,5 +71,5 @@ class WriteApi:
             return missing
         if response.status_code != 200:
             raise WriteApiError(f"GET {path} answered {response.status_code}")
-        body: dict[str, Any] = response.json()
+        body: dict[str, Any] = orjson.loads(response.content)
         return body

@@ -8,8 +8,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-from pymongo import UpdateMany
-
 from ..adapters.documents import DocumentStore
 from ..projections import customers, order_details, sales
 from ..projections.base import Doc, Docs, Event, Gap, StreamFold, fold_events
@@ -64,19 +62,16 @@ async def apply_order_details(store: DocumentStore, events: Sequence[Event], hea
         order_details.denormalize(order, docs.get("customers", order["customer_id"]))
     await store.save("customers", docs.changed.get("customers", {}), known)
     await store.save("main", orders, docs.loaded["main"])
-    updates = []
-    for customer_id in _ids(events, "customer"):
-        customer = docs.get("customers", customer_id)
-        if customer is None:
-            continue
-        fields = {"customer_name": customer["name"], "customer_email": customer["email"]}
-        updates.append(
-            UpdateMany(
-                {"customer_id": customer_id, "customer_version": {"$lt": customer["version"]}},
-                {"$set": {**fields, "customer_version": customer["version"]}, "$inc": {"_rev": 1}},
-            )
-        )
-    await store.update_where("main", updates)
+    # Orders placed before a change of their customer (or before it registered) take it now.
+    changed = {c: docs.get("customers", c) for c in _ids(events, "customer")}
+    current = {c: doc for c, doc in changed.items() if doc is not None}
+    found = {o["_id"]: o for o in await store.find("main", "customer_id", current)}
+    behind = {}
+    for order_id, order in found.items():
+        updated = dict(order)
+        if order_details.denormalize(updated, current[order["customer_id"]]):
+            behind[order_id] = updated
+    await store.save("main", behind, found)
     return outcome
 
 

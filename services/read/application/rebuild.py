@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ..adapters.collections import Collections
 from ..adapters.control import ControlState, RebuildLock
-from ..adapters.documents import DocumentStore
+from ..adapters.documents import BufferedDocumentStore
 from ..adapters.write_api import WriteApi, to_event
 from .appliers import PROJECTIONS
 
@@ -83,7 +83,9 @@ class Rebuilder:
         page_size: int = 2000,
         on_progress: Callable[[Progress], None] = lambda p: None,
         switch_grace: float = 2.0,
+        buffer_bytes: int = 8_000_000,
     ) -> None:
+        self.buffer_bytes = buffer_bytes
         self.db = db
         self.control = ControlState(db, ttl=0)
         self.write_api = write_api
@@ -101,7 +103,7 @@ class Rebuilder:
         try:
             await self._drop_versions(projection, keep=active)
             target = Collections(projection, active + 1)
-            store = DocumentStore(self.db, target)
+            store = BufferedDocumentStore(self.db, target, budget_bytes=self.buffer_bytes)
             await store.ensure_indexes(PROJECTIONS[projection].module.INDEXES)
             progress.total = int((await self.write_api.head())["position"])
             cursor = await self._replay(store, lock, progress, None, "replaying")
@@ -125,7 +127,7 @@ class Rebuilder:
 
     async def _replay(
         self,
-        store: DocumentStore,
+        store: BufferedDocumentStore,
         lock: RebuildLock,
         progress: Progress,
         cursor: str | None,
@@ -146,6 +148,8 @@ class Rebuilder:
                 events = [to_event(row, trusted=True) for row in page["events"]]
                 if events:
                     await spec.apply(store, events, self._heal)
+                if not page["has_more"]:
+                    await store.flush()  # all of it in MongoDB before the next phase
                 await self._advance(progress, lock, len(events), phase, paused)
                 if not page["has_more"]:
                     return cursor

@@ -47,6 +47,35 @@ class RunnerStatus:
     last_progress: float = field(default_factory=time.monotonic)
 
 
+class StreamWaiters:
+    """Readers waiting for a stream's events to be written; each is woken by its own stream only,
+    so a thousand waiting readers do not all re-read after every batch."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, list[asyncio.Future[None]]] = {}
+
+    async def wait(self, stream_id: str, timeout: float) -> None:
+        """Return once a batch with `stream_id` was written, or after `timeout` seconds."""
+        woken = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(stream_id, []).append(woken)
+        try:
+            await asyncio.wait_for(woken, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            waiting = self._waiting.get(stream_id)
+            if waiting is not None and woken in waiting:
+                waiting.remove(woken)
+                if not waiting:
+                    del self._waiting[stream_id]
+
+    def wake(self, stream_ids: set[str]) -> None:
+        for stream_id in stream_ids & self._waiting.keys():
+            for woken in self._waiting.pop(stream_id):
+                if not woken.done():
+                    woken.set_result(None)
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, status: RunnerStatus) -> None:
         self.status = status
@@ -83,7 +112,7 @@ class ProjectionRunner:
         self._acked_at = 0.0
         self._advanced_at = 0.0
         self._persisted = 0
-        self.applied_event = asyncio.Event()  # set after each write, for read-your-writes
+        self.applied = StreamWaiters()  # woken after each write, for read-your-writes
         self._memo_of: Collections | None = None
         self._memo_kept: dict[str, Any] = {}
 
@@ -267,8 +296,7 @@ class ProjectionRunner:
         self.status.applied += applied
         self.status.healthy, self.status.last_error = True, None
         self.status.last_progress = time.monotonic()
-        self.applied_event.set()
-        self.applied_event = asyncio.Event()
+        self.applied.wake({e.stream_id for e in events})
 
     async def _dead_letter(self, record: Delivered, error: str) -> None:
         log.error("dead letter %s/%d@%d: %s", record.topic, record.partition, record.offset, error)

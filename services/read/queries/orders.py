@@ -14,7 +14,9 @@ from uuid import UUID
 from pymongo.asynchronous.collection import AsyncCollection
 
 PROJECTION = "order_details"
-POLL_SECONDS = 0.05
+# A waiting reader re-reads when this process writes its order, else after these pauses (another
+# replica may own the order's partition): short at first, longer the longer it waits.
+FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 0.05, 0.5
 
 Doc = dict[str, Any]
 Docs = AsyncCollection[Any]
@@ -101,6 +103,7 @@ async def order_at_version(
 ) -> Doc:
     """The order once its version is at least `min_version`; re-read from Mongo on every wake."""
     deadline = time.monotonic() + timeout
+    pause = FIRST_POLL_SECONDS
     while True:
         doc = await docs.find_one({"_id": order_id})
         if doc is not None and doc.get("version", 0) >= min_version:
@@ -109,7 +112,8 @@ async def order_at_version(
         if remaining <= 0:
             seen = 0 if doc is None else doc.get("version", 0)
             raise VersionNotReached(f"order is at version {seen}, not yet {min_version}")
-        await wait(order_id, min(remaining, POLL_SECONDS))
+        await wait(order_id, min(remaining, pause))
+        pause = min(pause * 2, MAX_POLL_SECONDS)
 
 
 async def customer_orders(
