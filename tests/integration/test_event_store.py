@@ -205,3 +205,18 @@ async def test_concurrent_appends_share_commits_and_only_conflicts_fail(
     later = await store.read_all_raw(cursor, 1000)
     assert len(later) == 10
     assert len({r["transaction_id"] for r in later}) == 1
+
+
+async def test_an_append_cancelled_before_its_turn_writes_nothing(
+    store: PostgresEventStore,
+) -> None:
+    grouped = PostgresEventStore(store.pool, max_in_flight=1)
+    kept = asyncio.create_task(register(grouped, "kept@x.io"))
+    dropped = asyncio.create_task(register(grouped, "dropped@x.io"))
+    await asyncio.sleep(0)  # both queued; the commit has not started yet
+    dropped.cancel()
+    stream_id, _ = await kept
+    with pytest.raises(asyncio.CancelledError):
+        await dropped
+    rows = await store.read_all_raw(START, 100)
+    assert [r["stream_id"] for r in rows] == [stream_id]

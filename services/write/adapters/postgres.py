@@ -181,18 +181,14 @@ class PostgresEventStore:
         """Commit a batch of appends: one transaction for all, or one each after a conflict.
 
         A conflict (a taken version, email or idempotency key) rolls the whole batch back; each
-        append then runs alone, so that only the one that conflicts fails. Any other error fails
-        every append of the batch, as it would have failed each alone.
+        append then runs alone, so that only the one that conflicts fails. Any other error of
+        the batch goes up, and GroupCommit fails every append of it.
         """
         if len(batch) > 1:
             try:
                 positions = await self._insert_many(batch)
             except asyncpg.UniqueViolationError:
-                pass
-            except BaseException as exc:
-                for item in batch:
-                    item.fail(exc)
-                raise
+                pass  # one by one, below
             else:
                 for item in batch:
                     item.succeed(positions[item.stream_id, item.version])
@@ -401,6 +397,10 @@ class GroupCommit:
         try:
             while self._queue:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                # An append whose caller went away (cancelled) before its turn is not written.
+                batch = [item for item in batch if not item.done.done()]
+                if not batch:
+                    continue
                 try:
                     await self._commit(batch)
                 except BaseException as exc:

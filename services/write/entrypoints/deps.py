@@ -28,8 +28,7 @@ Service = Annotated[WriteService, Depends(get_service)]
 
 
 async def get_handlers(request: Request) -> CommandHandlers:
-    service: WriteService = request.app.state.service
-    return service.handlers
+    return (await get_service(request)).handlers
 
 
 Handlers = Annotated[CommandHandlers, Depends(get_handlers)]
