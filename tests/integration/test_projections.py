@@ -682,3 +682,22 @@ async def test_the_rebuild_store_refuses_a_document_it_did_not_load(new_db: Data
     await store.save("main", {"a": {"_id": "a", "n": "2"}}, loaded)
     await store.flush()
     assert await store.find("main", "n", ["2"]) == [{"_id": "a", "n": "2", "_rev": 2}]
+
+
+async def test_the_rebuild_store_finds_by_field_in_memory_and_after_eviction(
+    new_db: Databases,
+) -> None:
+    store = BufferedDocumentStore(new_db(), Collections("sales", 1))
+
+    async def on(day: str) -> list[str]:
+        return sorted(doc["_id"] for doc in await store.find("orders", "day", [day]))
+
+    await store.save("orders", {"a": {"_id": "a", "day": "d1"}}, {})
+    assert await on("d1") == ["a"]  # the index is built now
+    await store.save("orders", {"b": {"_id": "b", "day": "d1"}}, {})  # indexed as saved
+    await store.save("orders", {"a": {"_id": "a", "day": "d2"}}, await store.load("orders", ["a"]))
+    assert (await on("d1"), await on("d2")) == (["b"], ["a"])
+    store.budget_bytes = 1  # the next save sends everything to MongoDB and out of memory
+    await store.save("orders", {"c": {"_id": "c", "day": "d1"}}, {})
+    assert await on("d1") == ["b", "c"]  # read back through the index
+    assert (await store.load("orders", ["b"]))["b"]["_rev"] == 1

@@ -179,18 +179,22 @@ class BufferedDocumentStore(DocumentStore):
             if current is None and before is None and doc_id in self._stored.get(role, ()):
                 raise Conflict(f"{role}: {doc_id} exists but was not loaded")
             new = {**doc, "_rev": (before or {}).get("_rev", 0) + 1}
-            for (indexed_role, field), index in self._index.items():
-                if indexed_role == role and (old := (current or before or {}).get(field)) != (
-                    value := new.get(field)
-                ):
-                    index.get(old, set()).discard(doc_id)
-                    index.setdefault(value, set()).add(doc_id)
-                elif indexed_role == role and current is None and before is None:
-                    index.setdefault(new.get(field), set()).add(doc_id)
+            self._reindex(role, doc_id, current or before, new)
             self._keep(role, doc_id, new)
             dirty.add(doc_id)
         if self._bytes > self.budget_bytes:
             await self._relieve()
+
+    def _reindex(self, role: str, doc_id: str, old: Doc | None, new: Doc) -> None:
+        """Move a document to its new values in the field indexes of its role."""
+        for (indexed, field), index in self._index.items():
+            if indexed != role:
+                continue
+            if old is not None:
+                if old.get(field) == new.get(field):
+                    continue
+                index.get(old.get(field), set()).discard(doc_id)
+            index.setdefault(new.get(field), set()).add(doc_id)
 
     async def _relieve(self) -> None:
         """Let the least recently used half of memory go, writing what changed in it."""
