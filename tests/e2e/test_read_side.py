@@ -10,17 +10,17 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.kafka_utils import Record, read_records
+from tests.polling import poll
 from tests.reference import ReferenceModel, parse_time
 from tests.services import ROOT, RunningService
 
@@ -31,7 +31,6 @@ TIME_KEYS = frozenset({"at", "changed_at", "placed_at", "updated_at", "registere
 WAIT = 60.0  # bound of every poll; the dev broker alone needs ~3-6 s for a group join
 STALL = 20.0  # a projection with events waiting that does not move for this long is stuck
 Doc = dict[str, Any]
-T = TypeVar("T")
 
 # name, unit price: one price per SKU (a second price for a SKU is refused)
 PRODUCTS = {
@@ -107,27 +106,6 @@ async def change_email(client: httpx.AsyncClient, customer_id: str, email: str) 
 # -- helpers: observing the read side ------------------------------------------------------------
 
 
-async def poll(
-    check: Callable[[], Awaitable[T | None]],
-    what: str,
-    *,
-    seen: Callable[[], object] = lambda: None,
-    timeout: float = WAIT,
-) -> T:
-    """Call `check` until it returns something other than None/False, at most `timeout` s.
-
-    On timeout the error names `what` and shows `seen()` (the last observation).
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; saw {seen()}")
-        await asyncio.sleep(0.1)
-
-
 async def feed(client: httpx.AsyncClient) -> list[Doc]:
     """The whole log, paged through `GET /events` until `has_more` is false."""
     events: list[Doc] = []
@@ -172,7 +150,9 @@ async def wait_caught_up(
             assert_progressing(name, found[name], progress)
         return all(caught_up(found[name], head) for name in names)
 
-    await poll(check, f"{names} to reach position {head} with no lag", seen=lambda: found)
+    await poll(
+        check, f"{names} to reach position {head} with no lag", seen=lambda: found, timeout=WAIT
+    )
     return events
 
 
@@ -431,7 +411,9 @@ async def wait_groups_consumed(
         return True
 
     try:
-        await poll(check, f"{groups} to commit {len(ends)} partitions", seen=lambda: behind)
+        await poll(
+            check, f"{groups} to commit {len(ends)} partitions", seen=lambda: behind, timeout=WAIT
+        )
     finally:
         await admin.close()
 
@@ -564,11 +546,14 @@ async def test_paused_projection_lags_then_catches_up(
         # the consumer takes the flag at its next poll; its log line says when it has
         await wait_for_log(read_service.log, since, "projection order_details paused")
         customer_id, order_id = await twenty_commands(client)
-        first = await poll(lambda: lagging(reader, "order_details"), "order_details to lag")
+        first = await poll(
+            lambda: lagging(reader, "order_details"), "order_details to lag", timeout=WAIT
+        )
         events = await wait_caught_up(client, reader, names=("customers", "sales"))
         later = await poll(
             lambda: lagging(reader, "order_details", above=first["lag_seconds"]),
             "order_details lag_seconds to grow while paused",
+            timeout=WAIT,
         )
         head = max(int(e["position"]) for e in events)
         assert later["position"] < head and later["paused"] is True

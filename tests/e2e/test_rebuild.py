@@ -16,9 +16,9 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -26,12 +26,12 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.stack import free_port
+from tests.polling import poll
 from tests.services import ROOT, RunningService, run_service
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 Doc = dict[str, Any]
-T = TypeVar("T")
 PROJECTIONS = ("order_details", "customers", "sales")
 WAIT = 120.0  # bound of every poll: two cores shared with other runs, and a slow MongoDB stand-in
 ADDRESS = {"line1": "1 Main St", "city": "Paris", "postal_code": "75001", "country": "FR"}
@@ -47,18 +47,6 @@ SLOW_PAGE = "5"  # events per page for the rebuilds that must still be running w
 
 
 # --- polling ---------------------------------------------------------------------------------
-
-
-async def poll(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = WAIT) -> T:
-    """Call `check` until it returns something other than None/False, at most `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 # --- the write side: a workload that knows what exists ------------------------------------------
@@ -400,7 +388,7 @@ async def wait_caught_up(write_service: RunningService, *readers: RunningService
                 return False
         return True
 
-    await poll(check, f"the read services to apply the log up to position {position}")
+    await poll(check, f"the read services to apply the log up to position {position}", timeout=WAIT)
 
 
 async def wait_live(read_service: RunningService, versions: dict[str, int]) -> None:
@@ -514,7 +502,7 @@ async def wait_rebuilding(rebuilt: ReadDatabase, projection: str, run: Rebuild) 
         mine = str(entry.get("owner", "")).split(":")[1:2] == [str(run.proc.pid)]
         return entry if mine and entry.get("running") and entry.get("events") else None
 
-    return await poll(check, f"the rebuild of {projection} to be under way")
+    return await poll(check, f"the rebuild of {projection} to be under way", timeout=WAIT)
 
 
 async def test_a_rebuild_killed_half_way_serves_nothing_half_built_and_a_rerun_recovers(
@@ -540,7 +528,9 @@ async def test_a_rebuild_killed_half_way_serves_nothing_half_built_and_a_rerun_r
         entry: Doc = (await rebuilt.state(projection))["rebuild"]
         return entry if 0.4 <= entry.get("ratio", 0) <= 0.9 else None
 
-    entry = await poll(half_way, f"the rebuild of {projection} to be between 40% and 90%")
+    entry = await poll(
+        half_way, f"the rebuild of {projection} to be between 40% and 90%", timeout=WAIT
+    )
     run.kill()
     killed = await run.finish()
     print(f"\nkilled at {entry['ratio']:.0%} ({entry['events']} events, {entry['phase']})")
@@ -595,7 +585,7 @@ async def test_a_second_rebuild_of_the_same_projection_is_refused_and_changes_no
     async def shown_rebuilding() -> bool:
         return bool((await statuses(read_service.url))[projection]["state"] == "rebuilding")
 
-    await poll(shown_rebuilding, "/projections to show the rebuild")
+    await poll(shown_rebuilding, "/projections to show the rebuild", timeout=WAIT)
 
     async def progress_exported() -> bool:
         text = (await reader.get("/metrics")).raise_for_status().text
@@ -604,7 +594,9 @@ async def test_a_second_rebuild_of_the_same_projection_is_refused_and_changes_no
         )
         return sample is not None and float(sample[1]) > 0
 
-    await poll(progress_exported, "projection_rebuild_progress_ratio to show the rebuild")
+    await poll(
+        progress_exported, "projection_rebuild_progress_ratio to show the rebuild", timeout=WAIT
+    )
 
     second = await rebuild(read_service.env, "--projection", projection)
     assert first.running, "the first rebuild ended before the second one tried: make it slower"

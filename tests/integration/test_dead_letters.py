@@ -5,7 +5,7 @@ carries on with the records behind them. Over real Kafka and MongoDB-protocol se
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from services.read.settings import ReadSettings
 from shared.cloudevents import Headers, to_headers
 from shared.envelope import EventMetadata, RecordedEvent
 from tests.backends import Backend
+from tests.polling import poll
 
 pytestmark = pytest.mark.integration
 
@@ -134,23 +135,12 @@ def metrics(name: str) -> dict[str, float]:
     return {p: metric(name, p) for p in PROJECTIONS}
 
 
-async def eventually(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
-    """Poll `condition` (sync or async) until truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting until {what}")
-
-
-def all_committed(read: ReadService, ends: dict[TopicPartition, int]) -> Callable[[], bool]:
+def all_committed(
+    read: ReadService, ends: dict[TopicPartition, int]
+) -> Callable[[], Awaitable[bool]]:
     """Every projection committed past the last record (dead letters included)."""
 
-    def check() -> bool:
+    async def check() -> bool:
         for task in read.tasks:  # a consumer that died would only show as a timeout
             if task.done():
                 raise AssertionError(f"task {task.get_name()} ended: {task.exception()!r}")
@@ -193,7 +183,7 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_carries_on(
     started = time.monotonic()
     await produce(kafka.url, records)
     ends = {TopicPartition(o, 0): 6, TopicPartition(c, 0): 2}
-    await eventually(all_committed(read, ends), "every projection committed all records")
+    await poll(all_committed(read, ends), "every projection committed all records", timeout=30)
     first_pass = time.monotonic() - started
 
     details = await db["order_details_v1"].find_one({"_id": order})
@@ -246,7 +236,7 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_carries_on(
             profile_doc["email"],  # type: ignore[index]
         ) == ("ann.lee@x.io", "ann.lee@x.io")
 
-    await eventually(email_changed, "the email change was projected")
+    await poll(email_changed, "the email change was projected", timeout=30)
     second_pass = time.monotonic() - started
     assert await db["dead_letters"].count_documents({}) == len(expected)
     print(f"first records applied after {first_pass:.1f}s, a later one after {second_pass:.1f}s")
