@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
+from services.write.adapters import postgres
 from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore
 from services.write.application.ports import (
@@ -105,6 +106,27 @@ async def test_feed_pages_in_commit_order(store: PostgresEventStore) -> None:
     assert seen == sorted(seen) and len(seen) == 7
     assert await store.count_after(START) == 7
     assert await store.count_after(cursor) == 0
+
+
+async def test_feed_and_head_walk_the_commit_order_index_without_sorting(
+    store: PostgresEventStore, pg_database: str
+) -> None:
+    """A page of the log costs its own rows: sorting would read the whole rest of the log."""
+    for i in range(5):
+        await register(store, f"plan{i}@x.io")
+    conn = await asyncpg.connect(pg_database)
+    try:
+        async with conn.transaction():
+            # only an index walk or an explicit Sort can give the order: make any other plan lose
+            for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                await conn.execute(f"SET LOCAL {setting} = off")
+            page = await conn.fetch(f"EXPLAIN {postgres._READ_ALL}", "0", 0, 100, 0)
+            head = await conn.fetch(f"EXPLAIN {postgres._HEAD}")
+    finally:
+        await conn.close()
+    for plan in (page, head):
+        text = "\n".join(row[0] for row in plan)
+        assert "events_commit_order" in text and "Sort" not in text, text
 
 
 async def test_a_later_position_committed_first_is_not_skipped(

@@ -76,7 +76,7 @@ _READ_ALL = (
 WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
   AND position >= $4
-ORDER BY transaction_id, position
+ORDER BY events.transaction_id, events.position
 LIMIT $3
 """
 )
@@ -93,7 +93,7 @@ LIMIT $3
 _HEAD = """
 SELECT transaction_id::text::bigint AS transaction_id, position FROM events
 WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY transaction_id DESC, position DESC
+ORDER BY events.transaction_id DESC, events.position DESC
 LIMIT 1
 """
 
