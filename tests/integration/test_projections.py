@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.read.adapters.collections import Collections
 from services.read.adapters.documents import BufferedDocumentStore, Conflict, DocumentStore
 from services.read.application.appliers import PROJECTIONS, Heal
-from services.read.projections import customers, sales
+from services.read.projections import customers, order_details, sales
 from services.read.projections.base import Event
 from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, create_pool
@@ -701,3 +701,36 @@ async def test_the_rebuild_store_finds_by_field_in_memory_and_after_eviction(
     await store.save("orders", {"c": {"_id": "c", "day": "d1"}}, {})
     assert await on("d1") == ["b", "c"]  # read back through the index
     assert (await store.load("orders", ["b"]))["b"]["_rev"] == 1
+
+
+async def test_the_rebuild_store_keeps_a_document_it_had_to_read_back(new_db: Databases) -> None:
+    store = BufferedDocumentStore(new_db(), Collections("order_details", 1), budget_bytes=200)
+    for n in range(4):  # about 40 bytes each: all of them fit
+        await store.save("main", {f"o{n}": {"_id": f"o{n}", "n": n}}, {})
+    store.budget_bytes = 100  # the next save lets the least recent half go: o0 and o1 among them
+    await store.save("main", {"o4": {"_id": "o4", "n": 4}}, {})
+    await store.load("main", ["o0"])
+    assert store.read_back == 1
+    for n in range(5, 8):  # more evictions: o0 is now the least recent, but spared
+        await store.save("main", {f"o{n}": {"_id": f"o{n}", "n": n}}, {})
+    await store.load("main", ["o0"])
+    assert store.read_back == 1, "o0 left memory again"
+    await store.load("main", ["o1", "o2"])
+    assert store.read_back == 3  # those that never came back did leave
+
+
+async def test_the_rebuild_store_builds_the_mongodb_indexes_at_its_first_flush(
+    new_db: Databases,
+) -> None:
+    db = new_db()
+    store = BufferedDocumentStore(db, Collections("order_details", 1))
+    await store.ensure_indexes(order_details.INDEXES)
+    main = db[Collections("order_details", 1).name("main")]
+    assert list(await main.index_information()) == ["_id_"]  # created, not indexed yet
+    await store.save("main", {"o1": {"_id": "o1", "customer_id": "c1", "placed_at": 1}}, {})
+    assert [doc async for doc in main.find()] == []
+    await store.flush()
+    assert len(await main.index_information()) == 1 + len(order_details.INDEXES["main"])
+    assert await store.find("main", "customer_id", ["c1"]) == [
+        {"_id": "o1", "customer_id": "c1", "placed_at": 1, "_rev": 1}
+    ]

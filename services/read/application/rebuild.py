@@ -44,6 +44,8 @@ class Progress:
     peak_rss_mb: float = 0.0
     target_version: int = 0
     replay_seconds: float = 0.0
+    writes: int = 0  # document writes to MongoDB (a document that left memory twice counts twice)
+    read_back: int = 0  # documents read back from MongoDB after leaving memory
 
     @property
     def rate(self) -> float:
@@ -109,6 +111,7 @@ class Rebuilder:
             cursor = await self._replay(store, lock, progress, None, "replaying")
             await self._pause(projection, lock, progress)
             await self._replay(store, lock, progress, cursor, "final catch-up", paused=True)
+            progress.writes, progress.read_back = store.written, store.read_back
             await self.control.set(projection, active_version=active + 1, previous_version=active)
             switched = True
             await self.control.set(projection, paused_until=None)
