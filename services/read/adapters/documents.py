@@ -132,6 +132,11 @@ class BufferedDocumentStore(DocumentStore):
         self.written = 0
         self.read_back = 0  # documents read back from MongoDB after leaving memory
 
+    @property
+    def documents(self) -> int:
+        """How many documents the collections hold once flushed (this store wrote them all)."""
+        return sum(len(ids) for ids in self._stored.values())
+
     def _mem(self, role: str) -> OrderedDict[str, tuple[Doc, int]]:
         return self._docs.setdefault(role, OrderedDict())
 

@@ -44,6 +44,7 @@ class Progress:
     peak_rss_mb: float = 0.0
     target_version: int = 0
     replay_seconds: float = 0.0
+    switched_after: float = 0.0  # from the start until the new version served
     writes: int = 0  # document writes to MongoDB (a document that left memory twice counts twice)
     read_back: int = 0  # documents read back from MongoDB after leaving memory
 
@@ -114,11 +115,12 @@ class Rebuilder:
             progress.writes, progress.read_back = store.written, store.read_back
             await self.control.set(projection, active_version=active + 1, previous_version=active)
             switched = True
+            progress.switched_after = time.monotonic() - progress.started
             await self.control.set(projection, paused_until=None)
             progress.phase = "switched"
             await asyncio.sleep(self.switch_grace)  # readers still on the old name finish
             await self._drop_versions(projection, keep=active + 1)
-            progress.documents = await self._count(target)
+            progress.documents = store.documents
             progress.phase = "done"
         finally:
             if not switched:
@@ -184,10 +186,6 @@ class Rebuilder:
             if time.monotonic() > deadline:
                 raise TimeoutError("the live consumers did not pause within 30 s")
             await asyncio.sleep(0.1)
-
-    async def _count(self, target: Collections) -> int:
-        names = [n for n in await self.db.list_collection_names() if n.startswith(target.main)]
-        return sum([await self.db[n].count_documents({}) for n in names])
 
     async def _extend_pause(self, projection: str) -> None:
         until = datetime.now(UTC) + timedelta(seconds=PAUSE_LEASE_SECONDS)
