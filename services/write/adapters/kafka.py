@@ -1,6 +1,7 @@
 """Kafka side of the relay: topic set-up and batched, acknowledged publishing."""
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared.cloudevents import to_headers
 from shared.envelope import RecordedEvent
@@ -17,6 +19,17 @@ from ..metrics import PUBLISH_LATENCY
 from ..settings import WriteSettings
 
 log = logging.getLogger(__name__)
+
+
+_murmur2 = functools.lru_cache(maxsize=65_536)(murmur2)
+
+
+def partition_for(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """The Kafka default partitioner's choice (murmur2 of the key), with the hash of recently
+    seen keys kept: a stream's later events skip the pure-Python hash."""
+    if key is None:
+        return int(DefaultPartitioner()(key, all_partitions, available))
+    return all_partitions[(int(_murmur2(key)) & 0x7FFFFFFF) % len(all_partitions)]
 
 
 class PartialPublish(Exception):
@@ -46,6 +59,7 @@ class KafkaPublisher:
             max_batch_size=256 * 1024,
             request_timeout_ms=self._settings.kafka_request_timeout_ms,
             client_id="ordering-relay",
+            partitioner=partition_for,
         )
         await producer.start()
         self._producer = producer

@@ -1,10 +1,12 @@
 """The command routes: one per command of the domain."""
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from shared.http import PROBLEM_JSON
@@ -23,8 +25,6 @@ from ..domain.commands import (
 )
 from ..metrics import COMMANDS
 from .deps import COMMAND_HEADERS, Context, Handlers
-
-router = APIRouter()
 
 
 class Accepted(BaseModel):
@@ -49,7 +49,29 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 SkuPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def respond(result: CommandResult, collection: str, command: str) -> JSONResponse:
+class JsonRequest(Request):
+    """A request whose JSON body is parsed by orjson (a malformed body is still a 422)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = orjson.loads(await self.body())
+        return self._json
+
+
+class CommandRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            return await handler(JsonRequest(request.scope, request.receive))
+
+        return handler if self.body_field is None else handle
+
+
+router = APIRouter(route_class=CommandRoute)
+
+
+def respond(result: CommandResult, collection: str, command: str) -> Response:
     COMMANDS.labels(command, "replayed" if result.replayed else "ok").inc()
     headers = {"ETag": f'"{result.version}"'}
     if result.replayed:
@@ -57,7 +79,12 @@ def respond(result: CommandResult, collection: str, command: str) -> JSONRespons
     if result.created:
         headers["Location"] = f"/{collection}/{result.stream_id}"
     body = {"id": str(result.stream_id), "version": result.version, "position": result.position}
-    return JSONResponse(body, status_code=201 if result.created else 200, headers=headers)
+    return Response(
+        orjson.dumps(body),
+        status_code=201 if result.created else 200,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 @router.post(
@@ -67,9 +94,7 @@ def respond(result: CommandResult, collection: str, command: str) -> JSONRespons
     responses=ERRORS,
     openapi_extra=COMMAND_HEADERS,
 )
-async def register_customer(
-    body: RegisterCustomer, handlers: Handlers, ctx: Context
-) -> JSONResponse:
+async def register_customer(body: RegisterCustomer, handlers: Handlers, ctx: Context) -> Response:
     """Register a customer; the email must not be used by another customer."""
     return respond(await handlers.register_customer(body, ctx), "customers", "RegisterCustomer")
 
@@ -82,7 +107,7 @@ async def register_customer(
 )
 async def rename_customer(
     customer_id: UUID, body: RenameCustomer, handlers: Handlers, ctx: Context
-) -> JSONResponse:
+) -> Response:
     """Rename a customer."""
     result = await handlers.rename_customer(customer_id, body, ctx)
     return respond(result, "customers", "RenameCustomer")
@@ -96,7 +121,7 @@ async def rename_customer(
 )
 async def change_customer_email(
     customer_id: UUID, body: ChangeCustomerEmail, handlers: Handlers, ctx: Context
-) -> JSONResponse:
+) -> Response:
     """Change a customer's email (unique across customers, case-insensitively)."""
     result = await handlers.change_customer_email(customer_id, body, ctx)
     return respond(result, "customers", "ChangeCustomerEmail")
@@ -109,7 +134,7 @@ async def change_customer_email(
     responses=ERRORS,
     openapi_extra=COMMAND_HEADERS,
 )
-async def place_order(body: PlaceOrder, handlers: Handlers, ctx: Context) -> JSONResponse:
+async def place_order(body: PlaceOrder, handlers: Handlers, ctx: Context) -> Response:
     """Place an order for an existing customer."""
     return respond(await handlers.place_order(body, ctx), "orders", "PlaceOrder")
 
@@ -122,7 +147,7 @@ async def place_order(body: PlaceOrder, handlers: Handlers, ctx: Context) -> JSO
 )
 async def add_order_item(
     order_id: UUID, body: AddOrderItem, handlers: Handlers, ctx: Context
-) -> JSONResponse:
+) -> Response:
     """Add an item to a placed order (the same SKU adds to its quantity)."""
     return respond(await handlers.add_order_item(order_id, body, ctx), "orders", "AddOrderItem")
 
@@ -135,7 +160,7 @@ async def add_order_item(
 )
 async def remove_order_item(
     order_id: UUID, sku: SkuPath, handlers: Handlers, ctx: Context
-) -> JSONResponse:
+) -> Response:
     """Remove an item from a placed order; an order keeps at least one item."""
     result = await handlers.remove_order_item(order_id, RemoveOrderItem(sku=sku), ctx)
     return respond(result, "orders", "RemoveOrderItem")
@@ -149,7 +174,7 @@ async def remove_order_item(
 )
 async def confirm_order(
     order_id: UUID, handlers: Handlers, ctx: Context, body: ConfirmOrder | None = None
-) -> JSONResponse:
+) -> Response:
     """Confirm a placed order."""
     return respond(await handlers.confirm_order(order_id, ctx), "orders", "ConfirmOrder")
 
@@ -160,9 +185,7 @@ async def confirm_order(
     responses=ERRORS,
     openapi_extra=COMMAND_HEADERS,
 )
-async def ship_order(
-    order_id: UUID, body: ShipOrder, handlers: Handlers, ctx: Context
-) -> JSONResponse:
+async def ship_order(order_id: UUID, body: ShipOrder, handlers: Handlers, ctx: Context) -> Response:
     """Ship a confirmed order."""
     return respond(await handlers.ship_order(order_id, body, ctx), "orders", "ShipOrder")
 
@@ -175,7 +198,7 @@ async def ship_order(
 )
 async def cancel_order(
     order_id: UUID, handlers: Handlers, ctx: Context, body: CancelOrder | None = None
-) -> JSONResponse:
+) -> Response:
     """Cancel a placed or confirmed order (a shipped order cannot be cancelled)."""
     result = await handlers.cancel_order(order_id, body or CancelOrder(), ctx)
     return respond(result, "orders", "CancelOrder")
