@@ -51,7 +51,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, default=Path("bench/results.json"), help="default: bench/results.json"
     )
+    parser.add_argument(
+        "--freshness-rate",
+        type=float,
+        default=freshness.RATE,
+        help=f"commands/s of the freshness part (default {freshness.RATE:.0f}, the target's rate)",
+    )
     args = parser.parse_args(argv)
+    if args.freshness_rate <= 0:
+        parser.error("--freshness-rate must be positive")
+    freshness.RATE = args.freshness_rate
     args.parts = [p.strip() for p in args.only.split(",") if p.strip()]
     if unknown := [p for p in args.parts if p not in PARTS]:
         parser.error(f"unknown part(s): {', '.join(unknown)}; choose from {', '.join(PARTS)}")

@@ -21,7 +21,8 @@ from .servers import Stack
 from .stats import Latency, PartResult, Target, rate
 from .workload import add_item_body, place_order_body, register_customers
 
-RATE = 300.0
+TARGET_RATE = 300.0
+RATE = TARGET_RATE  # python -m bench --freshness-rate N measures another rate
 TARGET_P99_MS = 150.0
 WAIT_MS = 5000
 # Every min_version request re-reads MongoDB whenever order_details writes anything, so each
@@ -150,7 +151,10 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
     result.add("not_visible_at_end", len(probe.censored), "commands")
     for key, value in stages.items():
         result.add(key, value, "ms")
-    result.targets.append(Target("freshness p99", fresh.p99_ms, "<=", TARGET_P99_MS, "ms"))
+    if RATE == TARGET_RATE:
+        result.targets.append(Target("freshness p99", fresh.p99_ms, "<=", TARGET_P99_MS, "ms"))
+    else:
+        result.notes.append(f"at {RATE:.0f} commands/s, not the target's {TARGET_RATE:.0f}/s")
     if achieved < RATE * 0.95:
         result.notes.append(f"the offered {RATE:.0f}/s was not reached ({achieved:.0f}/s answered)")
     result.notes += overload_notes(load, "commands")

@@ -156,7 +156,7 @@ class ProjectionRunner:
             auto_offset_reset="earliest",
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             max_poll_interval_ms=600_000,
-            fetch_max_wait_ms=100,
+            fetch_max_wait_ms=20,
         )
         topics = [self.settings.customers_topic, self.settings.orders_topic]
         consumer.subscribe(topics, listener=_Rebalance(self.status))
