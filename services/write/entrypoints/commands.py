@@ -24,7 +24,7 @@ from ..domain.commands import (
     ShipOrder,
 )
 from ..metrics import COMMANDS
-from .deps import COMMAND_HEADERS, Context, Handlers
+from .deps import COMMAND_HEADERS, command
 
 
 class Accepted(BaseModel):
@@ -94,8 +94,9 @@ def respond(result: CommandResult, collection: str, command: str) -> Response:
     responses=ERRORS,
     openapi_extra=COMMAND_HEADERS,
 )
-async def register_customer(body: RegisterCustomer, handlers: Handlers, ctx: Context) -> Response:
+async def register_customer(body: RegisterCustomer, request: Request) -> Response:
     """Register a customer; the email must not be used by another customer."""
+    handlers, ctx = await command(request)
     return respond(await handlers.register_customer(body, ctx), "customers", "RegisterCustomer")
 
 
@@ -105,10 +106,9 @@ async def register_customer(body: RegisterCustomer, handlers: Handlers, ctx: Con
     responses=ERRORS,
     openapi_extra=COMMAND_HEADERS,
 )
-async def rename_customer(
-    customer_id: UUID, body: RenameCustomer, handlers: Handlers, ctx: Context
-) -> Response:
+async def rename_customer(customer_id: UUID, body: RenameCustomer, request: Request) -> Response:
     """Rename a customer."""
+    handlers, ctx = await command(request)
     result = await handlers.rename_customer(customer_id, body, ctx)
     return respond(result, "customers", "RenameCustomer")
 
@@ -120,9 +120,10 @@ async def rename_customer(
     openapi_extra=COMMAND_HEADERS,
 )
 async def change_customer_email(
-    customer_id: UUID, body: ChangeCustomerEmail, handlers: Handlers, ctx: Context
+    customer_id: UUID, body: ChangeCustomerEmail, request: Request
 ) -> Response:
     """Change a customer's email (unique across customers, case-insensitively)."""
+    handlers, ctx = await command(request)
     result = await handlers.change_customer_email(customer_id, body, ctx)
     return respond(result, "customers", "ChangeCustomerEmail")
 
@@ -134,8 +135,9 @@ async def change_customer_email(
     responses=ERRORS,
     openapi_extra=COMMAND_HEADERS,
 )
-async def place_order(body: PlaceOrder, handlers: Handlers, ctx: Context) -> Response:
+async def place_order(body: PlaceOrder, request: Request) -> Response:
     """Place an order for an existing customer."""
+    handlers, ctx = await command(request)
     return respond(await handlers.place_order(body, ctx), "orders", "PlaceOrder")
 
 
@@ -145,10 +147,9 @@ async def place_order(body: PlaceOrder, handlers: Handlers, ctx: Context) -> Res
     responses=ERRORS,
     openapi_extra=COMMAND_HEADERS,
 )
-async def add_order_item(
-    order_id: UUID, body: AddOrderItem, handlers: Handlers, ctx: Context
-) -> Response:
+async def add_order_item(order_id: UUID, body: AddOrderItem, request: Request) -> Response:
     """Add an item to a placed order (the same SKU adds to its quantity)."""
+    handlers, ctx = await command(request)
     return respond(await handlers.add_order_item(order_id, body, ctx), "orders", "AddOrderItem")
 
 
@@ -158,10 +159,9 @@ async def add_order_item(
     responses=ERRORS,
     openapi_extra=COMMAND_HEADERS,
 )
-async def remove_order_item(
-    order_id: UUID, sku: SkuPath, handlers: Handlers, ctx: Context
-) -> Response:
+async def remove_order_item(order_id: UUID, sku: SkuPath, request: Request) -> Response:
     """Remove an item from a placed order; an order keeps at least one item."""
+    handlers, ctx = await command(request)
     result = await handlers.remove_order_item(order_id, RemoveOrderItem(sku=sku), ctx)
     return respond(result, "orders", "RemoveOrderItem")
 
@@ -173,9 +173,10 @@ async def remove_order_item(
     openapi_extra=COMMAND_HEADERS,
 )
 async def confirm_order(
-    order_id: UUID, handlers: Handlers, ctx: Context, body: ConfirmOrder | None = None
+    order_id: UUID, request: Request, body: ConfirmOrder | None = None
 ) -> Response:
     """Confirm a placed order."""
+    handlers, ctx = await command(request)
     return respond(await handlers.confirm_order(order_id, ctx), "orders", "ConfirmOrder")
 
 
@@ -185,8 +186,9 @@ async def confirm_order(
     responses=ERRORS,
     openapi_extra=COMMAND_HEADERS,
 )
-async def ship_order(order_id: UUID, body: ShipOrder, handlers: Handlers, ctx: Context) -> Response:
+async def ship_order(order_id: UUID, body: ShipOrder, request: Request) -> Response:
     """Ship a confirmed order."""
+    handlers, ctx = await command(request)
     return respond(await handlers.ship_order(order_id, body, ctx), "orders", "ShipOrder")
 
 
@@ -197,8 +199,9 @@ async def ship_order(order_id: UUID, body: ShipOrder, handlers: Handlers, ctx: C
     openapi_extra=COMMAND_HEADERS,
 )
 async def cancel_order(
-    order_id: UUID, handlers: Handlers, ctx: Context, body: CancelOrder | None = None
+    order_id: UUID, request: Request, body: CancelOrder | None = None
 ) -> Response:
     """Cancel a placed or confirmed order (a shipped order cannot be cancelled)."""
+    handlers, ctx = await command(request)
     result = await handlers.cancel_order(order_id, body or CancelOrder(), ctx)
     return respond(result, "orders", "CancelOrder")
