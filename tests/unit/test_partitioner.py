@@ -5,8 +5,17 @@ import random
 import uuid
 
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as reference_murmur2
 
-from services.write.adapters.kafka import partition_for
+from services.write.adapters.kafka import murmur2, partition_for
+
+
+def test_murmur2_gives_the_reference_hash_for_every_key_length() -> None:
+    rng = random.Random(7)
+    keys = [rng.randbytes(length) for length in range(0, 70) for _ in range(20)]
+    keys += [str(uuid.UUID(int=rng.getrandbits(128))).encode() for _ in range(500)]
+    for key in keys:
+        assert murmur2(key) == reference_murmur2(key), key
 
 
 def test_the_relay_picks_the_partition_of_the_default_partitioner() -> None:
@@ -15,7 +24,6 @@ def test_the_relay_picks_the_partition_of_the_default_partitioner() -> None:
     for count in (1, 3, 6, 12):
         partitions = list(range(count))
         for key in keys + keys[:100]:  # the second time from the cache
-            assert partition_for(key, partitions, partitions) == default(
-                key, partitions, partitions
-            )
+            expected = default(key, partitions, partitions)
+            assert partition_for(key, partitions, partitions) == expected
     assert partition_for(None, [0, 1, 2], [2]) == 2
