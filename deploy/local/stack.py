@@ -332,7 +332,10 @@ class LocalKafka(LocalServer):
 
 
 class LocalMongo(LocalServer):
-    """SecantusDB speaking the MongoDB wire protocol; its WiredTiger files persist in data_dir."""
+    """SecantusDB speaking the MongoDB wire protocol; its WiredTiger files persist in data_dir.
+
+    Standalone: as a single-node replica set it would also write an oplog entry per change,
+    which nothing here reads (no change streams, no transactions)."""
 
     title, port_env = "MongoDB (SecantusDB)", "MONGODB_PORT"
 
@@ -356,7 +359,7 @@ class LocalMongo(LocalServer):
     def _command(self) -> list[str]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "secantus", "--host", self.host, "--port", str(self.port)]
-        cmd += ["--storage-path", str(self.data_dir)]
+        cmd += ["--storage-path", str(self.data_dir), "--standalone"]
         return cmd + (["--cache-size", self.cache_size] if self.cache_size else [])
 
     def _probe(self) -> bool:
