@@ -78,6 +78,10 @@ async def run_part(name: str, stack: Stack, *, quick: bool) -> PartResult:
     result.seconds = time.perf_counter() - started
     result.machine_load = meter.stop()
     print_part(result)
+    try:
+        await stack.settle()
+    except Exception as exc:  # noqa: BLE001 - the next part still runs, beside the leftovers
+        print(f"could not clear what {name} left on the servers: {exc!r}")
     return result
 
 

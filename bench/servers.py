@@ -113,6 +113,17 @@ class Stack:
             await conn.close()
         self.databases.clear()
 
+    async def settle(self) -> None:
+        """Between parts: drop what the last part created and checkpoint PostgreSQL, so that the
+        next part does not run beside the last one's autovacuum and checkpoint."""
+        await self.drop_databases()
+        if "postgres" in self.servers:
+            conn = await asyncpg.connect(self.url("postgres"))
+            try:
+                await conn.execute("CHECKPOINT")
+            finally:
+                await conn.close()
+
     async def _drop_mongo_databases(self) -> None:
         if not self.mongo_databases or "mongo" not in self.servers:
             return
