@@ -116,7 +116,17 @@ class Stack:
     async def settle(self) -> None:
         """Between parts: drop what the last part created and checkpoint PostgreSQL, so that the
         next part does not run beside the last one's autovacuum and checkpoint."""
+        dropped_mongo = bool(self.mongo_databases)
         await self.drop_databases()
+        if dropped_mongo and "mongo" in self.servers:
+            # a drop leaves deleted entries in the server's tables: have them written out now
+            from pymongo import AsyncMongoClient
+
+            client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.url("mongo"))
+            try:
+                await client.admin.command("fsync")
+            finally:
+                await client.close()
         if "postgres" in self.servers:
             conn = await asyncpg.connect(self.url("postgres"))
             try:
