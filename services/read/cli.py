@@ -144,9 +144,10 @@ class ProgressPrinter:
             f" {p.documents:,} documents, {p.elapsed:.1f} s, {p.rate:,.0f} events/s,"
             f" peak RSS {p.peak_rss_mb:.0f} MB\n"
             f"  serving it after {p.switched_after:.1f} s;"
-            f" {p.writes:,} document writes, {p.read_back:,} documents read back"
-            " (more than one write per document, or any read back: REBUILD_BUFFER_MB was short)\n"
+            f" {p.writes:,} document writes, {p.read_back:,} documents read back\n"
         )
+        if p.writes > p.documents or p.read_back:
+            self.stream.write("  documents had to come back: REBUILD_BUFFER_MB was short\n")
         self.stream.flush()
 
 
