@@ -13,6 +13,7 @@ Waits are bounded polls on observable conditions, never fixed sleeps.
 import asyncio
 import random
 import re
+import signal
 import sys
 import time
 import uuid
@@ -580,34 +581,38 @@ async def test_a_second_rebuild_of_the_same_projection_is_refused_and_changes_no
         read_service.env, "--projection", projection, "--page-size", SLOW_PAGE
     )
     held = await wait_rebuilding(rebuilt, projection, first)
+    # Hold the first run still (alive, within its lease) while the second one tries, however
+    # fast rebuilds get: it must still be half way when we look.
+    first.proc.send_signal(signal.SIGSTOP)
+    try:
+        # Operators see it: the state, and the progress metric.
+        async def shown_rebuilding() -> bool:
+            return bool((await statuses(read_service.url))[projection]["state"] == "rebuilding")
 
-    # Operators see it: the state, and the progress metric.
-    async def shown_rebuilding() -> bool:
-        return bool((await statuses(read_service.url))[projection]["state"] == "rebuilding")
+        await poll(shown_rebuilding, "/projections to show the rebuild", timeout=WAIT)
 
-    await poll(shown_rebuilding, "/projections to show the rebuild", timeout=WAIT)
+        async def progress_exported() -> bool:
+            text = (await reader.get("/metrics")).raise_for_status().text
+            pattern = rf'^projection_rebuild_progress_ratio\{{projection="{projection}"\}} (\S+)$'
+            sample = re.search(pattern, text, re.M)
+            return sample is not None and float(sample[1]) > 0
 
-    async def progress_exported() -> bool:
-        text = (await reader.get("/metrics")).raise_for_status().text
-        sample = re.search(
-            rf'^projection_rebuild_progress_ratio\{{projection="{projection}"\}} (\S+)$', text, re.M
+        await poll(
+            progress_exported, "projection_rebuild_progress_ratio to show the rebuild", timeout=WAIT
         )
-        return sample is not None and float(sample[1]) > 0
 
-    await poll(
-        progress_exported, "projection_rebuild_progress_ratio to show the rebuild", timeout=WAIT
-    )
-
-    second = await rebuild(read_service.env, "--projection", projection)
-    assert first.running, "the first rebuild ended before the second one tried: make it slower"
-    assert second.code == 2, second
-    assert "refused" in second.stderr, second
-    assert not second.summaries(), second
-    now = await rebuilt.state(projection)
-    assert now["rebuild"]["owner"] == held["owner"], "the refused run took the lock"
-    assert now["rebuild"]["started_at"] == held["started_at"]
-    assert now["active_version"] == active
-    assert f"{projection}_v{active + 1}" in await rebuilt.versions(projection)
+        second = await rebuild(read_service.env, "--projection", projection)
+        assert first.running, "the first rebuild ended before the second one tried"
+        assert second.code == 2, second
+        assert "refused" in second.stderr, second
+        assert not second.summaries(), second
+        now = await rebuilt.state(projection)
+        assert now["rebuild"]["owner"] == held["owner"], "the refused run took the lock"
+        assert now["rebuild"]["started_at"] == held["started_at"]
+        assert now["active_version"] == active
+        assert f"{projection}_v{active + 1}" in await rebuilt.versions(projection)
+    finally:
+        first.proc.send_signal(signal.SIGCONT)
 
     done = await first.finish()
     print_summaries(done)
