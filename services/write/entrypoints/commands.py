@@ -71,6 +71,21 @@ class CommandRoute(APIRoute):
 router = APIRouter(route_class=CommandRoute)
 
 
+def command_route(
+    method: str, path: str, *, creates: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A command's route: it answers `Accepted` (201 when it creates the stream), and its errors
+    and headers are documented."""
+    return router.api_route(
+        path,
+        methods=[method],
+        status_code=201 if creates else 200,
+        response_model=Accepted,
+        responses=ERRORS,
+        openapi_extra=COMMAND_HEADERS,
+    )
+
+
 def respond(result: CommandResult, collection: str, command: str) -> Response:
     COMMANDS.labels(command, "replayed" if result.replayed else "ok").inc()
     headers = {"ETag": f'"{result.version}"'}
@@ -87,25 +102,14 @@ def respond(result: CommandResult, collection: str, command: str) -> Response:
     )
 
 
-@router.post(
-    "/customers",
-    status_code=201,
-    response_model=Accepted,
-    responses=ERRORS,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command_route("POST", "/customers", creates=True)
 async def register_customer(body: RegisterCustomer, request: Request) -> Response:
     """Register a customer; the email must not be used by another customer."""
     handlers, ctx = await command(request)
     return respond(await handlers.register_customer(body, ctx), "customers", "RegisterCustomer")
 
 
-@router.post(
-    "/customers/{customer_id}/rename",
-    response_model=Accepted,
-    responses=ERRORS,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command_route("POST", "/customers/{customer_id}/rename")
 async def rename_customer(customer_id: UUID, body: RenameCustomer, request: Request) -> Response:
     """Rename a customer."""
     handlers, ctx = await command(request)
@@ -113,12 +117,7 @@ async def rename_customer(customer_id: UUID, body: RenameCustomer, request: Requ
     return respond(result, "customers", "RenameCustomer")
 
 
-@router.post(
-    "/customers/{customer_id}/change-email",
-    response_model=Accepted,
-    responses=ERRORS,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command_route("POST", "/customers/{customer_id}/change-email")
 async def change_customer_email(
     customer_id: UUID, body: ChangeCustomerEmail, request: Request
 ) -> Response:
@@ -128,37 +127,21 @@ async def change_customer_email(
     return respond(result, "customers", "ChangeCustomerEmail")
 
 
-@router.post(
-    "/orders",
-    status_code=201,
-    response_model=Accepted,
-    responses=ERRORS,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command_route("POST", "/orders", creates=True)
 async def place_order(body: PlaceOrder, request: Request) -> Response:
     """Place an order for an existing customer."""
     handlers, ctx = await command(request)
     return respond(await handlers.place_order(body, ctx), "orders", "PlaceOrder")
 
 
-@router.post(
-    "/orders/{order_id}/items",
-    response_model=Accepted,
-    responses=ERRORS,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command_route("POST", "/orders/{order_id}/items")
 async def add_order_item(order_id: UUID, body: AddOrderItem, request: Request) -> Response:
     """Add an item to a placed order (the same SKU adds to its quantity)."""
     handlers, ctx = await command(request)
     return respond(await handlers.add_order_item(order_id, body, ctx), "orders", "AddOrderItem")
 
 
-@router.delete(
-    "/orders/{order_id}/items/{sku}",
-    response_model=Accepted,
-    responses=ERRORS,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command_route("DELETE", "/orders/{order_id}/items/{sku}")
 async def remove_order_item(order_id: UUID, sku: SkuPath, request: Request) -> Response:
     """Remove an item from a placed order; an order keeps at least one item."""
     handlers, ctx = await command(request)
@@ -166,12 +149,7 @@ async def remove_order_item(order_id: UUID, sku: SkuPath, request: Request) -> R
     return respond(result, "orders", "RemoveOrderItem")
 
 
-@router.post(
-    "/orders/{order_id}/confirm",
-    response_model=Accepted,
-    responses=ERRORS,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command_route("POST", "/orders/{order_id}/confirm")
 async def confirm_order(
     order_id: UUID, request: Request, body: ConfirmOrder | None = None
 ) -> Response:
@@ -180,24 +158,14 @@ async def confirm_order(
     return respond(await handlers.confirm_order(order_id, ctx), "orders", "ConfirmOrder")
 
 
-@router.post(
-    "/orders/{order_id}/ship",
-    response_model=Accepted,
-    responses=ERRORS,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command_route("POST", "/orders/{order_id}/ship")
 async def ship_order(order_id: UUID, body: ShipOrder, request: Request) -> Response:
     """Ship a confirmed order."""
     handlers, ctx = await command(request)
     return respond(await handlers.ship_order(order_id, body, ctx), "orders", "ShipOrder")
 
 
-@router.post(
-    "/orders/{order_id}/cancel",
-    response_model=Accepted,
-    responses=ERRORS,
-    openapi_extra=COMMAND_HEADERS,
-)
+@command_route("POST", "/orders/{order_id}/cancel")
 async def cancel_order(
     order_id: UUID, request: Request, body: CancelOrder | None = None
 ) -> Response:

@@ -38,11 +38,12 @@ def parse_if_match(value: str | None) -> int | None:
 
 
 async def fingerprint(request: Request) -> str:
-    """The identity of a request for idempotency: method, path and canonical JSON body."""
+    """The identity of a request for idempotency: method, path and canonical JSON body (parsed
+    once: `request.json()` keeps what the route's body validation parsed)."""
     body = await request.body()
     try:
-        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else b""
-    except orjson.JSONDecodeError:
+        canonical = orjson.dumps(await request.json(), option=orjson.OPT_SORT_KEYS) if body else b""
+    except ValueError:  # not JSON (any JSON decoder's error is a ValueError)
         canonical = body
     digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
     digest.update(canonical)
@@ -103,5 +104,4 @@ COMMAND_HEADERS: dict[str, Any] = {
 async def command(request: Request) -> tuple[CommandHandlers, CommandContext]:
     """The handlers and the context of a command route, read without FastAPI's dependency
     resolution (which costs a pass per dependency and request on the hottest path)."""
-    service: WriteService = request.app.state.service
-    return service.handlers, await get_context(request)
+    return (await get_service(request)).handlers, await get_context(request)
