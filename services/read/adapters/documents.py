@@ -24,6 +24,8 @@ DUPLICATE_KEY = 11000
 # per document, 645 µs at 400 values a query against 117 µs at 25 (10,000 documents).
 IN_CHUNK = 25
 IN_FLIGHT = 4
+# What a rebuild keeps of the new version's documents in memory (as JSON), unless told otherwise.
+DEFAULT_BUFFER_BYTES = 8_000_000
 
 
 class Conflict(Exception):
@@ -107,7 +109,9 @@ class BufferedDocumentStore(DocumentStore):
     on (new ones with `insert_many`), and a later event that touches one reads it back. A
     document that had to be read back is kept from then on, while the budget allows: often
     touched documents (a customer with many orders) are thus written once. Lookups by field use
-    an index of ids kept for every document. MongoDB's own indexes are built by the first
+    an index of ids, built by the first lookup and kept for every document from then on (a role
+    that already had documents leave memory by then is flushed and asked in MongoDB instead).
+    MongoDB's own indexes are built by the first
     `flush()`, over the loaded collections, which costs less than keeping them up to date on
     every insert. `flush()` writes everything changed and must be called before anything else
     reads the collections.
@@ -119,7 +123,7 @@ class BufferedDocumentStore(DocumentStore):
         collections: Collections,
         memo: dict[str, Any] | None = None,
         *,
-        budget_bytes: int = 8_000_000,
+        budget_bytes: int = DEFAULT_BUFFER_BYTES,
     ) -> None:
         super().__init__(db, collections, memo)
         self.budget_bytes = budget_bytes
@@ -144,14 +148,13 @@ class BufferedDocumentStore(DocumentStore):
     def _mem(self, role: str) -> OrderedDict[str, tuple[Doc, int]]:
         return self._docs.setdefault(role, OrderedDict())
 
-    def _keep(self, role: str, doc_id: str, doc: Doc) -> int:
+    def _keep(self, role: str, doc_id: str, doc: Doc) -> None:
         mem = self._mem(role)
         size = len(orjson.dumps(doc, default=str))
         _, before = mem.pop(doc_id, (None, 0))
         mem[doc_id] = (doc, size)
         self._bytes += size - before
         self._touch(role, doc_id)
-        return size
 
     def _touch(self, role: str, doc_id: str) -> None:
         self._recency[role, doc_id] = None

@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from ..adapters.collections import Collections
 from ..adapters.control import ControlState, RebuildLock
-from ..adapters.documents import BufferedDocumentStore
+from ..adapters.documents import DEFAULT_BUFFER_BYTES, BufferedDocumentStore
 from ..adapters.write_api import WriteApi, to_event
 from .appliers import PROJECTIONS
 
@@ -86,7 +86,7 @@ class Rebuilder:
         page_size: int = 2000,
         on_progress: Callable[[Progress], None] = lambda p: None,
         switch_grace: float = 2.0,
-        buffer_bytes: int = 8_000_000,
+        buffer_bytes: int = DEFAULT_BUFFER_BYTES,
     ) -> None:
         self.buffer_bytes = buffer_bytes
         self.db = db
