@@ -54,24 +54,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--freshness-rate",
         type=float,
-        default=freshness.RATE,
-        help=f"commands/s of the freshness part (default {freshness.RATE:.0f}, the target's rate)",
+        default=freshness.TARGET_RATE,
+        help="commands/s of the freshness part"
+        f" (default {freshness.TARGET_RATE:.0f}, the target's rate)",
     )
     args = parser.parse_args(argv)
     if args.freshness_rate <= 0:
         parser.error("--freshness-rate must be positive")
-    freshness.RATE = args.freshness_rate
+    args.options = {"freshness": {"offered": args.freshness_rate}}
     args.parts = [p.strip() for p in args.only.split(",") if p.strip()]
     if unknown := [p for p in args.parts if p not in PARTS]:
         parser.error(f"unknown part(s): {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     return args
 
 
-async def run_part(name: str, stack: Stack, *, quick: bool) -> PartResult:
+async def run_part(
+    name: str, stack: Stack, *, quick: bool, options: dict[str, Any] | None = None
+) -> PartResult:
     print(f"\n-- {name}", flush=True)
     meter, started = CpuMeter().start(), time.perf_counter()
     try:
-        result = await PARTS[name][0](stack, quick=quick)
+        result = await PARTS[name][0](stack, quick=quick, **(options or {}))
     except Exception as exc:
         traceback.print_exc()
         result = PartResult(name, status="error", notes=[f"the part broke: {exc!r}"])
@@ -85,8 +88,10 @@ async def run_part(name: str, stack: Stack, *, quick: bool) -> PartResult:
     return result
 
 
-async def run_all(stack: Stack, parts: list[str], *, quick: bool) -> list[PartResult]:
-    return [await run_part(name, stack, quick=quick) for name in parts]
+async def run_all(
+    stack: Stack, parts: list[str], *, quick: bool, options: dict[str, dict[str, Any]]
+) -> list[PartResult]:
+    return [await run_part(n, stack, quick=quick, options=options.get(n)) for n in parts]
 
 
 def measure(args: argparse.Namespace, workdir: Path, header: dict[str, Any]) -> list[PartResult]:
@@ -95,7 +100,7 @@ def measure(args: argparse.Namespace, workdir: Path, header: dict[str, Any]) -> 
     with new_event_loop_runner() as runner:
         try:
             stack.start(set().union(*(PARTS[p][1] for p in args.parts)))
-            results = runner.run(run_all(stack, args.parts, quick=args.quick))
+            results = runner.run(run_all(stack, args.parts, quick=args.quick, options=args.options))
             header["servers"] = runner.run(stack.describe())
             header["servers_note"] = (
                 f"embedded PostgreSQL runs with {DURABLE_PG} (durable); servers from the"

@@ -101,40 +101,28 @@ class Stack:
         self.mongo_databases.append(name)
         return name
 
-    async def drop_databases(self) -> None:
-        await self._drop_mongo_databases()
-        if not self.databases or "postgres" not in self.servers:
+    async def drop_databases(self, *, checkpoint: bool = False) -> None:
+        """Drop the databases the run created; with `checkpoint`, also have both servers write
+        out what the drops left (deleted entries in MongoDB, dirty pages in PostgreSQL)."""
+        await self._drop_mongo_databases(checkpoint=checkpoint)
+        if "postgres" not in self.servers or not (self.databases or checkpoint):
             return
         conn = await asyncpg.connect(self.url("postgres"))
         try:
             for name in self.databases:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if checkpoint:
+                await conn.execute("CHECKPOINT")
         finally:
             await conn.close()
         self.databases.clear()
 
     async def settle(self) -> None:
-        """Between parts: drop what the last part created and checkpoint PostgreSQL, so that the
-        next part does not run beside the last one's autovacuum and checkpoint."""
-        dropped_mongo = bool(self.mongo_databases)
-        await self.drop_databases()
-        if dropped_mongo and "mongo" in self.servers:
-            # a drop leaves deleted entries in the server's tables: have them written out now
-            from pymongo import AsyncMongoClient
+        """Between parts: so that the next part does not run beside the last one's leftovers,
+        autovacuum and checkpoints."""
+        await self.drop_databases(checkpoint=True)
 
-            client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.url("mongo"))
-            try:
-                await client.admin.command("fsync")
-            finally:
-                await client.close()
-        if "postgres" in self.servers:
-            conn = await asyncpg.connect(self.url("postgres"))
-            try:
-                await conn.execute("CHECKPOINT")
-            finally:
-                await conn.close()
-
-    async def _drop_mongo_databases(self) -> None:
+    async def _drop_mongo_databases(self, *, checkpoint: bool) -> None:
         if not self.mongo_databases or "mongo" not in self.servers:
             return
         from pymongo import AsyncMongoClient
@@ -143,6 +131,8 @@ class Stack:
         try:
             for name in self.mongo_databases:
                 await client.drop_database(name)
+            if checkpoint:
+                await client.admin.command("fsync")
         finally:
             await client.close()
         self.mongo_databases.clear()
