@@ -34,10 +34,13 @@ TARGET_RATE = 20_000.0
 TARGET_RSS_MB = 300.0
 PROJECTIONS = ("order_details", "customers", "sales")
 BUDGET_SECONDS = 120.0  # a projection expected to end past this is not started (full run)
+PHASES = ("replay", "writing", "indexing", "pausing")  # as the summary names their seconds
 SUMMARY = re.compile(
     r"^(?P<name>\w+): rebuilt version \d+: (?P<events>[\d,]+) events replayed,"
     r" (?P<documents>[\d,]+) documents, (?P<seconds>[\d.]+) s, (?P<rate>[\d,]+) events/s,"
-    r" peak RSS (?P<rss>\d+) MB\n  serving it after (?P<switched>[\d.]+) s;",
+    r" peak RSS (?P<rss>\d+) MB\n  serving it after (?P<switched>[\d.]+) s: replay"
+    r" (?P<replay>[\d.]+) s, writing (?P<writing>[\d.]+) s, MongoDB indexes (?P<indexing>[\d.]+)"
+    r" s, pause (?P<pausing>[\d.]+) s$",
     re.M,
 )
 LAUNCHER = """
@@ -92,6 +95,7 @@ class Rebuilt:
     seconds: float  # until the new version served: replay, final catch-up, switch
     total_seconds: float  # also the grace for readers of the old version, and its drop
     replay_rate: float  # as the command reports it (replay only)
+    phases: dict[str, float]  # seconds of replay, writing, MongoDB indexes and pause
     peak_rss_mb: float  # wait4
     summary: str
 
@@ -120,6 +124,7 @@ def run_rebuild(env: dict[str, str], workdir: Path, projection: str) -> Rebuilt:
         seconds=float(found["switched"]),
         total_seconds=float(found["seconds"]),
         replay_rate=float(found["rate"].replace(",", "")),
+        phases={phase: float(found[phase]) for phase in PHASES},
         peak_rss_mb=int(maxrss_kb) / 1024,
         summary=found.group(0),
     )
@@ -163,6 +168,9 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
         "rate": "events replayed over the time until the new version served (replay, final"
         " catch-up, switch); the old version is dropped after a 2 s grace for its readers,"
         " counted in *_total_seconds only; the command's own figure counts the replay only",
+        "phases": "*_replay_seconds: reading and folding the log; *_writing_seconds: writing what"
+        " was still in memory; *_indexing_seconds: MongoDB building the new version's indexes"
+        " over the loaded collections; *_pausing_seconds: waiting for the live consumers",
         "peak_rss": "wait4 ru_maxrss of each rebuild process; the figure is the largest",
         "summaries": [r.summary for r in rebuilt],
     }
@@ -171,6 +179,8 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
         result.add(f"{r.projection}_events_per_s", rate(r.events, r.seconds), "events/s")
         result.add(f"{r.projection}_replay_events_per_s", r.replay_rate, "events/s")
         result.add(f"{r.projection}_total_seconds", r.total_seconds, "s")
+        for phase, seconds in r.phases.items():
+            result.add(f"{r.projection}_{phase}_seconds", seconds, "s")
         result.add(f"{r.projection}_peak_rss", r.peak_rss_mb, "MB")
     result.add("peak_rss", peak, "MB")
     result.targets += [

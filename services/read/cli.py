@@ -143,10 +143,12 @@ class ProgressPrinter:
             f"{p.projection}: rebuilt version {p.target_version}: {p.events:,} events replayed,"
             f" {p.documents:,} documents, {p.elapsed:.1f} s, {p.rate:,.0f} events/s,"
             f" peak RSS {p.peak_rss_mb:.0f} MB\n"
-            f"  serving it after {p.switched_after:.1f} s;"
-            f" {p.writes:,} document writes, {p.read_back:,} documents read back\n"
+            f"  serving it after {p.switched_after:.1f} s: replay {p.replay_seconds:.1f} s,"
+            f" writing {p.writing_seconds:.1f} s, MongoDB indexes {p.indexing_seconds:.1f} s,"
+            f" pause {p.pausing_seconds:.1f} s\n"
+            f"  {p.writes:,} document writes, {p.read_back:,} documents read back\n"
         )
-        if p.writes > p.documents or p.read_back:
+        if p.read_back:  # writing a document twice alone also comes from the catch-up
             self.stream.write("  documents had to come back: REBUILD_BUFFER_MB was short\n")
         self.stream.flush()
 

@@ -43,6 +43,10 @@ SUMMARY = re.compile(
     r" peak RSS (?P<rss>\d+) MB$",
     re.M,
 )
+PHASES = (
+    r"[\d.]+ s: replay (?P<replay>[\d.]+) s, writing [\d.]+ s,"
+    r" MongoDB indexes (?P<indexing>[\d.]+) s, pause [\d.]+ s$"
+)
 VERSIONED = re.compile(r"^(?P<projection>order_details|customers|sales)_v(?P<version>\d+)(_\w+)?$")
 SLOW_PAGE = "5"  # events per page for the rebuilds that must still be running when we act
 
@@ -480,6 +484,13 @@ async def test_rebuilding_every_projection_under_load_serves_without_a_gap(
     for projection, summary in summaries.items():
         assert int(summary["version"]) == before[projection] + 1, summary.group(0)
         assert int(summary["events"].replace(",", "")) > 0, summary.group(0)
+        # where the time went, and the long steps with no pages to count shown as they begin
+        phases = re.search(rf"^{projection}: .*\n  serving it after {PHASES}", done.stdout, re.M)
+        assert phases is not None, done.stdout
+        assert float(phases["indexing"]) > 0 and float(phases["replay"]) > 0, phases.group(0)
+        for step in ("writing documents", "building indexes"):
+            shown = re.search(rf"^{projection}: .* \[{step}\]$", done.stdout, re.M)
+            assert shown is not None, f"{projection} never showed [{step}]:\n{done.stdout}"
     assert not workload.errors, workload.errors
     assert sent > 20 and answered > 50, "the load did not run during the rebuild"
     assert not queries.failures, f"{len(queries.failures)} failed queries:\n" + "\n".join(

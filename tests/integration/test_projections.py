@@ -5,6 +5,7 @@ gaps healed on the way, the documents come out the same; and they hold the value
 hand for the history below.
 """
 
+import asyncio
 import random
 import uuid
 from collections import Counter
@@ -20,7 +21,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.read.adapters.collections import Collections
+from services.read.adapters.control import ControlState, RebuildLock
 from services.read.adapters.documents import BufferedDocumentStore, Conflict, DocumentStore
+from services.read.adapters.write_api import WriteApi
+from services.read.application import rebuild
 from services.read.application.appliers import PROJECTIONS, Heal
 from services.read.projections import customers, order_details, sales
 from services.read.projections.base import Event
@@ -40,6 +44,7 @@ from services.write.domain.commands import (
 from shared.envelope import START, RecordedEvent
 from shared.events import OrderLine
 from tests.backends import Backend, with_database
+from tests.polling import poll
 
 pytestmark = pytest.mark.integration
 
@@ -734,3 +739,55 @@ async def test_the_rebuild_store_builds_the_mongodb_indexes_at_its_first_flush(
     assert await store.find("main", "customer_id", ["c1"]) == [
         {"_id": "o1", "customer_id": "c1", "placed_at": 1, "_rev": 1}
     ]
+
+
+class HeldIndexes(BufferedDocumentStore):
+    """A rebuild store whose index build lasts until the test lets it end."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.building, self.release = asyncio.Event(), asyncio.Event()
+
+    async def build_indexes(self) -> None:
+        self.building.set()
+        await self.release.wait()
+        await super().build_indexes()
+
+
+async def test_a_rebuild_keeps_its_lock_and_the_pause_while_mongodb_builds_the_indexes(
+    new_db: Databases, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rebuild, "HEARTBEAT_SECONDS", 0.05)
+    db = new_db()
+    control = ControlState(db, ttl=0)
+    lock = RebuildLock(control, "order_details")
+    await lock.acquire(target_version=2, phase="replaying")
+    phases: list[str] = []
+    rebuilder = rebuild.Rebuilder(
+        db, WriteApi("http://127.0.0.1:9"), on_progress=lambda p: phases.append(p.phase)
+    )
+    store = HeldIndexes(db, Collections("order_details", 2))
+    await store.ensure_indexes(order_details.INDEXES)
+    await store.save("main", {"o1": {"_id": "o1", "customer_id": "c1", "placed_at": 1}}, {})
+    progress = rebuild.Progress("order_details")
+    writing = asyncio.create_task(rebuilder._write_out(store, progress, lock, paused=True))
+    try:
+        await asyncio.wait_for(store.building.wait(), 30)
+        # the phase was entered (with a heartbeat) before the build began: later ones renew
+        before = (await control.get("order_details", fresh=True))["rebuild"]["heartbeat_at"]
+
+        async def renewed() -> bool:
+            state = await control.get("order_details", fresh=True)
+            beat, phase = state["rebuild"]["heartbeat_at"], state["rebuild"]["phase"]
+            paused = state.get("paused_until") is not None
+            return beat > before and phase == "building indexes" and paused
+
+        await poll(renewed, "the lock and the pause renewed during the index build", timeout=30)
+    finally:
+        store.release.set()
+        await writing
+    assert phases == ["writing documents", "building indexes"]
+    assert progress.writing_seconds > 0 and progress.indexing_seconds > 0
+    main = db[Collections("order_details", 2).name("main")]
+    assert len(await main.index_information()) == 1 + len(order_details.INDEXES["main"])
+    assert await main.count_documents({}) == 1

@@ -278,10 +278,22 @@ class BufferedDocumentStore(DocumentStore):
 
     async def flush(self) -> None:
         """Write every changed document, then build the indexes not built yet."""
+        await self.write_changed()
+        await self.build_indexes()
+
+    async def write_changed(self) -> None:
+        """Write every changed document (the indexes are left to `build_indexes`)."""
         await self._settled()
         writes = self._writes({role: list(dirty) for role, dirty in self._dirty.items()})
         self._writing = asyncio.get_running_loop().create_task(self._write(writes))
         await self._settled()
+
+    @property
+    def indexes_pending(self) -> bool:
+        return any(self._pending_indexes.values())
+
+    async def build_indexes(self) -> None:
+        """Build MongoDB's indexes not built yet, over what the collections hold now."""
         indexes, self._pending_indexes = self._pending_indexes, {}
         await super().ensure_indexes(indexes)
 

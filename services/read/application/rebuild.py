@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # A rebuild's pause of the live consumers lapses this long after its last renewal, so a rebuild
 # that dies never leaves them paused for good.
 PAUSE_LEASE_SECONDS = 60
+# While MongoDB writes the last documents or builds indexes (no pages to count), the rebuild
+# renews its lock and the pause this often: well within LEASE_SECONDS and PAUSE_LEASE_SECONDS.
+HEARTBEAT_SECONDS = 5.0
 
 
 @dataclass
@@ -43,14 +46,18 @@ class Progress:
     elapsed: float = 0.0
     peak_rss_mb: float = 0.0
     target_version: int = 0
-    replay_seconds: float = 0.0
+    replay_seconds: float = 0.0  # reading and folding the log (both passes)
+    writing_seconds: float = 0.0  # writing what was still in memory once the log was folded
+    indexing_seconds: float = 0.0  # MongoDB building the new version's indexes
+    pausing_seconds: float = 0.0  # waiting for the live consumers to hold still
     switched_after: float = 0.0  # from the start until the new version served
     writes: int = 0  # document writes to MongoDB (a document that left memory twice counts twice)
     read_back: int = 0  # documents read back from MongoDB after leaving memory
 
     @property
     def rate(self) -> float:
-        """Events per second of replay (the switch and clean-up are not counted)."""
+        """Events per second of replay (writing, indexing, the switch and clean-up are not
+        counted)."""
         return self.events / self.replay_seconds if self.replay_seconds > 0 else 0.0
 
     @property
@@ -110,7 +117,9 @@ class Rebuilder:
             await store.ensure_indexes(PROJECTIONS[projection].module.INDEXES)
             progress.total = int((await self.write_api.head())["position"])
             cursor = await self._replay(store, lock, progress, None, "replaying")
+            pausing = time.monotonic()
             await self._pause(projection, lock, progress)
+            progress.pausing_seconds = time.monotonic() - pausing
             await self._replay(store, lock, progress, cursor, "final catch-up", paused=True)
             progress.writes, progress.read_back = store.written, store.read_back
             await self.control.set(projection, active_version=active + 1, previous_version=active)
@@ -143,6 +152,7 @@ class Rebuilder:
         """Fold the log from `cursor` to its head into the new version, page by page."""
         progress.phase = phase
         spec = PROJECTIONS[store.collections.projection]
+        began, before = time.monotonic(), progress.replay_seconds
         fetch = asyncio.create_task(self.write_api.events_page(cursor, self.page_size))
         try:
             while True:
@@ -153,20 +163,53 @@ class Rebuilder:
                 events = [to_event(row, trusted=True) for row in page["events"]]
                 if events:
                     await spec.apply(store, events, self._heal)
-                if not page["has_more"]:
-                    await store.flush()  # all of it in MongoDB before the next phase
+                progress.replay_seconds = before + time.monotonic() - began
                 await self._advance(progress, lock, len(events), phase, paused)
                 if not page["has_more"]:
+                    await self._write_out(store, progress, lock, paused)
                     return cursor
         finally:
             fetch.cancel()
+
+    async def _write_out(
+        self, store: BufferedDocumentStore, progress: Progress, lock: RebuildLock, paused: bool
+    ) -> None:
+        """All of it in MongoDB, indexed, before the next phase; the phases show as progress."""
+        beating = asyncio.create_task(self._heartbeat(progress, lock, paused))
+        try:
+            started = time.monotonic()
+            await self._enter(progress, lock, "writing documents")
+            await store.write_changed()
+            progress.writing_seconds += time.monotonic() - started
+            if store.indexes_pending:
+                started = time.monotonic()
+                await self._enter(progress, lock, "building indexes")
+                await store.build_indexes()
+                progress.indexing_seconds += time.monotonic() - started
+        finally:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+
+    async def _enter(self, progress: Progress, lock: RebuildLock, phase: str) -> None:
+        progress.phase = phase
+        progress.elapsed = time.monotonic() - progress.started
+        await lock.update(phase=phase)
+        self.on_progress(progress)
+
+    async def _heartbeat(self, progress: Progress, lock: RebuildLock, paused: bool) -> None:
+        """Keep the lock (and the pause, if held) while there are no pages to count."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await lock.update(phase=progress.phase)
+            if paused:
+                await self._extend_pause(progress.projection)
 
     async def _advance(
         self, progress: Progress, lock: RebuildLock, count: int, phase: str, paused: bool
     ) -> None:
         progress.events += count
         progress.total = max(progress.total, progress.events)
-        progress.elapsed = progress.replay_seconds = time.monotonic() - progress.started
+        progress.elapsed = time.monotonic() - progress.started
         await lock.update(
             phase=phase, events=progress.events, total=progress.total, ratio=progress.ratio
         )
