@@ -72,6 +72,7 @@ async def run_part(
     name: str, stack: Stack, *, quick: bool, options: dict[str, Any] | None = None
 ) -> PartResult:
     print(f"\n-- {name}", flush=True)
+    operations = await stack.mongo_operations()
     meter, started = CpuMeter().start(), time.perf_counter()
     try:
         result = await PARTS[name][0](stack, quick=quick, **(options or {}))
@@ -80,6 +81,10 @@ async def run_part(
         result = PartResult(name, status="error", notes=[f"the part broke: {exc!r}"])
     result.seconds = time.perf_counter() - started
     result.machine_load = meter.stop()
+    if operations:
+        after = await stack.mongo_operations()
+        done = {op: after[op] - count for op, count in operations.items() if op in after}
+        result.machine_load["mongodb_operations"] = {op: n for op, n in done.items() if n}
     print_part(result)
     try:
         await stack.settle()

@@ -4,16 +4,22 @@ A sampler thread reads /proc every half second. Processes descending from the be
 named by role (PostgreSQL, the broker, the MongoDB server, each service, the load generator);
 everything else is "other" (on a shared machine: other people's work). A process that exits
 between two samples loses at most half a second of CPU from the account.
+
+Besides the totals, each role's busiest PEAK_WINDOW seconds, as a share of one core: a server
+that runs its work on one core at a time (SecantusDB under one GIL) is at its ceiling near 100%,
+whatever the machine's other cores do.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PEAK_WINDOW = 5.0  # seconds
 ROLES = (
     ("services.write", "write service"),
     ("services.read", "read service"),
@@ -60,6 +66,7 @@ class CpuMeter:
         self._thread = threading.Thread(target=self._loop, name="cpu-meter", daemon=True)
         self._machine_start: tuple[int, int] | None = None
         self._load_start = 0.0
+        self._series: list[tuple[float, dict[str, float]]] = []  # (when, CPU seconds by role)
 
     def start(self) -> CpuMeter:
         self._machine_start, self._load_start = _machine(), os.getloadavg()[0]
@@ -81,6 +88,28 @@ class CpuMeter:
         for pid in parents:
             if pid not in self._roles:
                 self._roles[pid] = _role(pid, _descends(pid, parents))
+        self._series.append((time.monotonic(), self._by_role()))
+
+    def _by_role(self) -> dict[str, float]:
+        by_role: dict[str, float] = defaultdict(float)
+        for pid, last in self._last.items():
+            by_role[self._roles.get(pid, "other")] += last - self._first.get(pid, 0.0)
+        return by_role
+
+    def peaks(self, window: float = PEAK_WINDOW) -> dict[str, float]:
+        """Each role's highest CPU use over any `window` seconds, in percent of one core."""
+        best: dict[str, float] = defaultdict(float)
+        start = 0
+        for when, used in self._series:
+            while start + 1 < len(self._series) and self._series[start + 1][0] <= when - window:
+                start += 1
+            began, before = self._series[start]
+            if when - began < window * 0.9:
+                continue
+            for role, seconds in used.items():
+                share = 100.0 * (seconds - before.get(role, 0.0)) / (when - began)
+                best[role] = max(best[role], share)
+        return dict(best)
 
     def stop(self) -> dict[str, object]:
         """Busy share of all cores, the 1-minute load before and after, CPU seconds by role."""
@@ -96,13 +125,16 @@ class CpuMeter:
             total, idle = end[0] - self._machine_start[0], end[1] - self._machine_start[1]
             if total > 0:
                 result["cpu_busy_percent"] = round(100.0 * (total - idle) / total, 1)
-        by_role: dict[str, float] = defaultdict(float)
-        for pid, last in self._last.items():
-            by_role[self._roles.get(pid, "other")] += last - self._first.get(pid, 0.0)
+        by_role = self._by_role()
         result["cpu_seconds_by_role"] = {
             role: round(seconds, 1)
             for role, seconds in sorted(by_role.items(), key=lambda kv: -kv[1])
             if seconds >= 0.05
+        }
+        result[f"cpu_peak_{PEAK_WINDOW:.0f}s_percent_of_a_core_by_role"] = {
+            role: round(share)
+            for role, share in sorted(self.peaks().items(), key=lambda kv: -kv[1])
+            if share >= 5
         }
         return result
 

@@ -122,6 +122,22 @@ class Stack:
         autovacuum and checkpoints."""
         await self.drop_databases(checkpoint=True)
 
+    async def mongo_operations(self) -> dict[str, int]:
+        """MongoDB's own operation counters (serverStatus opcounters), if a server is in use."""
+        if "mongo" not in self.servers:
+            return {}
+        from pymongo import AsyncMongoClient
+        from pymongo.errors import PyMongoError
+
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.url("mongo"))
+        try:
+            status = await client.admin.command("serverStatus")
+        except PyMongoError:
+            return {}
+        finally:
+            await client.close()
+        return {k: int(v) for k, v in (status.get("opcounters") or {}).items()}
+
     async def _drop_mongo_databases(self, *, checkpoint: bool) -> None:
         if not self.mongo_databases or "mongo" not in self.servers:
             return

@@ -149,6 +149,10 @@ class LocalServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
     def start(self, timeout: float = 60.0) -> float:
         """Spawn, then wait until the server answers; returns the seconds it took."""
         self.spawn()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cpu import CpuMeter
 from bench.report import write_results
 from bench.stats import Latency, PartResult, Target, format_number, percentile, rate, ratio
 
@@ -98,3 +99,14 @@ def test_results_carry_every_figure_with_its_unit(tmp_path: Path) -> None:
             "met": True,
         }
     ]
+
+
+def test_the_cpu_meter_reports_each_roles_busiest_window_as_a_share_of_one_core() -> None:
+    meter = CpuMeter()
+    # one sample a second: the server idles, works flat out for 5 s, then at half speed
+    used = [0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 5.5, 6.0, 6.5]
+    meter._series = [(float(t), {"server": s, "client": t * 0.1}) for t, s in enumerate(used)]
+    peaks = meter.peaks(window=5.0)
+    assert peaks["server"] == pytest.approx(100.0)
+    assert peaks["client"] == pytest.approx(10.0)
+    assert meter.peaks(window=60.0) == {}  # no window that long was sampled
