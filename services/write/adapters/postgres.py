@@ -37,21 +37,8 @@ NOTIFY_CHANNEL = "events_appended"
 MAX_BATCH = 64
 Conn = asyncpg.Connection | PoolConnectionProxy
 
+# The rows of one or more appends in one statement, in order, each with its own stream.
 _INSERT = """
-WITH inserted AS (
-    INSERT INTO events (event_id, stream_type, stream_id, version, event_type, schema_version,
-                        data, metadata)
-    SELECT e.event_id, $1, $2, $3 + e.ord, e.event_type, e.schema_version, e.data, $4
-    FROM unnest($5::uuid[], $6::text[], $7::int[], $8::jsonb[])
-         WITH ORDINALITY AS e(event_id, event_type, schema_version, data, ord)
-    ORDER BY e.ord
-    RETURNING position
-)
-SELECT max(position) AS position FROM inserted
-"""
-
-# Several appends in one statement: the rows of every append, in order, each with its own stream.
-_INSERT_MANY = """
 INSERT INTO events (event_id, stream_type, stream_id, version, event_type, schema_version,
                     data, metadata)
 SELECT e.event_id, e.stream_type, e.stream_id, e.version, e.event_type, e.schema_version,
@@ -186,7 +173,7 @@ class PostgresEventStore:
         """
         if len(batch) > 1:
             try:
-                positions = await self._insert_many(batch)
+                positions = await self._insert(batch)
             except asyncpg.UniqueViolationError:
                 pass  # one by one, below
             else:
@@ -195,35 +182,16 @@ class PostgresEventStore:
                 return
         for item in batch:
             try:
-                item.succeed(await self._insert_one(item))
+                positions = await self._insert([item])
+                item.succeed(positions[item.stream_id, item.version])
             except asyncpg.UniqueViolationError as exc:
                 item.fail(_translate(exc))
             except Exception as exc:  # noqa: BLE001 - handed to the caller waiting for it
                 item.fail(exc)
 
-    async def _insert_one(self, item: "_Append") -> int:
-        args = (
-            item.stream_type,
-            item.stream_id,
-            item.expected_version,
-            item.metadata,
-            item.event_ids,
-            item.event_types,
-            item.schema_versions,
-            item.data,
-        )
-        if item.email is None and item.idempotency is None:
-            return int(await self._pool.fetchval(_INSERT, *args))
-        async with self._pool.acquire() as conn, conn.transaction():
-            if item.email is not None:
-                await _claim_emails(conn, [(item.stream_id, item.email)])
-            position = int(await conn.fetchval(_INSERT, *args))
-            if item.idempotency is not None:
-                await _remember(conn, [(item, position)])
-            return position
-
-    async def _insert_many(self, batch: list["_Append"]) -> dict[tuple[UUID, int], int]:
-        """Every append of the batch in one transaction; the last position of each."""
+    async def _insert(self, batch: list["_Append"]) -> dict[tuple[UUID, int], int]:
+        """Every append of the batch (one or more) in one transaction, with the emails it claims
+        and the idempotency keys it records; the position of each event by (stream, version)."""
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
         for item in batch:
             n = len(item.event_ids)
@@ -238,13 +206,11 @@ class PostgresEventStore:
         emails = [(i.stream_id, i.email) for i in batch if i.email is not None]
         remembered = [i for i in batch if i.idempotency is not None]
         if not emails and not remembered:
-            rows = await self._pool.fetch(_INSERT_MANY, *columns)
-            return {(r["stream_id"], r["version"]): r["position"] for r in rows}
+            return _positions(await self._pool.fetch(_INSERT, *columns))
         async with self._pool.acquire() as conn, conn.transaction():
             if emails:
                 await _claim_emails(conn, emails)
-            rows = await conn.fetch(_INSERT_MANY, *columns)
-            positions = {(r["stream_id"], r["version"]): r["position"] for r in rows}
+            positions = _positions(await conn.fetch(_INSERT, *columns))
             if remembered:
                 await _remember(conn, [(i, positions[i.stream_id, i.version]) for i in remembered])
             return positions
@@ -442,6 +408,11 @@ async def _remember(conn: "Conn", appended: list[tuple[_Append, int]]) -> None:
         [item.version for item, _, _ in records],
         [pos for _, _, pos in records],
     )
+
+
+def _positions(rows: list[asyncpg.Record]) -> dict[tuple[UUID, int], int]:
+    """The position of each inserted (stream, version)."""
+    return {(r["stream_id"], r["version"]): r["position"] for r in rows}
 
 
 def _recorded(row: dict[str, Any]) -> RecordedEvent:
