@@ -3,14 +3,13 @@
 import asyncio
 import functools
 import logging
-import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared.cloudevents import to_headers
 from shared.envelope import RecordedEvent
@@ -22,27 +21,8 @@ from ..settings import WriteSettings
 log = logging.getLogger(__name__)
 
 
-_M, _MASK = 0x5BD1E995, 0xFFFFFFFF
-
-
-@functools.lru_cache(maxsize=65_536)
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (the Java client's, and aiokafka's), reading the key four bytes at a time:
-    about three times faster than aiokafka's byte-by-byte version, with the same results."""
-    length = len(data)
-    h = 0x9747B28C ^ length
-    words = length // 4
-    for k in struct.unpack_from(f"<{words}I", data):
-        k = (k * _M) & _MASK
-        k = ((k ^ (k >> 24)) * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ k
-    tail = data[words * 4 :]
-    if tail:
-        for shift, byte in enumerate(tail):
-            h ^= byte << (8 * shift)
-        h = (h * _M) & _MASK
-    h = ((h ^ (h >> 13)) * _M) & _MASK
-    return h ^ (h >> 15)
+# The hash of recent keys: a stream's later events skip it.
+_murmur2: Callable[[bytes], int] = functools.lru_cache(maxsize=65_536)(murmur2)
 
 
 def partition_for(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
@@ -50,7 +30,7 @@ def partition_for(key: bytes | None, all_partitions: list[int], available: list[
     stream's later events skip it), or any available partition without a key."""
     if key is None:
         return int(DefaultPartitioner()(key, all_partitions, available))
-    return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+    return all_partitions[(_murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
 
 
 class PartialPublish(Exception):
