@@ -111,10 +111,9 @@ class BufferedDocumentStore(DocumentStore):
     touched documents (a customer with many orders) are thus written once. Lookups by field use
     an index of ids, built by the first lookup and kept for every document from then on (a role
     that already had documents leave memory by then is flushed and asked in MongoDB instead).
-    MongoDB's own indexes are built by the first
-    `flush()`, over the loaded collections, which costs less than keeping them up to date on
-    every insert. `flush()` writes everything changed and must be called before anything else
-    reads the collections.
+    MongoDB's own indexes are built once, by `build_indexes()`, over the loaded collections,
+    which costs less than keeping them up to date on every insert. `flush()` (`write_changed()`
+    then `build_indexes()`) must be called before anything else reads the collections.
     """
 
     def __init__(
@@ -284,9 +283,7 @@ class BufferedDocumentStore(DocumentStore):
     async def write_changed(self) -> None:
         """Write every changed document (the indexes are left to `build_indexes`)."""
         await self._settled()
-        writes = self._writes({role: list(dirty) for role, dirty in self._dirty.items()})
-        self._writing = asyncio.get_running_loop().create_task(self._write(writes))
-        await self._settled()
+        await self._write(self._writes({role: list(dirty) for role, dirty in self._dirty.items()}))
 
     @property
     def indexes_pending(self) -> bool:
