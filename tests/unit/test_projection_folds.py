@@ -68,7 +68,7 @@ def test_customer_totals_exclude_cancelled_value() -> None:
     docs = fold(customers.FOLDS, [PLACED, ADDED])
     order = docs.get("orders", ORDER)
     assert order is not None and order["total"] == "31.50"
-    cancelled = {**order, "status": "cancelled"}
+    cancelled = {**order, "_id": "o-2", "status": "cancelled"}
     assert customers.totals([order, cancelled]) == (2, "31.50")
 
 

@@ -35,7 +35,7 @@ def test_add_drops_amounts_that_come_to_zero() -> None:
     assert tally == {}
 
 
-def test_set_replaces_a_members_contribution_and_remove_takes_it_back() -> None:
+def test_set_replaces_a_members_contribution_and_totals_drop_what_comes_to_zero() -> None:
     rollup = Rollup()
     assert rollup.set("o-1", {("n",): 1, ("v",): Decimal("10.10")})
     assert rollup.set("o-2", {("n",): 1, ("v",): Decimal("0.20")})
@@ -43,10 +43,10 @@ def test_set_replaces_a_members_contribution_and_remove_takes_it_back() -> None:
     assert not rollup.set("o-1", {("n",): 1, ("v",): Decimal("10.10")})  # the same again
     assert rollup.set("o-1", {("n",): 1})
     assert rollup.totals == {("n",): 2, ("v",): Decimal("0.20")}
-    assert rollup.remove("o-2") and not rollup.remove("o-2")
+    assert rollup.set("o-2", {}) and not rollup.set("o-2", {})
     assert rollup.totals == {("n",): 1}
-    assert rollup.remove("o-1")
-    assert rollup.totals == {} and rollup.members == {}
+    assert rollup.set("o-1", {})
+    assert rollup.totals == {}
     assert rollup.total(("n",)) == 0
 
 

@@ -94,13 +94,11 @@ def totals_of(rollup: Rollup) -> tuple[int, str]:
 
 
 def totals(orders: Iterable[Doc]) -> tuple[int, str]:
-    """(order_count, lifetime_value): every order counts; only non-cancelled ones add value."""
-    count, value = 0, Decimal("0")
+    """(order_count, lifetime_value) summed from all of a customer's orders."""
+    rollup = Rollup()
     for order in orders:
-        count += 1
-        if order.get("status") != "cancelled":
-            value += dec(order["total"])
-    return count, money(value)
+        rollup.set(order["_id"], contribution(order))
+    return totals_of(rollup)
 
 
 FOLDS = {

@@ -43,14 +43,6 @@ class Rollup:
         self.members[member] = dict(contribution)
         return True
 
-    def remove(self, member: str) -> bool:
-        """Stop counting `member`; False if it was not counted."""
-        old = self.members.pop(member, None)
-        if old is None:
-            return False
-        self._count(old, -1)
-        return True
-
     def total(self, key: Key) -> Amount:
         return self.totals.get(key, 0)
 
