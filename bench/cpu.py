@@ -20,6 +20,7 @@ from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PEAK_WINDOW = 5.0  # seconds
+PEAKS = f"cpu_peak_{PEAK_WINDOW:.0f}s_percent_of_a_core_by_role"  # the key in machine_load
 ROLES = (
     ("services.write", "write service"),
     ("services.read", "read service"),
@@ -32,7 +33,7 @@ ROLES = (
 )
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
+def process_stat(pid: int) -> tuple[int, float] | None:
     """(parent pid, CPU seconds used) of one process, or None if it has gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
@@ -81,7 +82,7 @@ class CpuMeter:
     def _sample(self, *, initial: bool) -> None:
         parents: dict[int, int] = {}
         for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and (found := _stat(int(entry.name))) is not None:
+            if entry.name.isdigit() and (found := process_stat(int(entry.name))) is not None:
                 pid = int(entry.name)
                 parents[pid], self._last[pid] = found
                 self._first.setdefault(pid, found[1] if initial else 0.0)
@@ -131,7 +132,7 @@ class CpuMeter:
             for role, seconds in sorted(by_role.items(), key=lambda kv: -kv[1])
             if seconds >= 0.05
         }
-        result[f"cpu_peak_{PEAK_WINDOW:.0f}s_percent_of_a_core_by_role"] = {
+        result[PEAKS] = {
             role: round(share)
             for role, share in sorted(self.peaks().items(), key=lambda kv: -kv[1])
             if share >= 5

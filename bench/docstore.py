@@ -19,7 +19,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient, ReplaceOne, UpdateMany
 
-from .cpu import _stat
+from .cpu import process_stat
 from .servers import Stack
 from .stats import PartResult
 
@@ -48,7 +48,7 @@ class Meter:
         self.result, self.server_pid = result, server_pid
 
     def _cpu(self) -> float | None:
-        found = None if self.server_pid is None else _stat(self.server_pid)
+        found = None if self.server_pid is None else process_stat(self.server_pid)
         return None if found is None else found[1]
 
     async def measure(

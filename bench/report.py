@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .cpu import PEAK_WINDOW
+from .cpu import PEAK_WINDOW, PEAKS
 from .stats import PartResult, Target, format_number
 
 
@@ -36,7 +36,7 @@ def print_part(result: PartResult) -> None:
     roles = result.machine_load.get("cpu_seconds_by_role") or {}
     if roles:
         print("  CPU seconds: " + ", ".join(f"{role} {s:.1f}" for role, s in roles.items()))
-    peaks = result.machine_load.get(f"cpu_peak_{PEAK_WINDOW:.0f}s_percent_of_a_core_by_role") or {}
+    peaks = result.machine_load.get(PEAKS) or {}
     if peaks:
         shown = ", ".join(f"{role} {share:.0f}%" for role, share in peaks.items())
         print(f"  busiest {PEAK_WINDOW:.0f} s, % of one core: {shown}")

