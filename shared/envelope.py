@@ -3,10 +3,23 @@
 import base64
 import binascii
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from opentelemetry.trace import get_current_span
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
+
+
+def valid_traceparent(value: Any) -> str | None:
+    """`value` if it is a W3C Trace Context `traceparent`, else None: an invalid one is dropped,
+    never an error (the OpenTelemetry propagator decides what is valid)."""
+    if not isinstance(value, str) or len(value) > 512:
+        return None
+    context = _TRACE_CONTEXT.extract({"traceparent": value})
+    return value.strip() if get_current_span(context).get_span_context().is_valid else None
 
 
 class EventMetadata(BaseModel):
@@ -17,7 +30,7 @@ class EventMetadata(BaseModel):
     correlation_id: str | None = None
     causation_id: str | None = None
     command_id: str | None = None
-    traceparent: str | None = None
+    traceparent: Annotated[str | None, BeforeValidator(valid_traceparent)] = None
 
 
 class RecordedEvent(BaseModel):

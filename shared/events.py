@@ -5,11 +5,19 @@ class variable. Changing an event's shape means a new schema version plus an upc
 `shared.serialization`.
 """
 
-from decimal import Decimal
-from typing import Annotated, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+import iso4217
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from shared.money import Money
 
@@ -17,14 +25,48 @@ StreamType = Literal["customer", "order"]
 CUSTOMER: Final = "customer"
 ORDER: Final = "order"
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Text holds no control character (C0, C1) anywhere and at least one visible character; the
+# limits are documented in the schemas. PostgreSQL text cannot hold U+0000 at all.
+_CHAR = r"[^\x00-\x1f\x7f-\x9f]"
+_VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
+TEXT_PATTERN = rf"^{_CHAR}*{_VISIBLE}{_CHAR}*$"
+_ADDRESS = r"[^@\s\x00-\x1f\x7f-\x9f]+"
+EMAIL_PATTERN = rf"^{_ADDRESS}@{_ADDRESS}\.{_ADDRESS}$"
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$"
+"""An SKU: letters, digits and `.`, `_`, `~`, `-` (a URL path segment as it is), 1 to 64."""
+MAX_QUANTITY = 1_000_000
+# Currencies with a minor unit: metals, funds, XTS and XXX are not prices.
+CURRENCIES = tuple(sorted(c.code for c in iso4217.Currency if c.exponent is not None))
+
+
+def text(max_length: int) -> Any:
+    """A text field of at most `max_length` characters, surrounding whitespace stripped."""
+    return StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=max_length, pattern=TEXT_PATTERN
+    )
+
+
+Name = Annotated[str, text(200)]
 Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=EMAIL_PATTERN)
 ]
-Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Sku = Annotated[str, StringConstraints(max_length=64, pattern=SKU_PATTERN)]
+
+
+def _currency(code: str) -> str:
+    if code not in _CURRENCY_SET:
+        raise ValueError("must be an ISO 4217 currency code, such as EUR")
+    return code
+
+
+_CURRENCY_SET = frozenset(CURRENCIES)
+Currency = Annotated[
+    str,
+    AfterValidator(_currency),
+    WithJsonSchema({"type": "string", "enum": list(CURRENCIES), "description": "ISO 4217 code"}),
+]
+Text = Annotated[str, text(500)]
+Quantity = Annotated[int, Strict(), Field(gt=0, le=MAX_QUANTITY)]
 
 
 class Contract(BaseModel):
@@ -36,17 +78,15 @@ class Contract(BaseModel):
 class OrderLine(Contract):
     sku: Sku
     name: Name
-    quantity: Annotated[int, Field(gt=0, le=1_000_000)]
-    unit_price: Annotated[Money, Field(ge=Decimal("0"))]
+    quantity: Quantity
+    unit_price: Money
 
 
 class ShippingAddress(Contract):
     line1: Text
     city: Name
-    postal_code: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)
-    ]
-    country: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=56)]
+    postal_code: Annotated[str, text(20)]
+    country: Annotated[str, text(56)]
 
 
 class DomainEvent(Contract):
@@ -90,14 +130,14 @@ class OrderItemAdded(DomainEvent):
     stream_type: ClassVar[StreamType] = ORDER
     sku: Sku
     name: Name
-    quantity: Annotated[int, Field(gt=0)]
-    unit_price: Annotated[Money, Field(ge=Decimal("0"))]
+    quantity: Quantity
+    unit_price: Money
 
 
 class OrderItemRemoved(DomainEvent):
     stream_type: ClassVar[StreamType] = ORDER
     sku: Sku
-    quantity: Annotated[int, Field(gt=0)]
+    quantity: Quantity
 
 
 class OrderConfirmed(DomainEvent):
@@ -107,9 +147,7 @@ class OrderConfirmed(DomainEvent):
 class OrderShipped(DomainEvent):
     stream_type: ClassVar[StreamType] = ORDER
     carrier: Name
-    tracking_number: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
-    ]
+    tracking_number: Annotated[str, text(100)]
 
 
 class OrderCancelled(DomainEvent):

@@ -1,5 +1,8 @@
-"""ASGI middleware: request body limit, correlation ids and request metrics."""
+"""ASGI middleware: request body limit, correlation ids, request metrics, and the answer to an
+unexpected error."""
 
+import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -9,9 +12,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.http import problem
 from shared.logging import correlation_id
 
-
-class BodyTooLarge(Exception):
-    pass
+log = logging.getLogger(__name__)
+# A correlation id we take from a client: printable ASCII without spaces, at most 100 characters.
+_CORRELATION_ID = re.compile(rb"[\x21-\x7e]{1,100}")
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -23,7 +26,12 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 class BodyLimit:
-    """Answers 413 to any request body over `max_bytes`, declared or streamed."""
+    """Answers 413 to any request body over `max_bytes`, declared or streamed.
+
+    A body without a declared length (chunked) is read here, up to the limit, and handed on
+    whole: a limit raised from inside the app's own read would reach it as a parse error.
+    Starlette's own limit is not used: it answers a declared oversize in plain text.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -40,27 +48,33 @@ class BodyLimit:
             else:  # the server reads no more than the declared length: nothing to count
                 await self.app(scope, receive, send)
             return
+        if _header(scope, b"transfer-encoding") is None:  # no body at all
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
         seen = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
             if seen > self.max_bytes:
-                raise BodyTooLarge()
-            return message
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked)
-        except BodyTooLarge:
-            if not started:
                 await self._reject(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return whole
+
+        await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"request body exceeds {self.max_bytes} bytes"
@@ -68,7 +82,8 @@ class BodyLimit:
 
 
 class RequestContext:
-    """Sets the correlation id (from X-Correlation-ID or new) and records request metrics."""
+    """Sets the correlation id (from X-Correlation-ID or new), records request metrics, and
+    answers an exception nothing else handled with a 500 problem (never a stack trace)."""
 
     def __init__(self, app: ASGIApp, requests: Any, latency: Any, service: str) -> None:
         self.app = app
@@ -81,20 +96,27 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"x-correlation-id") or b""
-        cid = given.decode("latin-1")[:100] or str(uuid.uuid4())
+        cid = given.decode() if _CORRELATION_ID.fullmatch(given) else str(uuid.uuid4())
         token = correlation_id.set(cid)
         status = 500
+        started = False
         start = time.perf_counter()
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 message.setdefault("headers", []).append((b"x-correlation-id", cid.encode()))
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope.get("path", ""))
+            if started:
+                raise
+            detail = "unexpected error; it has been logged"
+            await problem(500, detail, instance=scope.get("path", ""))(scope, receive, sending)
         finally:
             correlation_id.reset(token)
             route = getattr(scope.get("route"), "path", "unmatched")

@@ -1,19 +1,32 @@
 """Exact money: decimals with two places, carried as strings in JSON."""
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, PlainSerializer
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
 CENT = Decimal("0.01")
+MAX_INTEGER_DIGITS = 12
+AMOUNT_PATTERN = rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,2}})?$"
+MAX_AMOUNT = Decimal("9" * MAX_INTEGER_DIGITS + ".99")
+# fullmatch, and [0-9] rather than \d: `$` would also take a trailing newline, \d other scripts'
+# digits.
+_AMOUNT = re.compile(AMOUNT_PATTERN.strip("^$"))
 
 
-def _two_places(value: Decimal) -> Decimal:
-    if not value.is_finite():
-        raise ValueError("must be a finite decimal")
-    if value != value.quantize(CENT):
-        raise ValueError("must have at most two decimal places")
-    return value.quantize(CENT)
+def parse_amount(value: Any) -> Decimal:
+    """A JSON amount ("19.90") or an amount computed here (a Decimal), refused unless it is
+    non-negative, finite, within range and at most two places."""
+    if isinstance(value, str) and _AMOUNT.fullmatch(value):
+        return Decimal(value).quantize(CENT)
+    if type(value) is Decimal and value.is_finite() and not value.is_signed():
+        if value == value.quantize(CENT) and value <= MAX_AMOUNT:
+            return value.quantize(CENT)
+    raise ValueError(
+        f"must be a string of at most {MAX_INTEGER_DIGITS} digits with at most two decimals, "
+        'such as "19.90" (no sign, exponent or spaces)'
+    )
 
 
 def quantize(value: Decimal) -> Decimal:
@@ -27,8 +40,16 @@ def format_money(value: Decimal) -> str:
 
 Money = Annotated[
     Decimal,
-    Field(max_digits=14, decimal_places=2, allow_inf_nan=False),
-    AfterValidator(_two_places),
+    PlainValidator(parse_amount),
     PlainSerializer(format_money, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": AMOUNT_PATTERN,
+            "maxLength": MAX_INTEGER_DIGITS + 3,
+            "examples": ["19.90"],
+            "description": "An amount: ASCII digits with at most two decimals, no sign.",
+        }
+    ),
 ]
-"""A non-negative-or-not amount with two places; validators for the sign live on the fields."""
+"""A non-negative amount of at most two places, a JSON string of digits."""

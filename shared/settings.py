@@ -15,6 +15,7 @@ class BaseServiceSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", min_length=3)
     kafka_enable_idempotence: bool = True
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     customers_topic: str = "customers.events"
     orders_topic: str = "orders.events"
 

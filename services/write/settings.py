@@ -13,7 +13,6 @@ class WriteSettings(BaseServiceSettings):
     db_pool_max: int = Field(default=20, ge=1)
     write_host: str = "127.0.0.1"
     write_port: int = Field(default=8001, ge=1, le=65535)
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     command_attempts: int = Field(default=10, ge=1, le=100)
     relay_enabled: bool = True
     relay_batch_size: int = Field(default=1000, ge=1, le=10_000)

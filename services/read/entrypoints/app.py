@@ -37,6 +37,6 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
     install_problem_handlers(app, [], [ConnectionFailure, TimeoutError], store="read store")
     app.include_router(queries.router, tags=["queries"])
     app.include_router(ops.router)
-    app.add_middleware(BodyLimit, max_bytes=64 * 1024)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, requests=HTTP_REQUESTS, latency=HTTP_LATENCY, service="read")
     return app

@@ -5,6 +5,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from shared.events import (
+    MAX_QUANTITY,
     ORDER,
     OrderCancelled,
     OrderConfirmed,
@@ -14,7 +15,7 @@ from shared.events import (
     OrderPlaced,
     OrderShipped,
 )
-from shared.money import quantize
+from shared.money import MAX_AMOUNT, quantize
 
 from .aggregate import Aggregate
 from .commands import AddOrderItem, CancelOrder, PlaceOrder, RemoveOrderItem, ShipOrder
@@ -38,12 +39,26 @@ def merge_lines(lines: list[OrderLine]) -> list[OrderLine]:
         elif known.unit_price != line.unit_price:
             raise DomainError(f"sku {line.sku!r} appears with two different unit prices")
         else:
-            merged[line.sku] = known.model_copy(update={"quantity": known.quantity + line.quantity})
+            quantity = _line_quantity(line.sku, known.quantity + line.quantity)
+            merged[line.sku] = known.model_copy(update={"quantity": quantity})
     return list(merged.values())
+
+
+def _line_quantity(sku: str, quantity: int) -> int:
+    if quantity > MAX_QUANTITY:
+        raise DomainError(f"sku {sku!r} would count more than {MAX_QUANTITY} units")
+    return quantity
 
 
 def order_total(lines: list[OrderLine]) -> Decimal:
     return quantize(sum((line.unit_price * line.quantity for line in lines), Decimal("0")))
+
+
+def _checked_total(lines: list[OrderLine]) -> Decimal:
+    total = order_total(lines)
+    if total > MAX_AMOUNT:
+        raise DomainError(f"the order's total would exceed {MAX_AMOUNT}")
+    return total
 
 
 class Order(Aggregate):
@@ -69,7 +84,7 @@ class Order(Aggregate):
                 items=items,
                 shipping_address=command.shipping_address,
                 currency=command.currency,
-                total=order_total(items),
+                total=_checked_total(items),
             )
         )
 
@@ -80,6 +95,9 @@ class Order(Aggregate):
             raise DomainError(
                 f"sku {command.sku!r} is already in the order at unit price {known.unit_price}"
             )
+        quantity = _line_quantity(command.sku, command.quantity + (known.quantity if known else 0))
+        line = command.model_copy(update={"quantity": quantity})
+        _checked_total([*(v for k, v in self.lines.items() if k != command.sku), line])
         self.record(OrderItemAdded(**command.model_dump()))
 
     def remove_item(self, command: RemoveOrderItem) -> None:

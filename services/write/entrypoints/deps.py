@@ -71,7 +71,7 @@ async def get_context(request: Request) -> CommandContext:
             correlation_id=cid,
             causation_id=cid,
             command_id=idempotency_key or str(uuid.uuid4()),
-            traceparent=_header(request, "traceparent", 55),
+            traceparent=request.headers.get("traceparent"),
         ),
     )
 
@@ -96,7 +96,10 @@ COMMAND_HEADERS: dict[str, Any] = {
             minLength=1,
             maxLength=200,
         ),
-        _documented("traceparent", "W3C trace context, carried into the events.", maxLength=55),
+        _documented(
+            "traceparent",
+            "W3C Trace Context, carried into the events; an invalid one is ignored.",
+        ),
     ]
 }
 
