@@ -6,6 +6,11 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 RUN := $(UV) run --frozen --no-sync
+# While `make run` or `make infra` runs, it writes how to reach it here; the targets that talk to
+# it read the file (the environment still wins), so they work from a second shell as they are.
+export LOCAL_STATE_DIR ?= .local
+STACK_ENV = $(LOCAL_STATE_DIR)/stack.env
+RUN_NEXT_TO_STACK = $(RUN) $(if $(wildcard $(STACK_ENV)),--env-file $(STACK_ENV))
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
@@ -13,10 +18,11 @@ FROM ?= 0
 PROJECTION ?=
 REPLAY ?=
 ARGS ?=
+FUZZ_EXAMPLES ?= 500
 
 .DEFAULT_GOAL := help
 .PHONY: help install run infra write-service read-service test test-unit test-integration test-e2e \
-        lint format republish clean bench up down asyncapi projections dead-letters rebuild-projections
+        lint format fuzz republish clean bench up down asyncapi projections dead-letters rebuild-projections
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -38,22 +44,22 @@ infra: install ## only the embedded PostgreSQL, Kafka-protocol broker and MongoD
 	@$(RUN) python -m deploy.local.run infra
 
 write-service: install ## only the write service (and its relay), against running infrastructure
-	@$(RUN) python -m services.write
+	@$(RUN_NEXT_TO_STACK) python -m services.write
 
 read-service: install ## only the read service, against running infrastructure
-	@$(RUN) python -m services.read
+	@$(RUN_NEXT_TO_STACK) python -m services.read
 
 republish: install ## re-send stored events to Kafka from FROM=<position>
-	@$(RUN) python -m services.write.entrypoints.republish --from-position $(FROM)
+	@$(RUN_NEXT_TO_STACK) python -m services.write.entrypoints.republish --from-position $(FROM)
 
 projections: install ## the read side's projections: state, position, lag, version, documents
-	@$(RUN) python -m services.read.cli projections
+	@$(RUN_NEXT_TO_STACK) python -m services.read.cli projections
 
 rebuild-projections: install ## rebuild every projection (or PROJECTION=name) from the full history, no downtime
-	@$(RUN) python -m services.read.cli rebuild $(if $(PROJECTION),--projection $(PROJECTION))
+	@$(RUN_NEXT_TO_STACK) python -m services.read.cli rebuild $(if $(PROJECTION),--projection $(PROJECTION))
 
 dead-letters: install ## list dead letters; REPLAY=1 applies them again (PROJECTION=name to filter)
-	@$(RUN) python -m services.read.cli dead-letters $(if $(REPLAY),--replay) $(if $(PROJECTION),--projection $(PROJECTION))
+	@$(RUN_NEXT_TO_STACK) python -m services.read.cli dead-letters $(if $(REPLAY),--replay) $(if $(PROJECTION),--projection $(PROJECTION))
 
 test: install ## unit, integration and e2e tests
 	@$(RUN) pytest -q
@@ -67,6 +73,9 @@ test-integration: install
 test-e2e: install
 	@$(RUN) pytest -q tests/e2e
 
+fuzz: install ## schemathesis against both APIs, longer than in make test (FUZZ_EXAMPLES per operation)
+	@FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(RUN) pytest -q -o timeout=3600 tests/e2e/test_api_fuzz.py
+
 asyncapi: install ## regenerate the AsyncAPI document of the topics
 	@$(RUN) python -m shared.asyncapi > shared/asyncapi.json
 
@@ -76,18 +85,18 @@ lint: install ## ruff, mypy and the static checks of deploy/
 	@$(RUN) mypy shared services tests deploy bench
 	@$(RUN) python -m deploy.check
 
-format: install
+format: install ## ruff format and ruff's fixes, in place
 	@$(RUN) ruff format .
 	@$(RUN) ruff check --fix .
 
 bench: install ## the benchmark (not a test): figures and targets, bench/results.json; ARGS=--quick
 	@$(RUN) python -m bench $(ARGS)
 
-up: ## the real stack with Docker (PostgreSQL, Kafka, MongoDB, services, Prometheus)
+up: ## (needs Docker) the real stack with Docker (PostgreSQL, Kafka, MongoDB, services, Prometheus)
 	docker compose up -d --build
 
-down:
+down: ## (needs Docker) stop what make up started
 	docker compose down
 
 clean: ## stop nothing, wipe the local state (.local/)
-	rm -rf .local
+	rm -rf $(LOCAL_STATE_DIR)

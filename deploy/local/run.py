@@ -1,7 +1,9 @@
 """`make run` / `make infra`: the embedded stack, and for `all` both services, in the foreground.
 
-Usage: python -m deploy.local.run all|infra. State lives in .local/ (kept across runs); Ctrl-C
-stops the services first, then the servers."""
+Usage: python -m deploy.local.run all|infra. State lives in .local/ (kept across runs; another
+folder with LOCAL_STATE_DIR); Ctrl-C stops the services first, then the servers. While the stack
+runs, .local/stack.env says how to reach it: the Makefile's other targets read it, so that they
+work from a second shell with no environment of their own."""
 
 from __future__ import annotations
 
@@ -32,8 +34,9 @@ from deploy.local.stack import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-STATE = ROOT / ".local"
+STATE = ROOT / os.environ.get("LOCAL_STATE_DIR", ".local")
 LOGS = STATE / "logs"
+STACK_ENV = STATE / "stack.env"
 DEFAULT_PORTS = {
     "POSTGRES_PORT": 5432,
     "KAFKA_PORT": 9092,
@@ -224,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("what", choices=["all", "infra"], help="with or without the services")
     ports = read_ports(dict(os.environ))
     servers, services = plan(parser.parse_args(argv).what, ports)
-    signals, code = _Signals(), 1
+    signals, code, wrote_env = _Signals(), 1, False
     try:
         signals.install()
         wanted = [(s.port, s.port_env) for s in servers] + [(s.port, s.port_env) for s in services]
@@ -232,7 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ensure_port_free(port, env_var=env_var)
         started = time.monotonic()
         start_servers(servers, signals)
-        start_services(services, service_env(servers, ports), signals)
+        env = service_env(servers, ports)
+        write_stack_env(env)
+        wrote_env = True
+        start_services(services, env, signals)
         say(f"ready in {time.monotonic() - started:.1f} s")
         banner(servers, services)
         say(f"error: {supervise(servers, services)}")
@@ -244,8 +250,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         signals.deferring += 1  # from here on a second Ctrl-C must not cut the cleanup short
         stop_all(servers, services)
+        if wrote_env:  # not another run's, which a refused start must leave alone
+            STACK_ENV.unlink(missing_ok=True)
     say("stopped")
     return code
+
+
+def write_stack_env(env: dict[str, str]) -> None:
+    """What a process needs to reach the running stack, as `KEY=value` lines."""
+    lines = [f"{key}={env[key]}" for key in STACK_KEYS]
+    STACK_ENV.parent.mkdir(parents=True, exist_ok=True)
+    STACK_ENV.write_text(
+        "# written by make run / make infra while the stack runs\n" + "\n".join(lines) + "\n"
+    )
+
+
+STACK_KEYS = (
+    "DATABASE_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_ENABLE_IDEMPOTENCE",
+    "KAFKA_SESSION_TIMEOUT_MS",
+    "MONGODB_URL",
+    "WRITE_PORT",
+    "READ_PORT",
+    "WRITE_SERVICE_URL",
+)
 
 
 def service_env(servers: Sequence[LocalServer], ports: dict[str, int]) -> dict[str, str]:
