@@ -3,7 +3,7 @@ one in a thread)."""
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Query, Request
@@ -96,7 +96,12 @@ async def recent_range(
 ) -> DateRange:
     """Missing `to` is today (UTC); missing `from` is 30 days up to `to`."""
     end = to or datetime.now(UTC).date()
-    return checked(start or end - timedelta(days=DEFAULT_SPAN_DAYS - 1), end)
+    return checked(start or _days_before(end, DEFAULT_SPAN_DAYS - 1), end)
+
+
+def _days_before(day: date, days: int) -> date:
+    """`days` before `day`, or the calendar's first day (date arithmetic overflows there)."""
+    return date.fromordinal(max(date.min.toordinal(), day.toordinal() - days))
 
 
 DaysRequired = Annotated[DateRange, Depends(required_range)]

@@ -7,6 +7,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from shared.events import EMAIL_PATTERN
 from shared.http import PROBLEM_JSON, problem
 
 from ..queries import customers, orders, stats
@@ -17,7 +18,6 @@ from .deps import After, CustomerDocs, DaysRecent, DaysRequired, OrderDocs, Read
 router = APIRouter()
 
 DEFAULT_WAIT_MS = 2000
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 _problem: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -90,7 +90,7 @@ async def get_customer(request: Request, customer_id: UUID, docs: CustomerDocs) 
 
 @router.get("/customers", responses=ERRORS)
 async def find_customers(
-    docs: CustomerDocs, email: Annotated[str, Query(max_length=254, pattern=EMAIL)]
+    docs: CustomerDocs, email: Annotated[str, Query(max_length=254, pattern=EMAIL_PATTERN)]
 ) -> Response:
     """The registered customers with this email, compared case-insensitively."""
     return _json({"customers": await customers.customers_by_email(docs, email)})

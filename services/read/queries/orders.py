@@ -86,11 +86,12 @@ def decode_cursor(text: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         at, _, ident = raw.partition("|")
         moment, order_id = datetime.fromisoformat(at), str(UUID(ident))
-    except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        if moment.tzinfo is None:
+            raise ValueError("no time zone")
+        # A moment at the calendar's edge with an offset has no UTC date: OverflowError.
+        return moment.astimezone(UTC), order_id
+    except (ValueError, OverflowError) as exc:  # binascii.Error, UnicodeDecodeError: ValueErrors
         raise InvalidCursor("not a cursor from a previous page") from exc
-    if moment.tzinfo is None:
-        raise InvalidCursor("not a cursor from a previous page")
-    return moment.astimezone(UTC), order_id
 
 
 async def find_order(docs: Docs, order_id: str) -> Doc | None:
