@@ -48,6 +48,9 @@ class ReadService:
         re-read."""
         await self.runners["order_details"].applied.wait(order_id, timeout)
 
+    async def pause_reason(self, projection: str) -> str | None:
+        return await self.control.pause_reason(projection)
+
     def _spawn(self, work: Any, name: str) -> None:
         task = asyncio.create_task(work, name=name)
         task.add_done_callback(_report_death)

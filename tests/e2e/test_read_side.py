@@ -497,6 +497,8 @@ async def test_read_your_writes_with_min_version(
     assert_problem(early, 503)
     assert int(early.headers["retry-after"]) >= 1
     assert time.monotonic() - started < 5, "the wait is bounded by wait_ms"
+    unknown = await reader.get(f"/orders/{uuid.uuid4()}", params={"min_version": 1, "wait_ms": 200})
+    assert "was seen within the wait" in assert_problem(unknown, 404)["detail"]
 
 
 # -- lag -------------------------------------------------------------------------------------------
@@ -558,6 +560,9 @@ async def test_paused_projection_lags_then_catches_up(
         head = max(int(e["position"]) for e in events)
         assert later["position"] < head and later["paused"] is True
         assert (await reader.get(f"/orders/{order_id}")).status_code == 404  # not applied yet
+        waiting = await reader.get(f"/orders/{order_id}", params={"min_version": 1, "wait_ms": 100})
+        detail = assert_problem(waiting, 503)["detail"]
+        assert "order_details projection is paused by an operator" in detail, detail
         assert (await reader.get("/health/ready")).status_code == 200  # paused is not stalled
     finally:
         resumed = await reader.post("/projections/order_details/resume")

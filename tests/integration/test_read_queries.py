@@ -34,6 +34,7 @@ class FakeReadModel:
     db: AsyncDatabase[Doc]
     max_wait_ms: int = 1000
     waiting: asyncio.Event = field(default_factory=asyncio.Event)
+    pause: str | None = None  # what pause_reason answers
 
     def collections(self, projection: str) -> Collections:
         return Collections(projection, 1)
@@ -41,6 +42,9 @@ class FakeReadModel:
     async def wait_for_order(self, order_id: str, timeout: float) -> None:
         self.waiting.set()
         await asyncio.sleep(timeout)
+
+    async def pause_reason(self, projection: str) -> str | None:
+        return self.pause
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +166,32 @@ async def test_min_version_never_reached(
     assert response.headers["retry-after"] == "1"
     assert response.headers["content-type"] == PROBLEM_JSON
     assert time.monotonic() - started < read.max_wait_ms / 1000 + 2  # capped at max_wait_ms
+
+
+async def test_min_version_of_an_order_never_seen_is_404(api: httpx.AsyncClient) -> None:
+    unknown = uuid4()
+    response = await api.get(f"/orders/{unknown}", params={"min_version": 1, "wait_ms": 100})
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["detail"] == f"no order {unknown} was seen within the wait (100 ms)"
+
+
+async def test_min_version_on_a_paused_projection_says_it_is_paused(
+    api: httpx.AsyncClient, read: FakeReadModel
+) -> None:
+    doc = order_doc(str(uuid4()), T0)
+    await seed(read, "order_details", doc)
+    read.pause = "paused by an operator"
+    try:
+        for order_id in (doc["_id"], str(uuid4())):  # behind, and not there at all
+            params = {"min_version": 2, "wait_ms": 100}
+            response = await api.get(f"/orders/{order_id}", params=params)
+            assert response.status_code == 503, response.text
+            assert response.headers["retry-after"] == "1"
+            detail = response.json()["detail"]
+            assert "order_details projection is paused by an operator" in detail, detail
+    finally:
+        read.pause = None
 
 
 async def test_customer_orders_pages_newest_first(

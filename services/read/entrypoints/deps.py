@@ -38,6 +38,10 @@ class ReadModel(Protocol):
         """Return once the order was written, or after `timeout` seconds."""
         ...
 
+    async def pause_reason(self, projection: str) -> str | None:
+        """Why the projection is paused (an operator, a rebuild's switch), or None."""
+        ...
+
 
 async def get_read(request: Request) -> ReadModel:
     read: ReadModel = request.app.state.read

@@ -49,19 +49,33 @@ async def get_order(
         if doc is None:
             return _not_found(request, f"order {order_id}")
     else:
-        timeout = min(wait_ms, read.max_wait_ms) / 1000
+        waited = min(wait_ms, read.max_wait_ms)
         try:
             doc = await orders.order_at_version(
                 docs,
                 str(order_id),
                 min_version=min_version,
-                timeout=timeout,
+                timeout=waited / 1000,
                 wait=read.wait_for_order,
             )
         except orders.VersionNotReached as exc:
-            retry = {"Retry-After": "1"}
-            return problem(503, str(exc), instance=request.url.path, headers=retry)
+            return await _not_reached(request, read, exc, waited)
     return _json(doc, headers={"ETag": f'"{doc["version"]}"'})
+
+
+async def _not_reached(
+    request: Request, read: Read, exc: orders.VersionNotReached, waited_ms: int
+) -> Response:
+    """503 (retry later) while the order may still come; 404 when there is no such order."""
+    reason = await read.pause_reason(orders.PROJECTION)
+    if reason is not None:  # nothing arrives while paused: say why
+        detail = f"{exc}: the {orders.PROJECTION} projection is {reason}"
+    elif exc.seen is None:
+        detail = f"no order {exc.order_id} was seen within the wait ({waited_ms} ms)"
+        return problem(404, detail, instance=request.url.path)
+    else:
+        detail = str(exc)
+    return problem(503, detail, instance=request.url.path, headers={"Retry-After": "1"})
 
 
 @router.get("/customers/{customer_id}/orders", responses=ERRORS)

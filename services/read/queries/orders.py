@@ -37,7 +37,13 @@ class InvalidCursor(ValueError):
 
 
 class VersionNotReached(Exception):
-    """The order did not reach the asked version before the deadline."""
+    """The order did not reach the asked version before the deadline; `seen` is the version it
+    was at, None when there was no such order at all."""
+
+    def __init__(self, order_id: str, seen: int | None, wanted: int) -> None:
+        at = "not seen yet" if seen is None else f"at version {seen}"
+        super().__init__(f"order {order_id} is {at}, not at version {wanted} yet")
+        self.order_id, self.seen = order_id, seen
 
 
 def iso(moment: datetime) -> str:
@@ -111,8 +117,8 @@ async def order_at_version(
             return public(doc)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            seen = 0 if doc is None else doc.get("version", 0)
-            raise VersionNotReached(f"order is at version {seen}, not yet {min_version}")
+            seen = None if doc is None else int(doc.get("version", 0))
+            raise VersionNotReached(order_id, seen, min_version)
         await wait(order_id, min(remaining, pause))
         pause = min(pause * 2, MAX_POLL_SECONDS)
 
