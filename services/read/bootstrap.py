@@ -40,6 +40,10 @@ class ReadService:
     def max_wait_ms(self) -> int:
         return self.settings.max_wait_ms
 
+    @property
+    def cache_max_age(self) -> int:
+        return self.settings.cache_max_age_seconds
+
     def collections(self, projection: str) -> Collections:
         return self.control.cached_collections(projection)
 

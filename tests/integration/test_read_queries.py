@@ -33,6 +33,7 @@ class FakeReadModel:
 
     db: AsyncDatabase[Doc]
     max_wait_ms: int = 1000
+    cache_max_age: int = 2
     waiting: asyncio.Event = field(default_factory=asyncio.Event)
     pause: str | None = None  # what pause_reason answers
 
@@ -117,7 +118,7 @@ async def test_order_by_id_hides_internals(api: httpx.AsyncClient, read: FakeRea
     await seed(read, "order_details", doc)
     response = await api.get(f"/orders/{doc['_id']}")
     assert response.status_code == 200
-    assert response.headers["etag"] == '"2"'
+    assert response.headers["etag"].startswith('"2-')  # the version, then a digest
     body = response.json()
     assert body["id"] == doc["_id"] and body["total"] == "2.50" and body["version"] == 2
     assert not [k for k in body if k.startswith("_")]
@@ -150,7 +151,7 @@ async def test_min_version_reached_while_waiting(
     response = await asyncio.wait_for(request, timeout=5)
     assert response.status_code == 200
     assert response.json()["status"] == "confirmed"
-    assert response.headers["etag"] == '"2"'
+    assert response.headers["etag"].startswith('"2-')
 
 
 @pytest.mark.parametrize("wait_ms", [100, 600_000])
@@ -235,6 +236,59 @@ async def test_customer_by_id(api: httpx.AsyncClient, read: FakeReadModel) -> No
         response = await api.get(f"/customers/{unknown}")
         assert response.status_code == 404
         assert response.headers["content-type"] == PROBLEM_JSON
+
+
+async def assert_revalidated(api: httpx.AsyncClient, path: str) -> str:
+    """The document's answer: `no-cache`, and 304 for its ETag in every form; returns the tag."""
+    first = await api.get(path)
+    assert first.status_code == 200, first.text
+    assert first.headers["cache-control"] == "no-cache"
+    tag = first.headers["etag"]
+    for given in (tag, f"W/{tag}", f'"other", {tag}', f'W/"other",W/{tag} ', "*"):
+        again = await api.get(path, headers={"If-None-Match": given})
+        assert again.status_code == 304, given
+        assert again.content == b"" and "content-type" not in again.headers
+        assert (again.headers["etag"], again.headers["cache-control"]) == (tag, "no-cache")
+    for given in ('"other"', tag.strip('"'), f'W/"{tag}x"'):
+        assert (await api.get(path, headers={"If-None-Match": given})).status_code == 200
+    return tag
+
+
+async def test_single_documents_are_revalidated_with_etags(
+    api: httpx.AsyncClient, read: FakeReadModel
+) -> None:
+    order, customer = order_doc(str(uuid4()), T0), customer_doc(f"{uuid4().hex[:8]}@x.io")
+    await seed(read, "order_details", order)
+    await seed(read, "customers", customer)
+    for projection, path, doc in [
+        ("order_details", f"/orders/{order['_id']}", order),
+        ("customers", f"/customers/{customer['_id']}", customer),
+    ]:
+        tag = await assert_revalidated(api, path)
+        # What is shown changes while the version stays: a customer renamed, seen in the order.
+        coll = read.db[Collections(projection, 1).main]
+        await coll.update_one({"_id": doc["_id"]}, {"$set": {"name": "Bo", "customer_name": "Bo"}})
+        changed = await api.get(path, headers={"If-None-Match": tag})
+        assert changed.status_code == 200 and changed.headers["etag"] != tag
+        assert changed.json()["version"] == doc["version"]
+    missing = await api.get(f"/orders/{uuid4()}", headers={"If-None-Match": "*"})
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/customers/{uuid4()}/orders",
+        "/customers?email=a@b.io",
+        "/stats/daily?from=2024-01-01&to=2024-01-02",
+        "/stats/top-products",
+    ],
+)
+async def test_lists_say_how_long_they_stay_fresh(api: httpx.AsyncClient, path: str) -> None:
+    response = await api.get(path)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "max-age=2"
+    assert "etag" not in response.headers
 
 
 async def test_customers_by_email_ignore_case(api: httpx.AsyncClient, read: FakeReadModel) -> None:

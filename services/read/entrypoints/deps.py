@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 from pymongo.asynchronous.collection import AsyncCollection
@@ -29,6 +29,11 @@ class ReadModel(Protocol):
 
     @property
     def max_wait_ms(self) -> int: ...
+
+    @property
+    def cache_max_age(self) -> int:
+        """Seconds a list or statistics answer may be reused."""
+        ...
 
     def collections(self, projection: str) -> Collections:
         """The active collections of "order_details", "customers" or "sales"."""
@@ -122,3 +127,6 @@ async def page_cursor(
 
 
 After = Annotated[tuple[datetime, str] | None, Depends(page_cursor)]
+IfNoneMatch = Annotated[
+    str | None, Header(description="ETags the client holds: 304 if one is still current")
+]

@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
@@ -13,7 +12,17 @@ from shared.http import PROBLEM_JSON, problem
 from ..queries import customers, orders, stats
 from ..queries.orders import OrderStatus
 from ..queries.stats import Measure
-from .deps import After, CustomerDocs, DaysRecent, DaysRequired, OrderDocs, Read, SalesDocs
+from . import caching
+from .deps import (
+    After,
+    CustomerDocs,
+    DaysRecent,
+    DaysRequired,
+    IfNoneMatch,
+    OrderDocs,
+    Read,
+    SalesDocs,
+)
 
 router = APIRouter()
 
@@ -26,10 +35,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 WAIT_ERRORS = {**ERRORS, 503: {"description": "Version not reached in time", **_problem}}
 
 
-def _json(body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
-
-
 def _not_found(request: Request, what: str) -> Response:
     return problem(404, f"{what} not found", instance=request.url.path)
 
@@ -40,6 +45,7 @@ async def get_order(
     order_id: UUID,
     read: Read,
     docs: OrderDocs,
+    if_none_match: IfNoneMatch = None,
     min_version: Annotated[int | None, Query(ge=1)] = None,
     wait_ms: Annotated[int, Query(ge=0)] = DEFAULT_WAIT_MS,
 ) -> Response:
@@ -60,7 +66,7 @@ async def get_order(
             )
         except orders.VersionNotReached as exc:
             return await _not_reached(request, read, exc, waited)
-    return _json(doc, headers={"ETag": f'"{doc["version"]}"'})
+    return caching.document(doc, if_none_match)
 
 
 async def _not_reached(
@@ -81,6 +87,7 @@ async def _not_reached(
 @router.get("/customers/{customer_id}/orders", responses=ERRORS)
 async def list_customer_orders(
     customer_id: UUID,
+    read: Read,
     docs: OrderDocs,
     after: After,
     status: OrderStatus | None = None,
@@ -90,34 +97,40 @@ async def list_customer_orders(
     page, cursor = await orders.customer_orders(
         docs, str(customer_id), status=status, limit=limit, after=after
     )
-    return _json({"orders": page, "next_cursor": cursor})
+    return caching.listing({"orders": page, "next_cursor": cursor}, read.cache_max_age)
 
 
 @router.get("/customers/{customer_id}", responses=ERRORS)
-async def get_customer(request: Request, customer_id: UUID, docs: CustomerDocs) -> Response:
+async def get_customer(
+    request: Request, customer_id: UUID, docs: CustomerDocs, if_none_match: IfNoneMatch = None
+) -> Response:
     """One registered customer."""
     doc = await customers.find_customer(docs, str(customer_id))
     if doc is None:
         return _not_found(request, f"customer {customer_id}")
-    return _json(doc, headers={"ETag": f'"{doc["version"]}"'})
+    return caching.document(doc, if_none_match)
 
 
 @router.get("/customers", responses=ERRORS)
 async def find_customers(
-    docs: CustomerDocs, email: Annotated[str, Query(max_length=254, pattern=EMAIL_PATTERN)]
+    read: Read,
+    docs: CustomerDocs,
+    email: Annotated[str, Query(max_length=254, pattern=EMAIL_PATTERN)],
 ) -> Response:
     """The registered customers with this email, compared case-insensitively."""
-    return _json({"customers": await customers.customers_by_email(docs, email)})
+    found = await customers.customers_by_email(docs, email)
+    return caching.listing({"customers": found}, read.cache_max_age)
 
 
 @router.get("/stats/daily", responses=ERRORS)
-async def daily_stats(docs: SalesDocs, days: DaysRequired) -> Response:
+async def daily_stats(read: Read, docs: SalesDocs, days: DaysRequired) -> Response:
     """Sales per UTC day from `from` to `to` (both included); days without orders are absent."""
-    return _json({"days": await stats.daily(docs, days)})
+    return caching.listing({"days": await stats.daily(docs, days)}, read.cache_max_age)
 
 
 @router.get("/stats/top-products", responses=ERRORS)
 async def top_products(
+    read: Read,
     docs: SalesDocs,
     days: DaysRecent,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -126,4 +139,4 @@ async def top_products(
     """Best-selling products over the range (default: the last 30 days), by revenue or units."""
     products = await stats.top_products(docs, days, by=by, limit=limit)
     body = {"products": products, "from": days.start.isoformat(), "to": days.end.isoformat()}
-    return _json(body)
+    return caching.listing(body, read.cache_max_age)
