@@ -7,7 +7,21 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.test_read_side import WAIT, item, place_order, register, rename
+from tests.e2e.test_read_side import (
+    WAIT,
+    cancel,
+    change_email,
+    confirm,
+    item,
+    place,
+    place_order,
+    register,
+    rename,
+    ship,
+    today,
+    wait_caught_up,
+)
+from tests.openapi import assert_documented
 from tests.polling import poll
 
 Doc = dict[str, Any]
@@ -51,3 +65,50 @@ async def test_an_etag_answers_304_until_a_command_changes_the_document(
     assert after.headers["etag"] != tag
     again = await reader.get(path, headers={"If-None-Match": f'W/"x", {after.headers["etag"]}'})
     assert again.status_code == 304
+
+
+async def test_every_answer_fits_the_openapi_document(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    customer_id = await register(client, "Karl", f"karl.{tag}@example.com")
+    shipped = await place(client, customer_id, item("A", 2))
+    await confirm(client, shipped)
+    await ship(client, shipped)
+    cancelled = await place(client, customer_id, item("B", 1), item("C", 3))
+    await cancel(client, cancelled, "too late")
+    await rename(client, customer_id, "Karl Marx")
+    await change_email(client, customer_id, f"KARL.{tag}@example.org")
+    await wait_caught_up(client, reader)
+    document = (await reader.get("/openapi.json")).json()
+    day = today().isoformat()
+    gets: list[tuple[str, str, Doc]] = [
+        ("/orders/{order_id}", f"/orders/{shipped}", {}),
+        ("/orders/{order_id}", f"/orders/{cancelled}", {"min_version": 2}),
+        ("/orders/{order_id}", f"/orders/{uuid.uuid4()}", {}),  # 404
+        ("/orders/{order_id}", "/orders/not-an-id", {}),  # 422
+        ("/customers/{customer_id}/orders", f"/customers/{customer_id}/orders", {"limit": 1}),
+        ("/customers/{customer_id}", f"/customers/{customer_id}", {}),
+        ("/customers", "/customers", {"email": f"karl.{tag}@example.org"}),
+        ("/stats/daily", "/stats/daily", {"from": day, "to": day}),
+        ("/stats/top-products", "/stats/top-products", {}),
+        ("/projections", "/projections", {}),
+        ("/health/live", "/health/live", {}),
+        ("/health/ready", "/health/ready", {}),
+        ("/metrics", "/metrics", {}),
+    ]
+    for template, path, params in gets:
+        response = await reader.get(path, params=params)
+        assert response.status_code < 500, f"{path}: {response.text}"
+        assert_documented(document, template, "get", response)
+    page = (await reader.get(f"/customers/{customer_id}/orders", params={"limit": 1})).json()
+    assert page["next_cursor"] is not None  # both forms of the nullable field were checked
+    known = await reader.get(f"/customers/{customer_id}")
+    again = await reader.get(
+        f"/customers/{customer_id}", headers={"If-None-Match": known.headers["etag"]}
+    )
+    assert_documented(document, "/customers/{customer_id}", "get", again)  # 304, no body
+    for action in ("pause", "resume"):
+        response = await reader.post(f"/projections/sales/{action}")
+        assert response.status_code == 200, response.text
+        assert_documented(document, f"/projections/{{name}}/{action}", "post", response)

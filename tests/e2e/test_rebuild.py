@@ -27,6 +27,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.stack import free_port
+from tests.openapi import assert_documented
 from tests.polling import poll
 from tests.services import ROOT, RunningService, run_service
 
@@ -499,6 +500,9 @@ async def test_rebuilding_every_projection_under_load_serves_without_a_gap(
 
     await wait_caught_up(write_service, read_service, reference)
     await wait_live(read_service, {p: v + 1 for p, v in before.items()})
+    status = await reader.get("/projections")  # each with its finished rebuild, as documented
+    assert all(p["rebuild"]["phase"] == "done" for p in status.json()["projections"]), status.text
+    assert_documented((await reader.get("/openapi.json")).json(), "/projections", "get", status)
     for projection in PROJECTIONS:
         await assert_only_version(rebuilt, projection, before[projection] + 1)
     theirs = ReadDatabase(mongo_client, reference.env["MONGODB_DATABASE"])

@@ -128,5 +128,6 @@ async def page_cursor(
 
 After = Annotated[tuple[datetime, str] | None, Depends(page_cursor)]
 IfNoneMatch = Annotated[
-    str | None, Header(description="ETags the client holds: 304 if one is still current")
+    str | None,
+    Header(alias="If-None-Match", description="ETags the client holds: 304 if one is current"),
 ]

@@ -3,14 +3,16 @@
 import asyncio
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 
-from shared.http import problem
+from shared.http import problem, problem_responses
 from shared.metrics import exposition
 
 from ..adapters.control import rebuild_running
 from ..bootstrap import ReadService
+from . import schemas
 
 router = APIRouter(tags=["operations"])
 ProjectionName = Annotated[Literal["order_details", "customers", "sales"], Path()]
@@ -21,13 +23,23 @@ def _service(request: Request) -> ReadService:
     return service
 
 
-@router.get("/health/live")
-async def live() -> dict[str, str]:
+def _json(body: Any) -> Response:
+    # Served as is (no validation on the way out); the response_model is its documentation.
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/health/live", response_model=schemas.Live)
+async def live() -> Response:
     """The process is up."""
-    return {"status": "ok"}
+    return _json({"status": "ok"})
 
 
-@router.get("/health/ready")
+NOT_READY = "MongoDB unavailable, or a projection failing or stalled"
+
+
+@router.get(
+    "/health/ready", response_model=schemas.Ready, responses=problem_responses(s503=NOT_READY)
+)
 async def ready(request: Request) -> Response:
     """Ready when MongoDB answers and no projection is failing or stalled."""
     service = _service(request)
@@ -44,12 +56,12 @@ async def ready(request: Request) -> Response:
             problems.append(f"{name}: stalled with {lag.events} events waiting")
     if problems:
         return problem(503, "; ".join(problems), instance="/health/ready")
-    return JSONResponse({"status": "ready"})
+    return _json({"status": "ready"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics() -> Response:
-    """Prometheus metrics."""
+    """Prometheus metrics, in the text exposition format."""
     body, content_type = exposition()
     return Response(body, media_type=content_type)
 
@@ -75,24 +87,31 @@ async def describe(service: ReadService, name: str) -> dict[str, Any]:
     }
 
 
-@router.get("/projections")
-async def projections(request: Request) -> dict[str, Any]:
+@router.get("/projections", response_model=schemas.Projections, responses=schemas.responses())
+async def projections(request: Request) -> Response:
     """Each projection's state, position, lag (events and seconds), counts and rebuild progress."""
     service = _service(request)
-    return {"projections": [await describe(service, name) for name in service.runners]}
+    return _json({"projections": [await describe(service, name) for name in service.runners]})
 
 
-@router.post("/projections/{name}/pause")
-async def pause(name: ProjectionName, request: Request) -> dict[str, Any]:
+OPERATED = schemas.responses(422)
+
+
+@router.post(
+    "/projections/{name}/pause", response_model=schemas.ProjectionStatus, responses=OPERATED
+)
+async def pause(name: ProjectionName, request: Request) -> Response:
     """Stop applying events to a projection (every replica); lag keeps being measured."""
     service = _service(request)
     await service.control.set(name, paused=True)
-    return await describe(service, name)
+    return _json(await describe(service, name))
 
 
-@router.post("/projections/{name}/resume")
-async def resume(name: ProjectionName, request: Request) -> dict[str, Any]:
+@router.post(
+    "/projections/{name}/resume", response_model=schemas.ProjectionStatus, responses=OPERATED
+)
+async def resume(name: ProjectionName, request: Request) -> Response:
     """Resume a paused projection."""
     service = _service(request)
     await service.control.set(name, paused=False)
-    return await describe(service, name)
+    return _json(await describe(service, name))

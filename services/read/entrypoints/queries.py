@@ -1,18 +1,18 @@
 """The query routes: orders, customers and sales statistics, read from the projections."""
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from shared.events import EMAIL_PATTERN
-from shared.http import PROBLEM_JSON, problem
+from shared.http import problem
 
 from ..queries import customers, orders, stats
 from ..queries.orders import OrderStatus
 from ..queries.stats import Measure
-from . import caching
+from . import caching, schemas
 from .deps import (
     After,
     CustomerDocs,
@@ -27,19 +27,24 @@ from .deps import (
 router = APIRouter()
 
 DEFAULT_WAIT_MS = 2000
-
-_problem: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, **_problem} for s, d in [(404, "Not found"), (422, "Invalid input")]
-}
-WAIT_ERRORS = {**ERRORS, 503: {"description": "Version not reached in time", **_problem}}
+ORDER_NOT_FOUND = "No such order (with `min_version`: none was seen within the wait)"
+ORDER_UNAVAILABLE = (
+    "MongoDB unavailable, or with `min_version`, the order is not at that version yet (nor"
+    " when its projection is paused); retry later"
+)
 
 
 def _not_found(request: Request, what: str) -> Response:
     return problem(404, f"{what} not found", instance=request.url.path)
 
 
-@router.get("/orders/{order_id}", responses=WAIT_ERRORS)
+@router.get(
+    "/orders/{order_id}",
+    response_model=schemas.Order,
+    responses=schemas.responses(
+        304, 422, ok=schemas.REVALIDATE, s404=ORDER_NOT_FOUND, s503=ORDER_UNAVAILABLE
+    ),
+)
 async def get_order(
     request: Request,
     order_id: UUID,
@@ -84,7 +89,11 @@ async def _not_reached(
     return problem(503, detail, instance=request.url.path, headers={"Retry-After": "1"})
 
 
-@router.get("/customers/{customer_id}/orders", responses=ERRORS)
+@router.get(
+    "/customers/{customer_id}/orders",
+    response_model=schemas.OrderPage,
+    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+)
 async def list_customer_orders(
     customer_id: UUID,
     read: Read,
@@ -100,7 +109,11 @@ async def list_customer_orders(
     return caching.listing({"orders": page, "next_cursor": cursor}, read.cache_max_age)
 
 
-@router.get("/customers/{customer_id}", responses=ERRORS)
+@router.get(
+    "/customers/{customer_id}",
+    response_model=schemas.Customer,
+    responses=schemas.responses(304, 404, 422, ok=schemas.REVALIDATE),
+)
 async def get_customer(
     request: Request, customer_id: UUID, docs: CustomerDocs, if_none_match: IfNoneMatch = None
 ) -> Response:
@@ -111,7 +124,11 @@ async def get_customer(
     return caching.document(doc, if_none_match)
 
 
-@router.get("/customers", responses=ERRORS)
+@router.get(
+    "/customers",
+    response_model=schemas.Customers,
+    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+)
 async def find_customers(
     read: Read,
     docs: CustomerDocs,
@@ -122,13 +139,21 @@ async def find_customers(
     return caching.listing({"customers": found}, read.cache_max_age)
 
 
-@router.get("/stats/daily", responses=ERRORS)
+@router.get(
+    "/stats/daily",
+    response_model=schemas.DailyStats,
+    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+)
 async def daily_stats(read: Read, docs: SalesDocs, days: DaysRequired) -> Response:
     """Sales per UTC day from `from` to `to` (both included); days without orders are absent."""
     return caching.listing({"days": await stats.daily(docs, days)}, read.cache_max_age)
 
 
-@router.get("/stats/top-products", responses=ERRORS)
+@router.get(
+    "/stats/top-products",
+    response_model=schemas.TopProducts,
+    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+)
 async def top_products(
     read: Read,
     docs: SalesDocs,
