@@ -1,6 +1,7 @@
 """The read service's HTTP contract end to end: caching, metrics and the OpenAPI document, against
 the real services over Kafka and MongoDB. Waits are bounded polls, never fixed sleeps."""
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.test_read_side import (
+    PROJECTIONS,
     WAIT,
     cancel,
     change_email,
@@ -25,6 +27,29 @@ from tests.openapi import assert_documented
 from tests.polling import poll
 
 Doc = dict[str, Any]
+
+
+# The per-projection series that the alerts and the dashboard read (a histogram by its count).
+SERIES = (
+    "projection_dead_letters_total",
+    "projection_events_applied_total",
+    "projection_lag_events",
+    "projection_lag_seconds",
+    "projection_rebuild_progress_ratio",
+    "projection_paused",
+    "projection_apply_latency_seconds_count",
+    "projection_unknown_events_total",
+    "projection_gaps_healed_total",
+)
+
+
+async def test_a_fresh_read_service_has_every_series_at_zero(reader: httpx.AsyncClient) -> None:
+    # First of the module: its services have seen no event yet.
+    text = (await reader.get("/metrics")).text
+    for projection in PROJECTIONS:
+        for name in SERIES:
+            sample = f'{name}{{projection="{projection}"}} 0.0'
+            assert re.search(rf"^{re.escape(sample)}$", text, re.M), f"no {sample}"
 
 
 async def shown(

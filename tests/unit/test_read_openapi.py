@@ -57,6 +57,7 @@ def test_answers_are_described_field_by_field(document: Doc) -> None:
     assert {"products", "from", "to"} == set(top)
     ready = schemas["Ready"]["properties"]
     assert ready["status"]["const"] == "ready"
+    assert ready["paused"]["items"] == {"type": "string"}  # paused is ready, and listed
 
 
 def test_errors_are_documented_where_they_occur(document: Doc) -> None:

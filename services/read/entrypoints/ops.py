@@ -41,12 +41,26 @@ NOT_READY = "MongoDB unavailable, or a projection failing or stalled"
     "/health/ready", response_model=schemas.Ready, responses=problem_responses(s503=NOT_READY)
 )
 async def ready(request: Request) -> Response:
-    """Ready when MongoDB answers and no projection is failing or stalled."""
+    """Ready when MongoDB answers and no projection is failing or stalled; lists the paused ones.
+
+    An operator's pause applies to every replica: were it not ready, every replica would leave
+    the rotation, and a pause would become an outage. It is shown here and by
+    `projection_paused` instead; a stall (lag not moving while not paused) is not ready.
+    """
     service = _service(request)
     try:
         await asyncio.wait_for(service.db.command("ping"), timeout=2)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return problem(503, f"MongoDB unavailable: {type(exc).__name__}", instance="/health/ready")
+    problems = _failing(service)
+    if problems:
+        return problem(503, "; ".join(problems), instance="/health/ready")
+    paused = [name for name in service.runners if (await service.control.get(name)).get("paused")]
+    return _json({"status": "ready", "paused": paused})
+
+
+def _failing(service: ReadService) -> list[str]:
+    """What keeps the projections from being ready: failures and stalls."""
     problems = []
     for name, runner in service.runners.items():
         lag = service.lag.lags[name]
@@ -54,9 +68,7 @@ async def ready(request: Request) -> Response:
             problems.append(f"{name}: {runner.status.last_error}")
         elif not runner.status.paused and lag.stalled(service.settings.stall_seconds):
             problems.append(f"{name}: stalled with {lag.events} events waiting")
-    if problems:
-        return problem(503, "; ".join(problems), instance="/health/ready")
-    return _json({"status": "ready"})
+    return problems
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

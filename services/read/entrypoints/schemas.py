@@ -182,6 +182,7 @@ class Live(Answer):
 
 class Ready(Answer):
     status: Literal["ready"]
+    paused: list[str] = Field(description="projections an operator paused: not applying events")
 
 
 # -- what the routes document besides their 200 -------------------------------------------------
