@@ -316,6 +316,32 @@ def check_rules(data: Any, where: str) -> list[str]:
     return [f"{where}: rule without expr and alert/record: {r}" for r in incomplete]
 
 
+def check_rule_tests(data: Any, path: Path, root: Path) -> list[str]:
+    """A `promtool test rules` file: its rule files exist, and every alert they define has a
+    case where it fires (promtool itself runs the cases, see tests/unit/test_alert_rules.py)."""
+    where = rel(path, root)
+    tests = dig(data, "tests") or []
+    problems = [
+        f"{where}: a test without input_series" for t in tests if not dig(t, "input_series")
+    ]
+    files = [(p, glob.glob(str(path.parent / p))) for p in dig(data, "rule_files") or []]
+    problems += [f"{where}: rule file {p!r} does not exist" for p, found in files if not found]
+    fired = {
+        str(case.get("alertname"))
+        for test in tests
+        for case in dig(test, "alert_rule_test") or []
+        if case.get("exp_alerts")
+    }
+    alerts = alerts_in([Path(f) for _, found in files for f in found])
+    return problems + [f"{where}: no case where {a} fires" for a in sorted(alerts - fired)]
+
+
+def alerts_in(rule_files: list[Path]) -> set[str]:
+    """The names of the alerts defined in Prometheus rule files."""
+    groups = [g for f in rule_files for d in load(f) for g in dig(d, "groups") or []]
+    return {str(r["alert"]) for g in groups for r in dig(g, "rules") or [] if dig(r, "alert")}
+
+
 # --- Driver ------------------------------------------------------------------------------------
 
 
@@ -332,6 +358,8 @@ def check_data_file(path: Path, docs: list[Any], root: Path) -> list[str]:
     if parts[:2] == ("deploy", "prometheus") and docs and isinstance(docs[0], dict):
         if "groups" in docs[0]:
             return check_rules(docs[0], where)
+        if "tests" in docs[0]:
+            return check_rule_tests(docs[0], path, root)
         return check_prometheus(docs[0], path, root)
     return []
 

@@ -16,7 +16,7 @@ from .adapters.write_api import WriteApi
 from .application.appliers import PROJECTIONS
 from .application.lag import LagMonitor
 from .application.runner import ProjectionRunner
-from .metrics import REBUILD_PROGRESS
+from .metrics import PAUSED, REBUILD_PROGRESS, start_series
 from .settings import ReadSettings
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,10 @@ class ReadService:
     def max_wait_ms(self) -> int:
         return self.settings.max_wait_ms
 
+    @property
+    def cache_max_age(self) -> int:
+        return self.settings.cache_max_age_seconds
+
     def collections(self, projection: str) -> Collections:
         return self.control.cached_collections(projection)
 
@@ -47,6 +51,9 @@ class ReadService:
         """Return when order_details next writes this order (or after `timeout`); callers
         re-read."""
         await self.runners["order_details"].applied.wait(order_id, timeout)
+
+    async def pause_reason(self, projection: str) -> str | None:
+        return await self.control.pause_reason(projection)
 
     def _spawn(self, work: Any, name: str) -> None:
         task = asyncio.create_task(work, name=name)
@@ -61,6 +68,8 @@ class ReadService:
             self._spawn(self.lag.run(), "lag")
 
     async def _refresh_state(self) -> None:
+        """The shared state, read every half second: for the routes' cache, and for the gauges
+        that come from it (an operator's pause, a rebuild's progress)."""
         while True:
             for name in self.runners:
                 with contextlib.suppress(Exception):
@@ -68,6 +77,7 @@ class ReadService:
                     rebuild = state.get("rebuild") or {}
                     ratio = rebuild.get("ratio", 0.0) if rebuild_running(state) else 0.0
                     REBUILD_PROGRESS.labels(name).set(ratio)
+                    PAUSED.labels(name).set(1 if state.get("paused") else 0)
             await asyncio.sleep(0.5)
 
     async def close(self) -> None:
@@ -106,4 +116,5 @@ def build(settings: ReadSettings | None = None) -> ReadService:
         for name, spec in PROJECTIONS.items()
     }
     lag = LagMonitor(settings, list(runners))
+    start_series(runners)
     return ReadService(settings, client, db, control, dead_letters, write_api, runners, lag)

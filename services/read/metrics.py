@@ -1,5 +1,7 @@
 """The read service's metrics (names fixed by the design)."""
 
+from collections.abc import Iterable
+
 from shared.metrics import LATENCY_BUCKETS, Counter, Gauge, Histogram, http_metrics
 
 LAG_EVENTS = Gauge("projection_lag_events", "Events on Kafka not yet applied", ["projection"])
@@ -36,4 +38,34 @@ POSITION = Gauge("projection_position", "Highest event-store position applied", 
 REBUILD_PROGRESS = Gauge(
     "projection_rebuild_progress_ratio", "Progress of the running rebuild (0..1)", ["projection"]
 )
+PAUSED = Gauge(
+    "projection_paused",
+    "1 while an operator has paused the projection (every replica)",
+    ["projection"],
+)
 HTTP_REQUESTS, HTTP_LATENCY = http_metrics("read")
+PER_PROJECTION = (
+    LAG_EVENTS,
+    LAG_SECONDS,
+    APPLIED,
+    APPLY_LATENCY,
+    DEAD_LETTERS,
+    SKIPPED,
+    DUPLICATES,
+    GAPS,
+    POSITION,
+    REBUILD_PROGRESS,
+    PAUSED,
+)
+
+
+def start_series(projections: Iterable[str]) -> None:
+    """Every per-projection series, at 0, from the start.
+
+    `increase()` and `rate()` see a change only between two samples: a series born at its first
+    dead letter has no sample before it, so the alert on new dead letters would miss the first
+    one after each restart, and panels would show nothing rather than 0.
+    """
+    for name in projections:
+        for metric in PER_PROJECTION:
+            metric.labels(name)

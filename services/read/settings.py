@@ -19,6 +19,8 @@ class ReadSettings(BaseServiceSettings):
     stall_seconds: float = Field(default=30.0, gt=0)
     lag_poll_seconds: float = Field(default=1.0, gt=0)
     max_wait_ms: int = Field(default=5000, ge=0, le=60_000)
+    # How long a list or statistics answer may be reused without asking again (Cache-Control).
+    cache_max_age_seconds: int = Field(default=2, ge=0, le=86_400)
     # A rebuild keeps up to this much of the new version's documents in memory (as JSON).
     rebuild_buffer_mb: float = Field(default=8.0, gt=0, le=1024)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)

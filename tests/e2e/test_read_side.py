@@ -497,6 +497,8 @@ async def test_read_your_writes_with_min_version(
     assert_problem(early, 503)
     assert int(early.headers["retry-after"]) >= 1
     assert time.monotonic() - started < 5, "the wait is bounded by wait_ms"
+    unknown = await reader.get(f"/orders/{uuid.uuid4()}", params={"min_version": 1, "wait_ms": 200})
+    assert "was seen within the wait" in assert_problem(unknown, 404)["detail"]
 
 
 # -- lag -------------------------------------------------------------------------------------------
@@ -535,6 +537,13 @@ async def twenty_commands(client: httpx.AsyncClient) -> tuple[str, str]:
     return customer_id, order_id
 
 
+async def paused_gauge(reader: httpx.AsyncClient, value: float) -> bool:
+    """`projection_paused` of order_details is `value`, and 0 for the others."""
+    text = (await reader.get("/metrics")).text
+    shown = {p: metric(text, "projection_paused", p) for p in PROJECTIONS}
+    return shown == {p: value if p == "order_details" else 0 for p in PROJECTIONS}
+
+
 async def test_paused_projection_lags_then_catches_up(
     client: httpx.AsyncClient, reader: httpx.AsyncClient, read_service: RunningService
 ) -> None:
@@ -558,10 +567,20 @@ async def test_paused_projection_lags_then_catches_up(
         head = max(int(e["position"]) for e in events)
         assert later["position"] < head and later["paused"] is True
         assert (await reader.get(f"/orders/{order_id}")).status_code == 404  # not applied yet
-        assert (await reader.get("/health/ready")).status_code == 200  # paused is not stalled
+        waiting = await reader.get(f"/orders/{order_id}", params={"min_version": 1, "wait_ms": 100})
+        detail = assert_problem(waiting, 503)["detail"]
+        assert "order_details projection is paused by an operator" in detail, detail
+        # paused is not stalled: every replica stays ready, and shows the pause
+        assert await get_json(reader, "/health/ready") == {
+            "status": "ready",
+            "paused": ["order_details"],
+        }
+        await poll(lambda: paused_gauge(reader, 1), "projection_paused to be 1", timeout=WAIT)
     finally:
         resumed = await reader.post("/projections/order_details/resume")
     assert resumed.status_code == 200 and resumed.json()["paused"] is False, resumed.text
+    await poll(lambda: paused_gauge(reader, 0), "projection_paused to be 0", timeout=WAIT)
+    assert await get_json(reader, "/health/ready") == {"status": "ready", "paused": []}
     model = ReferenceModel(await wait_caught_up(client, reader))
     assert_matches(await get_json(reader, f"/orders/{order_id}"), model.order(order_id))
     assert_matches(await get_json(reader, f"/customers/{customer_id}"), model.customer(customer_id))

@@ -1,6 +1,7 @@
 """The read service's query API over documents seeded in a real MongoDB-protocol server."""
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ class FakeReadModel:
 
     db: AsyncDatabase[Doc]
     max_wait_ms: int = 1000
+    cache_max_age: int = 2
     waiting: asyncio.Event = field(default_factory=asyncio.Event)
+    pause: str | None = None  # what pause_reason answers
 
     def collections(self, projection: str) -> Collections:
         return Collections(projection, 1)
@@ -40,6 +43,9 @@ class FakeReadModel:
     async def wait_for_order(self, order_id: str, timeout: float) -> None:
         self.waiting.set()
         await asyncio.sleep(timeout)
+
+    async def pause_reason(self, projection: str) -> str | None:
+        return self.pause
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +118,7 @@ async def test_order_by_id_hides_internals(api: httpx.AsyncClient, read: FakeRea
     await seed(read, "order_details", doc)
     response = await api.get(f"/orders/{doc['_id']}")
     assert response.status_code == 200
-    assert response.headers["etag"] == '"2"'
+    assert response.headers["etag"].startswith('"2-')  # the version, then a digest
     body = response.json()
     assert body["id"] == doc["_id"] and body["total"] == "2.50" and body["version"] == 2
     assert not [k for k in body if k.startswith("_")]
@@ -145,7 +151,7 @@ async def test_min_version_reached_while_waiting(
     response = await asyncio.wait_for(request, timeout=5)
     assert response.status_code == 200
     assert response.json()["status"] == "confirmed"
-    assert response.headers["etag"] == '"2"'
+    assert response.headers["etag"].startswith('"2-')
 
 
 @pytest.mark.parametrize("wait_ms", [100, 600_000])
@@ -161,6 +167,32 @@ async def test_min_version_never_reached(
     assert response.headers["retry-after"] == "1"
     assert response.headers["content-type"] == PROBLEM_JSON
     assert time.monotonic() - started < read.max_wait_ms / 1000 + 2  # capped at max_wait_ms
+
+
+async def test_min_version_of_an_order_never_seen_is_404(api: httpx.AsyncClient) -> None:
+    unknown = uuid4()
+    response = await api.get(f"/orders/{unknown}", params={"min_version": 1, "wait_ms": 100})
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["detail"] == f"no order {unknown} was seen within the wait (100 ms)"
+
+
+async def test_min_version_on_a_paused_projection_says_it_is_paused(
+    api: httpx.AsyncClient, read: FakeReadModel
+) -> None:
+    doc = order_doc(str(uuid4()), T0)
+    await seed(read, "order_details", doc)
+    read.pause = "paused by an operator"
+    try:
+        for order_id in (doc["_id"], str(uuid4())):  # behind, and not there at all
+            params = {"min_version": 2, "wait_ms": 100}
+            response = await api.get(f"/orders/{order_id}", params=params)
+            assert response.status_code == 503, response.text
+            assert response.headers["retry-after"] == "1"
+            detail = response.json()["detail"]
+            assert "order_details projection is paused by an operator" in detail, detail
+    finally:
+        read.pause = None
 
 
 async def test_customer_orders_pages_newest_first(
@@ -204,6 +236,59 @@ async def test_customer_by_id(api: httpx.AsyncClient, read: FakeReadModel) -> No
         response = await api.get(f"/customers/{unknown}")
         assert response.status_code == 404
         assert response.headers["content-type"] == PROBLEM_JSON
+
+
+async def assert_revalidated(api: httpx.AsyncClient, path: str) -> str:
+    """The document's answer: `no-cache`, and 304 for its ETag in every form; returns the tag."""
+    first = await api.get(path)
+    assert first.status_code == 200, first.text
+    assert first.headers["cache-control"] == "no-cache"
+    tag = first.headers["etag"]
+    for given in (tag, f"W/{tag}", f'"other", {tag}', f'W/"other",W/{tag} ', "*"):
+        again = await api.get(path, headers={"If-None-Match": given})
+        assert again.status_code == 304, given
+        assert again.content == b"" and "content-type" not in again.headers
+        assert (again.headers["etag"], again.headers["cache-control"]) == (tag, "no-cache")
+    for given in ('"other"', tag.strip('"'), f'W/"{tag}x"'):
+        assert (await api.get(path, headers={"If-None-Match": given})).status_code == 200
+    return tag
+
+
+async def test_single_documents_are_revalidated_with_etags(
+    api: httpx.AsyncClient, read: FakeReadModel
+) -> None:
+    order, customer = order_doc(str(uuid4()), T0), customer_doc(f"{uuid4().hex[:8]}@x.io")
+    await seed(read, "order_details", order)
+    await seed(read, "customers", customer)
+    for projection, path, doc in [
+        ("order_details", f"/orders/{order['_id']}", order),
+        ("customers", f"/customers/{customer['_id']}", customer),
+    ]:
+        tag = await assert_revalidated(api, path)
+        # What is shown changes while the version stays: a customer renamed, seen in the order.
+        coll = read.db[Collections(projection, 1).main]
+        await coll.update_one({"_id": doc["_id"]}, {"$set": {"name": "Bo", "customer_name": "Bo"}})
+        changed = await api.get(path, headers={"If-None-Match": tag})
+        assert changed.status_code == 200 and changed.headers["etag"] != tag
+        assert changed.json()["version"] == doc["version"]
+    missing = await api.get(f"/orders/{uuid4()}", headers={"If-None-Match": "*"})
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/customers/{uuid4()}/orders",
+        "/customers?email=a@b.io",
+        "/stats/daily?from=2024-01-01&to=2024-01-02",
+        "/stats/top-products",
+    ],
+)
+async def test_lists_say_how_long_they_stay_fresh(api: httpx.AsyncClient, path: str) -> None:
+    response = await api.get(path)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "max-age=2"
+    assert "etag" not in response.headers
 
 
 async def test_customers_by_email_ignore_case(api: httpx.AsyncClient, read: FakeReadModel) -> None:
@@ -265,6 +350,11 @@ async def test_top_products_default_to_the_last_30_days(
 ID = str(uuid4())
 
 
+def cursor_at(moment: str) -> str:
+    """A page cursor as `encode_cursor` makes them, for any moment written as text."""
+    return base64.urlsafe_b64encode(f"{moment}|{ID}".encode()).decode().rstrip("=")
+
+
 @pytest.mark.parametrize(
     ("path", "params"),
     [
@@ -272,11 +362,17 @@ ID = str(uuid4())
         ("/customers", {}),
         ("/customers", {"email": '{"$ne": ""}'}),
         ("/customers", {"email": "a" * 250 + "@x.io"}),
+        ("/customers", {"email": "ann\x7f@x.io"}),
+        ("/customers", {"email": "ann@x\x9f.io"}),
+        ("/customers", {"email": "ann\x00@x.io"}),
         (f"/customers/{ID}/orders", {"status": '{"$gt":""}'}),
         (f"/customers/{ID}/orders", {"limit": "100000"}),
         (f"/customers/{ID}/orders", {"limit": "0"}),
         (f"/customers/{ID}/orders", {"cursor": "bm9wZQ"}),
         (f"/customers/{ID}/orders", {"cursor": '{"$gt":""}'}),
+        (f"/customers/{ID}/orders", {"cursor": cursor_at("0001-01-01T00:00:00+01:00")}),
+        (f"/customers/{ID}/orders", {"cursor": cursor_at("9999-12-31T23:59:59-01:00")}),
+        (f"/customers/{ID}/orders", {"cursor": cursor_at("2030-01-01T00:00:00")}),
         ("/customers/not-a-uuid/orders", {}),
         ("/customers/not-a-uuid", {}),
         ("/orders/not-a-uuid", {}),
@@ -291,6 +387,11 @@ ID = str(uuid4())
         ("/stats/top-products", {"limit": "101"}),
         ("/stats/top-products", {"by": "price"}),
         ("/stats/top-products", {"from": "2024-02-01", "to": "2024-01-01"}),
+        ("/stats/top-products", {"from": "9999-12-31"}),  # after today, the default `to`
+        ("/stats/top-products", {"from": "0001-01-01", "to": "9999-12-31"}),
+        ("/stats/daily", {"from": "0001-01-01", "to": "9999-12-31"}),
+        ("/stats/daily", {"from": "0000-12-31", "to": "0001-01-01"}),
+        ("/stats/daily", {"from": "9999-12-31", "to": "10000-01-01"}),
     ],
 )
 async def test_invalid_input_is_422(api: httpx.AsyncClient, path: str, params: Doc) -> None:
@@ -298,3 +399,34 @@ async def test_invalid_input_is_422(api: httpx.AsyncClient, path: str, params: D
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["status"] == 422
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "days"),
+    [
+        ("/stats/top-products", {"to": "0001-01-01"}, ("0001-01-01", "0001-01-01")),
+        ("/stats/top-products", {"to": "0001-01-05"}, ("0001-01-01", "0001-01-05")),
+        ("/stats/top-products", {"to": "9999-12-31"}, ("9999-12-02", "9999-12-31")),
+        ("/stats/top-products", {"from": "0001-01-01", "to": "0001-01-01"}, None),
+        ("/stats/top-products", {"from": "9999-12-31", "to": "9999-12-31"}, None),
+        ("/stats/daily", {"from": "0001-01-01", "to": "0001-01-01"}, None),
+        ("/stats/daily", {"from": "9999-12-31", "to": "9999-12-31"}, None),
+        ("/stats/daily", {"from": "0001-01-01", "to": "0001-12-31"}, None),
+        ("/stats/daily", {"from": "9999-01-01", "to": "9999-12-31"}, None),
+    ],
+)
+async def test_ranges_at_the_calendar_edges(
+    api: httpx.AsyncClient, path: str, params: Doc, days: tuple[str, str] | None
+) -> None:
+    response = await api.get(path, params=params)
+    assert response.status_code == 200, response.text
+    if days is not None:  # a missing `from` is clamped to the calendar's first day
+        assert (response.json()["from"], response.json()["to"]) == days
+
+
+async def test_a_cursor_at_the_calendar_edge_in_utc_is_a_page(api: httpx.AsyncClient) -> None:
+    for moment in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"):
+        params = {"cursor": cursor_at(moment)}
+        response = await api.get(f"/customers/{ID}/orders", params=params)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"orders": [], "next_cursor": None}

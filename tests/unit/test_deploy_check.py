@@ -4,7 +4,14 @@ from pathlib import Path
 
 import yaml
 
-from deploy.check import ROOT, check_compose, check_dockerfile, check_k8s_doc, run
+from deploy.check import (
+    ROOT,
+    check_compose,
+    check_dockerfile,
+    check_k8s_doc,
+    check_rule_tests,
+    run,
+)
 
 
 def test_the_repository_deploy_files_are_valid() -> None:
@@ -70,3 +77,33 @@ def test_a_committed_secret_and_a_deployment_without_probes_are_reported() -> No
     problems = "\n".join(check_k8s_doc(deployment, "x.yaml"))
     for expected in ("resources", "readinessProbe", "livenessProbe"):
         assert f"missing {expected}" in problems
+
+
+def test_an_alert_without_a_firing_case_and_a_missing_rule_file_are_reported(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "alerts.yml").write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        "      - {alert: Tested, expr: up == 0}\n      - {alert: Untested, expr: up == 0}\n"
+    )
+    cases = {
+        "rule_files": ["alerts.yml", "missing.yml"],
+        "tests": [
+            {
+                "input_series": [{"series": "up", "values": "0x5"}],
+                "alert_rule_test": [
+                    {"eval_time": "1m", "alertname": "Tested", "exp_alerts": [{}]},
+                    {"eval_time": "1m", "alertname": "Untested", "exp_alerts": []},
+                ],
+            },
+            {"alert_rule_test": []},
+        ],
+    }
+
+    problems = check_rule_tests(cases, tmp_path / "alerts.test.yml", tmp_path)
+
+    assert problems == [
+        "alerts.test.yml: a test without input_series",
+        "alerts.test.yml: rule file 'missing.yml' does not exist",
+        "alerts.test.yml: no case where Untested fires",
+    ]

@@ -52,9 +52,17 @@ class ControlState:
 
     async def paused(self, projection: str) -> bool:
         """Paused by an operator, or by a rebuild whose pause has not expired."""
+        return await self.pause_reason(projection) is not None
+
+    async def pause_reason(self, projection: str) -> str | None:
+        """Why the projection's consumers hold still (an operator, a rebuild), or None."""
         state = await self.get(projection)
+        if state.get("paused"):
+            return "paused by an operator"
         until = state.get("paused_until")
-        return bool(state.get("paused")) or (until is not None and until > datetime.now(UTC))
+        if until is not None and until > datetime.now(UTC):
+            return "paused while a rebuild switches versions"
+        return None
 
     async def advance(self, projection: str, position: int) -> None:
         """Record the highest event-store position applied (it only ever grows)."""

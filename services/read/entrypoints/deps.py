@@ -3,10 +3,10 @@ one in a thread)."""
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 from pymongo.asynchronous.collection import AsyncCollection
@@ -30,12 +30,21 @@ class ReadModel(Protocol):
     @property
     def max_wait_ms(self) -> int: ...
 
+    @property
+    def cache_max_age(self) -> int:
+        """Seconds a list or statistics answer may be reused."""
+        ...
+
     def collections(self, projection: str) -> Collections:
         """The active collections of "order_details", "customers" or "sales"."""
         ...
 
     async def wait_for_order(self, order_id: str, timeout: float) -> None:
         """Return once the order was written, or after `timeout` seconds."""
+        ...
+
+    async def pause_reason(self, projection: str) -> str | None:
+        """Why the projection is paused (an operator, a rebuild's switch), or None."""
         ...
 
 
@@ -96,7 +105,12 @@ async def recent_range(
 ) -> DateRange:
     """Missing `to` is today (UTC); missing `from` is 30 days up to `to`."""
     end = to or datetime.now(UTC).date()
-    return checked(start or end - timedelta(days=DEFAULT_SPAN_DAYS - 1), end)
+    return checked(start or _days_before(end, DEFAULT_SPAN_DAYS - 1), end)
+
+
+def _days_before(day: date, days: int) -> date:
+    """`days` before `day`, or the calendar's first day (date arithmetic overflows there)."""
+    return date.fromordinal(max(date.min.toordinal(), day.toordinal() - days))
 
 
 DaysRequired = Annotated[DateRange, Depends(required_range)]
@@ -113,3 +127,7 @@ async def page_cursor(
 
 
 After = Annotated[tuple[datetime, str] | None, Depends(page_cursor)]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(alias="If-None-Match", description="ETags the client holds: 304 if one is current"),
+]

@@ -3,14 +3,16 @@
 import asyncio
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 
-from shared.http import problem
+from shared.http import problem, problem_responses
 from shared.metrics import exposition
 
 from ..adapters.control import rebuild_running
 from ..bootstrap import ReadService
+from . import schemas
 
 router = APIRouter(tags=["operations"])
 ProjectionName = Annotated[Literal["order_details", "customers", "sales"], Path()]
@@ -21,20 +23,44 @@ def _service(request: Request) -> ReadService:
     return service
 
 
-@router.get("/health/live")
-async def live() -> dict[str, str]:
+def _json(body: Any) -> Response:
+    # Served as is (no validation on the way out); the response_model is its documentation.
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/health/live", response_model=schemas.Live)
+async def live() -> Response:
     """The process is up."""
-    return {"status": "ok"}
+    return _json({"status": "ok"})
 
 
-@router.get("/health/ready")
+NOT_READY = "MongoDB unavailable, or a projection failing or stalled"
+
+
+@router.get(
+    "/health/ready", response_model=schemas.Ready, responses=problem_responses(s503=NOT_READY)
+)
 async def ready(request: Request) -> Response:
-    """Ready when MongoDB answers and no projection is failing or stalled."""
+    """Ready when MongoDB answers and no projection is failing or stalled; lists the paused ones.
+
+    An operator's pause applies to every replica: were it not ready, every replica would leave
+    the rotation, and a pause would become an outage. It is shown here and by
+    `projection_paused` instead; a stall (lag not moving while not paused) is not ready.
+    """
     service = _service(request)
     try:
         await asyncio.wait_for(service.db.command("ping"), timeout=2)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return problem(503, f"MongoDB unavailable: {type(exc).__name__}", instance="/health/ready")
+    problems = _failing(service)
+    if problems:
+        return problem(503, "; ".join(problems), instance="/health/ready")
+    paused = [name for name in service.runners if (await service.control.get(name)).get("paused")]
+    return _json({"status": "ready", "paused": paused})
+
+
+def _failing(service: ReadService) -> list[str]:
+    """What keeps the projections from being ready: failures and stalls."""
     problems = []
     for name, runner in service.runners.items():
         lag = service.lag.lags[name]
@@ -42,14 +68,12 @@ async def ready(request: Request) -> Response:
             problems.append(f"{name}: {runner.status.last_error}")
         elif not runner.status.paused and lag.stalled(service.settings.stall_seconds):
             problems.append(f"{name}: stalled with {lag.events} events waiting")
-    if problems:
-        return problem(503, "; ".join(problems), instance="/health/ready")
-    return JSONResponse({"status": "ready"})
+    return problems
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics() -> Response:
-    """Prometheus metrics."""
+    """Prometheus metrics, in the text exposition format."""
     body, content_type = exposition()
     return Response(body, media_type=content_type)
 
@@ -75,24 +99,31 @@ async def describe(service: ReadService, name: str) -> dict[str, Any]:
     }
 
 
-@router.get("/projections")
-async def projections(request: Request) -> dict[str, Any]:
+@router.get("/projections", response_model=schemas.Projections, responses=schemas.responses())
+async def projections(request: Request) -> Response:
     """Each projection's state, position, lag (events and seconds), counts and rebuild progress."""
     service = _service(request)
-    return {"projections": [await describe(service, name) for name in service.runners]}
+    return _json({"projections": [await describe(service, name) for name in service.runners]})
 
 
-@router.post("/projections/{name}/pause")
-async def pause(name: ProjectionName, request: Request) -> dict[str, Any]:
+OPERATED = schemas.responses(422)
+
+
+@router.post(
+    "/projections/{name}/pause", response_model=schemas.ProjectionStatus, responses=OPERATED
+)
+async def pause(name: ProjectionName, request: Request) -> Response:
     """Stop applying events to a projection (every replica); lag keeps being measured."""
     service = _service(request)
     await service.control.set(name, paused=True)
-    return await describe(service, name)
+    return _json(await describe(service, name))
 
 
-@router.post("/projections/{name}/resume")
-async def resume(name: ProjectionName, request: Request) -> dict[str, Any]:
+@router.post(
+    "/projections/{name}/resume", response_model=schemas.ProjectionStatus, responses=OPERATED
+)
+async def resume(name: ProjectionName, request: Request) -> Response:
     """Resume a paused projection."""
     service = _service(request)
     await service.control.set(name, paused=False)
-    return await describe(service, name)
+    return _json(await describe(service, name))

@@ -1,45 +1,56 @@
 """The query routes: orders, customers and sales statistics, read from the projections."""
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from shared.http import PROBLEM_JSON, problem
+from shared.events import EMAIL_PATTERN
+from shared.http import problem
 
 from ..queries import customers, orders, stats
 from ..queries.orders import OrderStatus
 from ..queries.stats import Measure
-from .deps import After, CustomerDocs, DaysRecent, DaysRequired, OrderDocs, Read, SalesDocs
+from . import caching, schemas
+from .deps import (
+    After,
+    CustomerDocs,
+    DaysRecent,
+    DaysRequired,
+    IfNoneMatch,
+    OrderDocs,
+    Read,
+    SalesDocs,
+)
 
 router = APIRouter()
 
 DEFAULT_WAIT_MS = 2000
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-
-_problem: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, **_problem} for s, d in [(404, "Not found"), (422, "Invalid input")]
-}
-WAIT_ERRORS = {**ERRORS, 503: {"description": "Version not reached in time", **_problem}}
-
-
-def _json(body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+ORDER_NOT_FOUND = "No such order (with `min_version`: none was seen within the wait)"
+ORDER_UNAVAILABLE = (
+    "MongoDB unavailable, or with `min_version`, the order is not at that version yet (nor"
+    " when its projection is paused); retry later"
+)
 
 
 def _not_found(request: Request, what: str) -> Response:
     return problem(404, f"{what} not found", instance=request.url.path)
 
 
-@router.get("/orders/{order_id}", responses=WAIT_ERRORS)
+@router.get(
+    "/orders/{order_id}",
+    response_model=schemas.Order,
+    responses=schemas.responses(
+        304, 422, ok=schemas.REVALIDATE, s404=ORDER_NOT_FOUND, s503=ORDER_UNAVAILABLE
+    ),
+)
 async def get_order(
     request: Request,
     order_id: UUID,
     read: Read,
     docs: OrderDocs,
+    if_none_match: IfNoneMatch = None,
     min_version: Annotated[int | None, Query(ge=1)] = None,
     wait_ms: Annotated[int, Query(ge=0)] = DEFAULT_WAIT_MS,
 ) -> Response:
@@ -49,24 +60,43 @@ async def get_order(
         if doc is None:
             return _not_found(request, f"order {order_id}")
     else:
-        timeout = min(wait_ms, read.max_wait_ms) / 1000
+        waited = min(wait_ms, read.max_wait_ms)
         try:
             doc = await orders.order_at_version(
                 docs,
                 str(order_id),
                 min_version=min_version,
-                timeout=timeout,
+                timeout=waited / 1000,
                 wait=read.wait_for_order,
             )
         except orders.VersionNotReached as exc:
-            retry = {"Retry-After": "1"}
-            return problem(503, str(exc), instance=request.url.path, headers=retry)
-    return _json(doc, headers={"ETag": f'"{doc["version"]}"'})
+            return await _not_reached(request, read, exc, waited)
+    return caching.document(doc, if_none_match)
 
 
-@router.get("/customers/{customer_id}/orders", responses=ERRORS)
+async def _not_reached(
+    request: Request, read: Read, exc: orders.VersionNotReached, waited_ms: int
+) -> Response:
+    """503 (retry later) while the order may still come; 404 when there is no such order."""
+    reason = await read.pause_reason(orders.PROJECTION)
+    if reason is not None:  # nothing arrives while paused: say why
+        detail = f"{exc}: the {orders.PROJECTION} projection is {reason}"
+    elif exc.seen is None:
+        detail = f"no order {exc.order_id} was seen within the wait ({waited_ms} ms)"
+        return problem(404, detail, instance=request.url.path)
+    else:
+        detail = str(exc)
+    return problem(503, detail, instance=request.url.path, headers={"Retry-After": "1"})
+
+
+@router.get(
+    "/customers/{customer_id}/orders",
+    response_model=schemas.OrderPage,
+    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+)
 async def list_customer_orders(
     customer_id: UUID,
+    read: Read,
     docs: OrderDocs,
     after: After,
     status: OrderStatus | None = None,
@@ -76,34 +106,56 @@ async def list_customer_orders(
     page, cursor = await orders.customer_orders(
         docs, str(customer_id), status=status, limit=limit, after=after
     )
-    return _json({"orders": page, "next_cursor": cursor})
+    return caching.listing({"orders": page, "next_cursor": cursor}, read.cache_max_age)
 
 
-@router.get("/customers/{customer_id}", responses=ERRORS)
-async def get_customer(request: Request, customer_id: UUID, docs: CustomerDocs) -> Response:
+@router.get(
+    "/customers/{customer_id}",
+    response_model=schemas.Customer,
+    responses=schemas.responses(304, 404, 422, ok=schemas.REVALIDATE),
+)
+async def get_customer(
+    request: Request, customer_id: UUID, docs: CustomerDocs, if_none_match: IfNoneMatch = None
+) -> Response:
     """One registered customer."""
     doc = await customers.find_customer(docs, str(customer_id))
     if doc is None:
         return _not_found(request, f"customer {customer_id}")
-    return _json(doc, headers={"ETag": f'"{doc["version"]}"'})
+    return caching.document(doc, if_none_match)
 
 
-@router.get("/customers", responses=ERRORS)
+@router.get(
+    "/customers",
+    response_model=schemas.Customers,
+    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+)
 async def find_customers(
-    docs: CustomerDocs, email: Annotated[str, Query(max_length=254, pattern=EMAIL)]
+    read: Read,
+    docs: CustomerDocs,
+    email: Annotated[str, Query(max_length=254, pattern=EMAIL_PATTERN)],
 ) -> Response:
     """The registered customers with this email, compared case-insensitively."""
-    return _json({"customers": await customers.customers_by_email(docs, email)})
+    found = await customers.customers_by_email(docs, email)
+    return caching.listing({"customers": found}, read.cache_max_age)
 
 
-@router.get("/stats/daily", responses=ERRORS)
-async def daily_stats(docs: SalesDocs, days: DaysRequired) -> Response:
+@router.get(
+    "/stats/daily",
+    response_model=schemas.DailyStats,
+    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+)
+async def daily_stats(read: Read, docs: SalesDocs, days: DaysRequired) -> Response:
     """Sales per UTC day from `from` to `to` (both included); days without orders are absent."""
-    return _json({"days": await stats.daily(docs, days)})
+    return caching.listing({"days": await stats.daily(docs, days)}, read.cache_max_age)
 
 
-@router.get("/stats/top-products", responses=ERRORS)
+@router.get(
+    "/stats/top-products",
+    response_model=schemas.TopProducts,
+    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+)
 async def top_products(
+    read: Read,
     docs: SalesDocs,
     days: DaysRecent,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -112,4 +164,4 @@ async def top_products(
     """Best-selling products over the range (default: the last 30 days), by revenue or units."""
     products = await stats.top_products(docs, days, by=by, limit=limit)
     body = {"products": products, "from": days.start.isoformat(), "to": days.end.isoformat()}
-    return _json(body)
+    return caching.listing(body, read.cache_max_age)

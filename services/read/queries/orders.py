@@ -37,7 +37,13 @@ class InvalidCursor(ValueError):
 
 
 class VersionNotReached(Exception):
-    """The order did not reach the asked version before the deadline."""
+    """The order did not reach the asked version before the deadline; `seen` is the version it
+    was at, None when there was no such order at all."""
+
+    def __init__(self, order_id: str, seen: int | None, wanted: int) -> None:
+        at = "not seen yet" if seen is None else f"at version {seen}"
+        super().__init__(f"order {order_id} is {at}, not at version {wanted} yet")
+        self.order_id, self.seen = order_id, seen
 
 
 def iso(moment: datetime) -> str:
@@ -86,11 +92,12 @@ def decode_cursor(text: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         at, _, ident = raw.partition("|")
         moment, order_id = datetime.fromisoformat(at), str(UUID(ident))
-    except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        if moment.tzinfo is None:
+            raise ValueError("no time zone")
+        # A moment at the calendar's edge with an offset has no UTC date: OverflowError.
+        return moment.astimezone(UTC), order_id
+    except (ValueError, OverflowError) as exc:  # binascii.Error, UnicodeDecodeError: ValueErrors
         raise InvalidCursor("not a cursor from a previous page") from exc
-    if moment.tzinfo is None:
-        raise InvalidCursor("not a cursor from a previous page")
-    return moment.astimezone(UTC), order_id
 
 
 async def find_order(docs: Docs, order_id: str) -> Doc | None:
@@ -110,8 +117,8 @@ async def order_at_version(
             return public(doc)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            seen = 0 if doc is None else doc.get("version", 0)
-            raise VersionNotReached(f"order is at version {seen}, not yet {min_version}")
+            seen = None if doc is None else int(doc.get("version", 0))
+            raise VersionNotReached(order_id, seen, min_version)
         await wait(order_id, min(remaining, pause))
         pause = min(pause * 2, MAX_POLL_SECONDS)
 

@@ -1,0 +1,221 @@
+"""The read API's answers, as documentation: the routes serve raw JSON (orjson), these models only
+describe it in the OpenAPI document, so no answer pays for a validation.
+
+They follow the projections' documents (services/read/projections/) as `public()` shows them:
+`_id` as `id`, no `_` fields, times as ISO 8601 strings in UTC, money as strings.
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import Currency, Email
+from shared.http import problem_responses
+from shared.money import AMOUNT_PATTERN
+
+from ..queries.orders import OrderStatus
+
+Price = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["19.90"])]
+# Sums have exactly two decimals and no bound on their digits.
+Amount = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]{2}$", examples=["39.80"])]
+Version = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class Answer(BaseModel):
+    """Every documented field is served, and nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrderItem(Answer):
+    sku: str
+    name: str
+    quantity: Annotated[int, Field(gt=0)]
+    unit_price: Price
+    line_total: Amount
+
+
+class ShippingAddress(Answer):
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+
+
+class StatusChange(Answer):
+    status: OrderStatus
+    at: datetime
+    version: Version
+
+
+class Order(Answer):
+    """One order with its customer's name and email as last seen (null until the customer's
+    registration reached this projection)."""
+
+    id: UUID
+    order_id: UUID
+    version: Annotated[int, Field(ge=1)]
+    customer_id: UUID
+    customer_name: str | None
+    customer_email: str | None
+    customer_version: Version
+    currency: Currency
+    items: list[OrderItem]
+    shipping_address: ShippingAddress
+    carrier: str | None
+    tracking_number: str | None
+    cancel_reason: str | None
+    placed_at: datetime
+    status_history: list[StatusChange]
+    status: OrderStatus
+    updated_at: datetime
+    total: Amount
+    item_count: Count
+
+
+class OrderPage(Answer):
+    orders: list[Order]
+    next_cursor: str | None = Field(description="pass it as `cursor` for the next page")
+
+
+class EmailChange(Answer):
+    email: Email
+    changed_at: datetime
+    version: Version
+
+
+class Customer(Answer):
+    """A registered customer, with totals over all their orders (value: not cancelled)."""
+
+    id: UUID
+    customer_id: UUID
+    name: str
+    email: Email
+    email_lower: Email
+    email_history: list[EmailChange]
+    registered_at: datetime
+    updated_at: datetime
+    version: Annotated[int, Field(ge=1)]
+    order_count: Count
+    lifetime_value: Amount
+
+
+class Customers(Answer):
+    customers: list[Customer]
+
+
+class ProductSales(Answer):
+    sku: str
+    name: str
+    units: Count
+    revenue: Amount
+
+
+class Day(Answer):
+    """One UTC day of placement; revenue and averages over the orders not cancelled."""
+
+    id: date
+    day: date
+    orders_placed: Count
+    orders_cancelled: Count
+    revenue: Amount
+    average_order_value: Amount
+    units: Count
+    products: list[ProductSales]
+
+
+class DailyStats(Answer):
+    days: list[Day]
+
+
+class TopProducts(Answer):
+    model_config = ConfigDict(populate_by_name=True)
+
+    products: list[ProductSales]
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+
+
+class Rebuild(BaseModel):
+    """The latest rebuild's lease and progress (running or finished)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    running: bool
+    owner: str
+    phase: str | None = None
+    target_version: int | None = None
+    events: int | None = None
+    total: int | None = None
+    ratio: float | None = None
+    started_at: datetime
+    heartbeat_at: datetime
+    finished_at: datetime | None = None
+
+
+class ProjectionStatus(Answer):
+    name: Literal["order_details", "customers", "sales"]
+    state: Literal["live", "rebuilding"]
+    paused: bool = Field(description="paused by an operator (every replica)")
+    healthy: bool
+    last_error: str | None
+    active_version: Annotated[int, Field(ge=1)]
+    position: Count
+    lag_measured: bool
+    lag_events: Count
+    lag_seconds: Annotated[float, Field(ge=0)]
+    events_applied: Count
+    dead_letters: Count
+    rebuild: Rebuild | None
+
+
+class Projections(Answer):
+    projections: list[ProjectionStatus]
+
+
+class Live(Answer):
+    status: Literal["ok"]
+
+
+class Ready(Answer):
+    status: Literal["ready"]
+    paused: list[str] = Field(description="projections an operator paused: not applying events")
+
+
+# -- what the routes document besides their 200 -------------------------------------------------
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+RETRY_AFTER = {"Retry-After": _header("seconds to wait before trying again")}
+CACHE_CONTROL = {"Cache-Control": _header("how long the answer may be reused")}
+REVALIDATE = {
+    "ETag": _header("changes whenever what is shown changes; send it back in If-None-Match"),
+    "Cache-Control": _header("`no-cache`: keep it, but revalidate with If-None-Match"),
+}
+NOT_MODIFIED = {
+    "description": "Not modified: the ETag given is still current",
+    "headers": REVALIDATE,
+}
+STORE_DOWN = "MongoDB unavailable; retry later"
+
+
+def responses(
+    *statuses: int, ok: dict[str, Any] | None = None, **described: str
+) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses`: problem+json for the error `statuses` and a 503 (MongoDB
+    unavailable, with Retry-After; `s404="..."` describes a status its own way), 304 when
+    listed, and the 200's headers."""
+    described = {"s503": STORE_DOWN, **described}
+    documented = problem_responses(*(s for s in statuses if s != 304), **described)
+    documented[503]["headers"] = RETRY_AFTER
+    if 304 in statuses:
+        documented[304] = NOT_MODIFIED
+    if ok is not None:
+        documented[200] = {"headers": ok}
+    return dict(sorted(documented.items(), key=lambda entry: int(entry[0])))

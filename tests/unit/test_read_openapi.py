@@ -1,0 +1,86 @@
+"""The read service's OpenAPI document: every answer described, with a schema (no server needed:
+the document is built from the routes)."""
+
+from typing import Any
+
+import pytest
+
+from services.read.entrypoints.app import create_app
+from services.read.settings import ReadSettings
+from shared.http import PROBLEM_JSON
+
+Doc = dict[str, Any]
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
+# Every route but these reads MongoDB, so may answer 503 when it is unavailable.
+WITHOUT_MONGODB = {("/health/live", "get"), ("/metrics", "get")}
+SINGLE_DOCUMENTS = {("/orders/{order_id}", "get"), ("/customers/{customer_id}", "get")}
+
+
+@pytest.fixture(scope="module")
+def document() -> Doc:
+    openapi: Doc = create_app(ReadSettings()).openapi()
+    return openapi
+
+
+def operations(document: Doc) -> list[tuple[str, str, Doc]]:
+    return [
+        (path, method, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+def test_every_success_has_a_schema(document: Doc) -> None:
+    for path, method, operation in operations(document):
+        ok = operation["responses"]["200"]
+        media = "text/plain" if path == "/metrics" else "application/json"
+        assert list(ok["content"]) == [media], (path, method)
+        schema = ok["content"][media]["schema"]
+        if media == "application/json":
+            name = schema["$ref"].rsplit("/", 1)[1]  # a model of schemas.py, never `{}`
+            assert document["components"]["schemas"][name]["properties"], (path, name)
+        else:
+            assert schema == {"type": "string"}
+
+
+def test_answers_are_described_field_by_field(document: Doc) -> None:
+    schemas = document["components"]["schemas"]
+    order = schemas["Order"]
+    assert order["additionalProperties"] is False
+    assert set(order["required"]) >= {"id", "version", "items", "total", "customer_name"}
+    assert order["properties"]["total"]["type"] == "string"  # money as a string
+    assert order["properties"]["placed_at"]["format"] == "date-time"
+    nullable = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    for field in ("customer_name", "carrier", "tracking_number", "cancel_reason"):
+        assert {k: v for k, v in order["properties"][field].items() if k != "title"} == nullable
+    top = schemas["TopProducts"]["properties"]
+    assert {"products", "from", "to"} == set(top)
+    ready = schemas["Ready"]["properties"]
+    assert ready["status"]["const"] == "ready"
+    assert ready["paused"]["items"] == {"type": "string"}  # paused is ready, and listed
+
+
+def test_errors_are_documented_where_they_occur(document: Doc) -> None:
+    for path, method, operation in operations(document):
+        answers = operation["responses"]
+        problems = {s for s, a in answers.items() if PROBLEM_JSON in a.get("content", {})}
+        for status in problems:
+            assert answers[status]["content"][PROBLEM_JSON]["schema"] == PROBLEM
+        if (path, method) not in WITHOUT_MONGODB:
+            assert "503" in problems, (path, method)
+        if operation.get("parameters"):
+            assert "422" in problems, (path, method)
+        if (path, method) in SINGLE_DOCUMENTS:
+            assert {"304", "404"} <= set(answers), (path, method)
+            assert set(answers["304"]["headers"]) == {"ETag", "Cache-Control"}
+            assert "content" not in answers["304"]
+            assert "ETag" in answers["200"]["headers"]
+    order = document["paths"]["/orders/{order_id}"]["get"]["responses"]
+    assert "Retry-After" in order["503"]["headers"]
+    assert "min_version" in order["503"]["description"]
+    assert "If-None-Match" in {
+        p["name"] for p in document["paths"]["/orders/{order_id}"]["get"]["parameters"]
+    }
+    lists = ["/customers", "/customers/{customer_id}/orders", "/stats/daily", "/stats/top-products"]
+    for path in lists:
+        assert "Cache-Control" in document["paths"][path]["get"]["responses"]["200"]["headers"]
