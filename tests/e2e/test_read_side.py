@@ -490,15 +490,14 @@ async def test_read_your_writes_with_min_version(
     await assert_read_your_write(client, reader, await confirm(client, order_id))
     last = await assert_read_your_write(client, reader, await ship(client, order_id))
     assert (last["status"], last["item_count"], last["total"]) == ("shipped", 3, "29.97")
-    started = time.monotonic()
     early = await reader.get(
         f"/orders/{order_id}", params={"min_version": last["version"] + 5, "wait_ms": 200}
     )
     assert_problem(early, 503)
     assert int(early.headers["retry-after"]) >= 1
-    assert time.monotonic() - started < 5, "the wait is bounded by wait_ms"
+    # the wait is the one asked for (its cap is checked in tests/integration/test_read_queries.py)
     unknown = await reader.get(f"/orders/{uuid.uuid4()}", params={"min_version": 1, "wait_ms": 200})
-    assert "was seen within the wait" in assert_problem(unknown, 404)["detail"]
+    assert "was seen within the wait (200 ms)" in assert_problem(unknown, 404)["detail"]
 
 
 # -- lag -------------------------------------------------------------------------------------------
