@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from shared.events import SKU_PATTERN
 from shared.http import PROBLEM_JSON
 
 from ..application.handlers import CommandResult
@@ -46,7 +47,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "Invalid input"),
     ]
 }
-SkuPath = Annotated[str, Path(min_length=1, max_length=64)]
+# The pattern of the body's SKUs: a segment that cannot be one is refused here, before the
+# command is built from it.
+SkuPath = Annotated[str, Path(max_length=64, pattern=SKU_PATTERN)]
 
 
 class JsonRequest(Request):

@@ -7,7 +7,7 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from shared.envelope import START, Cursor
+from shared.envelope import MAX_VERSION, START, Cursor
 
 from ..domain.errors import NotFound
 from .deps import Service
@@ -29,7 +29,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 async def stream_events(
     stream_id: UUID,
     service: Service,
-    after_version: Annotated[int, Query(ge=0)] = 0,
+    after_version: Annotated[int, Query(ge=0, le=MAX_VERSION)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Response:
     """One stream's events in version order, after `after_version`."""
