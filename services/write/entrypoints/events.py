@@ -11,6 +11,8 @@ from shared.envelope import MAX_VERSION, START, Cursor
 
 from ..domain.errors import NotFound
 from .deps import Service
+from .problems import documented
+from .schemas import EventPage, Head, StreamEvents
 
 router = APIRouter()
 
@@ -25,7 +27,12 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-@router.get("/streams/{stream_id}/events")
+@router.get(
+    "/streams/{stream_id}/events",
+    operation_id="getStreamEvents",
+    response_model=StreamEvents,
+    responses=documented(404, 422, 503),
+)
 async def stream_events(
     stream_id: UUID,
     service: Service,
@@ -40,7 +47,9 @@ async def stream_events(
     return _json({"stream_id": stream_id, "events": rows})
 
 
-@router.get("/events")
+@router.get(
+    "/events", operation_id="getEvents", response_model=EventPage, responses=documented(422, 503)
+)
 async def all_events(
     service: Service,
     after: Annotated[str | None, Query(max_length=200)] = None,
@@ -59,7 +68,9 @@ async def all_events(
     return _json(body)
 
 
-@router.get("/events/head")
+@router.get(
+    "/events/head", operation_id="getEventsHead", response_model=Head, responses=documented(503)
+)
 async def head(service: Service) -> Response:
     """The last event visible to readers: its position, the highest position, and a cursor."""
     cursor = await service.store.head()
