@@ -164,7 +164,9 @@ async def test_an_invalid_traceparent_is_dropped_and_a_valid_one_kept(
     for invalid in ["not-a-traceparent", "p3", VALID_TRACEPARENT.replace("-01", "-zz")]:
         response = await client.post(rename, json={"name": "Bo"}, headers={"traceparent": invalid})
         assert response.status_code == 200, response.text
-        assert "traceparent" not in await last_metadata(client, customer_id)
+        metadata = await last_metadata(client, customer_id)
+        assert "traceparent" not in metadata
+        assert metadata["correlation_id"] == response.headers["x-correlation-id"]
     response = await client.post(
         rename, json={"name": "Cy"}, headers={"traceparent": VALID_TRACEPARENT}
     )
