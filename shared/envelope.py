@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from typing import Annotated, Any, NamedTuple
 from uuid import UUID
@@ -11,6 +12,11 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
+# The event store's column types bound what a client may name: a stream's version is an int4,
+# a position a bigint, and a transaction id an xid8 read back as a bigint.
+MAX_VERSION = 2**31 - 1
+MAX_POSITION = 2**63 - 1
+_CURSOR = re.compile(r"([0-9]{1,19}):([0-9]{1,19})")
 
 
 def valid_traceparent(value: Any) -> str | None:
@@ -71,15 +77,17 @@ class Cursor(NamedTuple):
 
     @classmethod
     def decode(cls, text: str) -> "Cursor":
+        """The cursor `encode` made; anything else (including numbers past the store's range,
+        which the database would refuse) is an InvalidCursor."""
         try:
             padded = text + "=" * (-len(text) % 4)
-            tx, pos = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
-            cursor = cls(int(tx), int(pos))
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            raw = base64.urlsafe_b64decode(padded.encode()).decode("ascii")
+        except (ValueError, binascii.Error) as exc:
             raise InvalidCursor(f"invalid cursor {text[:40]!r}") from exc
-        if cursor.transaction_id < 0 or cursor.position < 0:
+        match = _CURSOR.fullmatch(raw)
+        if match is None or max(int(match[1]), int(match[2])) > MAX_POSITION:
             raise InvalidCursor(f"invalid cursor {text[:40]!r}")
-        return cursor
+        return cls(int(match[1]), int(match[2]))
 
 
 START = Cursor(0, 0)

@@ -66,6 +66,7 @@ Currency = Annotated[
     WithJsonSchema({"type": "string", "enum": list(CURRENCIES), "description": "ISO 4217 code"}),
 ]
 Text = Annotated[str, text(500)]
+TrackingNumber = Annotated[str, text(100)]
 Quantity = Annotated[int, Strict(), Field(gt=0, le=MAX_QUANTITY)]
 
 
@@ -147,7 +148,7 @@ class OrderConfirmed(DomainEvent):
 class OrderShipped(DomainEvent):
     stream_type: ClassVar[StreamType] = ORDER
     carrier: Name
-    tracking_number: Annotated[str, text(100)]
+    tracking_number: TrackingNumber
 
 
 class OrderCancelled(DomainEvent):

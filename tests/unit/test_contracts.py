@@ -1,10 +1,11 @@
+import base64
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 
 from shared.cloudevents import from_headers, to_headers
-from shared.envelope import Cursor, EventMetadata, InvalidCursor, RecordedEvent
+from shared.envelope import MAX_POSITION, Cursor, EventMetadata, InvalidCursor, RecordedEvent
 from shared.events import CustomerRenamed
 from shared.serialization import EventSerializer, UnknownEventType
 
@@ -15,6 +16,24 @@ def test_cursor_round_trip_and_rejects_garbage() -> None:
     for bad in ["", "zzz", "bm9wZQ", Cursor(-1, 2).encode()]:
         with pytest.raises(InvalidCursor):
             Cursor.decode(bad)
+
+
+def _raw_cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def test_cursor_refuses_numbers_the_store_cannot_take() -> None:
+    """Past a bigint (positions, and transaction ids as the store reads them back) PostgreSQL
+    would fail the query: such a cursor is invalid, not an error of the service."""
+    edge = Cursor(MAX_POSITION, MAX_POSITION)
+    assert Cursor.decode(edge.encode()) == edge
+    too_big = [(MAX_POSITION + 1, 1), (1, MAX_POSITION + 1), (2**64, 1), (10**30, 10**30)]
+    for tx, position in too_big:
+        with pytest.raises(InvalidCursor):
+            Cursor.decode(Cursor(tx, position).encode())
+    for text in ["+1:2", " 1:2", "1_0:2", "١:2", "1:2:3", "1:", ":2", "0x1:2"]:
+        with pytest.raises(InvalidCursor):
+            Cursor.decode(_raw_cursor(text))
 
 
 def test_upcaster_runs_for_old_schema_versions() -> None:

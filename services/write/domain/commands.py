@@ -13,6 +13,7 @@ from shared.events import (
     ShippingAddress,
     Sku,
     Text,
+    TrackingNumber,
 )
 
 
@@ -50,7 +51,7 @@ class ConfirmOrder(Contract):
 
 class ShipOrder(Contract):
     carrier: Name
-    tracking_number: Name
+    tracking_number: TrackingNumber
 
 
 class CancelOrder(Contract):

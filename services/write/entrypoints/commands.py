@@ -7,9 +7,8 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
-from shared.http import PROBLEM_JSON
+from shared.events import SKU_PATTERN
 
 from ..application.handlers import CommandResult
 from ..domain.commands import (
@@ -24,29 +23,14 @@ from ..domain.commands import (
     ShipOrder,
 )
 from ..metrics import COMMANDS
+from . import links
 from .deps import COMMAND_HEADERS, command
+from .problems import documented
+from .schemas import Accepted
 
-
-class Accepted(BaseModel):
-    """What every successful command answers: the stream, its new version, the log position."""
-
-    id: UUID
-    version: int
-    position: int
-
-
-_problem: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, **_problem}
-    for s, d in [
-        (404, "Unknown aggregate"),
-        (409, "Business rule"),
-        (412, "Version mismatch"),
-        (413, "Body too large"),
-        (422, "Invalid input"),
-    ]
-}
-SkuPath = Annotated[str, Path(min_length=1, max_length=64)]
+# The pattern of the body's SKUs: a segment that cannot be one is refused here, before the
+# command is built from it.
+SkuPath = Annotated[str, Path(max_length=64, pattern=SKU_PATTERN)]
 
 
 class JsonRequest(Request):
@@ -72,18 +56,50 @@ router = APIRouter(route_class=CommandRoute)
 
 
 def command_route(
-    method: str, path: str, *, creates: bool = False
+    method: str,
+    path: str,
+    operation_id: str,
+    *,
+    creates: bool = False,
+    follow_ups: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A command's route: it answers `Accepted` (201 when it creates the stream), and its errors
-    and headers are documented."""
+    """A command's route: it answers `Accepted` (201 when it creates the stream) with the links
+    to what may follow, and its errors and headers are documented."""
+    status = 201 if creates else 200
     return router.api_route(
         path,
         methods=[method],
-        status_code=201 if creates else 200,
+        operation_id=operation_id,
+        status_code=status,
         response_model=Accepted,
-        responses=ERRORS,
+        responses={status: _success(creates, follow_ups), **_errors(method, creates)},
         openapi_extra=COMMAND_HEADERS,
     )
+
+
+def _success(creates: bool, follow_ups: dict[str, Any] | None) -> dict[str, Any]:
+    headers = {"ETag": _header('The stream\'s new version, as an ETag: "3"')}
+    headers["Idempotent-Replayed"] = _header('"true" when this answers an Idempotency-Key again')
+    if creates:
+        headers["Location"] = _header("The path of the new customer or order")
+    description = "Created: the new stream" if creates else "Done: the stream's new version"
+    success = {"description": description, "headers": headers}
+    return success | ({"links": follow_ups} if follow_ups else {})
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+def _errors(method: str, creates: bool) -> dict[int | str, dict[str, Any]]:
+    """Where a command can fail: 404 when it names an existing aggregate, 413 when it takes a
+    body; a business rule, a version mismatch, invalid input or the store down anywhere."""
+    statuses = {409, 412, 422, 503}
+    if not creates:
+        statuses.add(404)
+    if method == "POST":
+        statuses.add(413)
+    return documented(*statuses)
 
 
 def respond(result: CommandResult, collection: str, command: str) -> Response:
@@ -102,14 +118,20 @@ def respond(result: CommandResult, collection: str, command: str) -> Response:
     )
 
 
-@command_route("POST", "/customers", creates=True)
+@command_route(
+    "POST",
+    "/customers",
+    "registerCustomer",
+    creates=True,
+    follow_ups=links.CUSTOMER_REGISTERED,
+)
 async def register_customer(body: RegisterCustomer, request: Request) -> Response:
     """Register a customer; the email must not be used by another customer."""
     handlers, ctx = await command(request)
     return respond(await handlers.register_customer(body, ctx), "customers", "RegisterCustomer")
 
 
-@command_route("POST", "/customers/{customer_id}/rename")
+@command_route("POST", "/customers/{customer_id}/rename", "renameCustomer")
 async def rename_customer(customer_id: UUID, body: RenameCustomer, request: Request) -> Response:
     """Rename a customer."""
     handlers, ctx = await command(request)
@@ -117,7 +139,7 @@ async def rename_customer(customer_id: UUID, body: RenameCustomer, request: Requ
     return respond(result, "customers", "RenameCustomer")
 
 
-@command_route("POST", "/customers/{customer_id}/change-email")
+@command_route("POST", "/customers/{customer_id}/change-email", "changeCustomerEmail")
 async def change_customer_email(
     customer_id: UUID, body: ChangeCustomerEmail, request: Request
 ) -> Response:
@@ -127,21 +149,23 @@ async def change_customer_email(
     return respond(result, "customers", "ChangeCustomerEmail")
 
 
-@command_route("POST", "/orders", creates=True)
+@command_route("POST", "/orders", "placeOrder", creates=True, follow_ups=links.ORDER_PLACED)
 async def place_order(body: PlaceOrder, request: Request) -> Response:
     """Place an order for an existing customer."""
     handlers, ctx = await command(request)
     return respond(await handlers.place_order(body, ctx), "orders", "PlaceOrder")
 
 
-@command_route("POST", "/orders/{order_id}/items")
+@command_route(
+    "POST", "/orders/{order_id}/items", "addOrderItem", follow_ups=links.ORDER_ITEM_ADDED
+)
 async def add_order_item(order_id: UUID, body: AddOrderItem, request: Request) -> Response:
     """Add an item to a placed order (the same SKU adds to its quantity)."""
     handlers, ctx = await command(request)
     return respond(await handlers.add_order_item(order_id, body, ctx), "orders", "AddOrderItem")
 
 
-@command_route("DELETE", "/orders/{order_id}/items/{sku}")
+@command_route("DELETE", "/orders/{order_id}/items/{sku}", "removeOrderItem")
 async def remove_order_item(order_id: UUID, sku: SkuPath, request: Request) -> Response:
     """Remove an item from a placed order; an order keeps at least one item."""
     handlers, ctx = await command(request)
@@ -149,7 +173,9 @@ async def remove_order_item(order_id: UUID, sku: SkuPath, request: Request) -> R
     return respond(result, "orders", "RemoveOrderItem")
 
 
-@command_route("POST", "/orders/{order_id}/confirm")
+@command_route(
+    "POST", "/orders/{order_id}/confirm", "confirmOrder", follow_ups=links.ORDER_CONFIRMED
+)
 async def confirm_order(
     order_id: UUID, request: Request, body: ConfirmOrder | None = None
 ) -> Response:
@@ -158,14 +184,14 @@ async def confirm_order(
     return respond(await handlers.confirm_order(order_id, ctx), "orders", "ConfirmOrder")
 
 
-@command_route("POST", "/orders/{order_id}/ship")
+@command_route("POST", "/orders/{order_id}/ship", "shipOrder")
 async def ship_order(order_id: UUID, body: ShipOrder, request: Request) -> Response:
     """Ship a confirmed order."""
     handlers, ctx = await command(request)
     return respond(await handlers.ship_order(order_id, body, ctx), "orders", "ShipOrder")
 
 
-@command_route("POST", "/orders/{order_id}/cancel")
+@command_route("POST", "/orders/{order_id}/cancel", "cancelOrder")
 async def cancel_order(
     order_id: UUID, request: Request, body: CancelOrder | None = None
 ) -> Response:

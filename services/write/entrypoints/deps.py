@@ -16,7 +16,9 @@ from ..application.handlers import CommandContext, CommandHandlers
 from ..bootstrap import WriteService
 from .problems import BadHeader
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+# A version ETag ("3", weak or bare), or `*`; documented as the header's pattern.
+IF_MATCH_PATTERN = r'^\s*(?:\*|(?:W/)?"?[0-9]{1,9}"?)\s*$'
+_ETAG = re.compile(r'^\s*(?:W/)?"?([0-9]{1,9})"?\s*$')
 
 
 async def get_service(request: Request) -> WriteService:
@@ -89,7 +91,11 @@ def _documented(name: str, description: str, **schema: Any) -> dict[str, Any]:
 # The headers every command reads, for the OpenAPI document.
 COMMAND_HEADERS: dict[str, Any] = {
     "parameters": [
-        _documented("If-Match", 'The version the stream must be at, as an ETag: "3".'),
+        _documented(
+            "If-Match",
+            'The version the stream must be at, as an ETag: "3".',
+            pattern=IF_MATCH_PATTERN,
+        ),
         _documented(
             "Idempotency-Key",
             "A retry with the same key and body answers the first response again.",

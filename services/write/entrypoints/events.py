@@ -7,10 +7,12 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from shared.envelope import START, Cursor
+from shared.envelope import MAX_VERSION, START, Cursor
 
 from ..domain.errors import NotFound
 from .deps import Service
+from .problems import documented
+from .schemas import EventPage, Head, StreamEvents
 
 router = APIRouter()
 
@@ -25,11 +27,16 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-@router.get("/streams/{stream_id}/events")
+@router.get(
+    "/streams/{stream_id}/events",
+    operation_id="getStreamEvents",
+    response_model=StreamEvents,
+    responses=documented(404, 422, 503),
+)
 async def stream_events(
     stream_id: UUID,
     service: Service,
-    after_version: Annotated[int, Query(ge=0)] = 0,
+    after_version: Annotated[int, Query(ge=0, le=MAX_VERSION)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Response:
     """One stream's events in version order, after `after_version`."""
@@ -40,7 +47,9 @@ async def stream_events(
     return _json({"stream_id": stream_id, "events": rows})
 
 
-@router.get("/events")
+@router.get(
+    "/events", operation_id="getEvents", response_model=EventPage, responses=documented(422, 503)
+)
 async def all_events(
     service: Service,
     after: Annotated[str | None, Query(max_length=200)] = None,
@@ -59,7 +68,9 @@ async def all_events(
     return _json(body)
 
 
-@router.get("/events/head")
+@router.get(
+    "/events/head", operation_id="getEventsHead", response_model=Head, responses=documented(503)
+)
 async def head(service: Service) -> Response:
     """The last event visible to readers: its position, the highest position, and a cursor."""
     cursor = await service.store.head()

@@ -3,24 +3,30 @@
 import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from shared.http import problem
+from shared.http import problem, problem_responses
 from shared.metrics import exposition
 
 from ..metrics import HEAD_POSITION, RELAY_LEADER
 from .deps import Service
+from .schemas import Live, Ready
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/health/live")
-async def live() -> dict[str, str]:
+@router.get("/health/live", operation_id="getLive", response_model=Live)
+async def live() -> Response:
     """The process is up."""
-    return {"status": "ok"}
+    return JSONResponse({"status": "ok"})
 
 
-@router.get("/health/ready")
+@router.get(
+    "/health/ready",
+    operation_id="getReady",
+    response_model=Ready,
+    responses=problem_responses(503, s503="The event store does not answer"),
+)
 async def ready(service: Service) -> Response:
     """Ready when the event store answers. Kafka is not required: writes never depend on it."""
     try:
@@ -35,7 +41,12 @@ async def ready(service: Service) -> Response:
     return JSONResponse({"status": "ready", "relay": relay_state, "relay_leader": leader})
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    operation_id="getMetrics",
+    response_class=PlainTextResponse,
+    responses={200: {"description": "The Prometheus text exposition format"}},
+)
 async def metrics(service: Service) -> Response:
     """Prometheus metrics."""
     try:

@@ -1,10 +1,12 @@
 """How the write service's failures map to problem responses."""
 
+from typing import Any
+
 import asyncpg
 from fastapi import FastAPI
 
 from shared.envelope import InvalidCursor
-from shared.http import install_problem_handlers
+from shared.http import install_problem_handlers, problem_responses
 
 from ..application.handlers import IdempotencyMismatch
 from ..domain.errors import (
@@ -44,3 +46,12 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 
 def install(app: FastAPI) -> None:
     install_problem_handlers(app, STATUSES, UNAVAILABLE, store="event store")
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the problems a route answers; a 503 says when to retry."""
+    responses = problem_responses(*statuses, s503="The event store is unavailable; retry later")
+    if 503 in responses:
+        retry = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+        responses[503]["headers"] = {"Retry-After": retry}
+    return responses

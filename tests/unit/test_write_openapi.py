@@ -1,0 +1,120 @@
+"""The write service's OpenAPI document: operation ids, problems per route, and links that
+lead from a creation to every command that can follow it."""
+
+import re
+from typing import Any
+
+import pytest
+
+from services.write.entrypoints.app import create_app
+from services.write.entrypoints.deps import IF_MATCH_PATTERN, parse_if_match
+from services.write.entrypoints.problems import BadHeader
+from shared.http import PROBLEM_JSON
+
+COMMAND = {409, 412, 422, 503}
+# (method, path) -> (operationId, the problem statuses it documents)
+OPERATIONS: dict[tuple[str, str], tuple[str, set[int]]] = {
+    ("post", "/customers"): ("registerCustomer", COMMAND | {413}),
+    ("post", "/customers/{customer_id}/rename"): ("renameCustomer", COMMAND | {404, 413}),
+    ("post", "/customers/{customer_id}/change-email"): (
+        "changeCustomerEmail",
+        COMMAND | {404, 413},
+    ),
+    ("post", "/orders"): ("placeOrder", COMMAND | {413}),
+    ("post", "/orders/{order_id}/items"): ("addOrderItem", COMMAND | {404, 413}),
+    ("delete", "/orders/{order_id}/items/{sku}"): ("removeOrderItem", COMMAND | {404}),
+    ("post", "/orders/{order_id}/confirm"): ("confirmOrder", COMMAND | {404, 413}),
+    ("post", "/orders/{order_id}/ship"): ("shipOrder", COMMAND | {404, 413}),
+    ("post", "/orders/{order_id}/cancel"): ("cancelOrder", COMMAND | {404, 413}),
+    ("get", "/streams/{stream_id}/events"): ("getStreamEvents", {404, 422, 503}),
+    ("get", "/events"): ("getEvents", {422, 503}),
+    ("get", "/events/head"): ("getEventsHead", {503}),
+    ("get", "/health/live"): ("getLive", set()),
+    ("get", "/health/ready"): ("getReady", {503}),
+    ("get", "/metrics"): ("getMetrics", set()),
+}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return create_app().openapi()
+
+
+def operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every operation of the document by its operationId."""
+    return {
+        op["operationId"]: op for methods in document["paths"].values() for op in methods.values()
+    }
+
+
+def test_every_operation_has_its_id_and_documents_its_problems(document: dict[str, Any]) -> None:
+    found = {(m, p) for p, methods in document["paths"].items() for m in methods}
+    assert found == set(OPERATIONS)
+    for (method, path), (operation_id, problems) in OPERATIONS.items():
+        operation = document["paths"][path][method]
+        assert operation["operationId"] == operation_id
+        responses = operation["responses"]
+        errors = {int(status) for status in responses if int(status) >= 400}
+        assert errors == problems, operation_id
+        for status in errors:
+            schema = responses[str(status)]["content"][PROBLEM_JSON]["schema"]
+            assert schema == {"$ref": "#/components/schemas/Problem"}
+        if 503 in errors and path != "/health/ready":
+            assert "Retry-After" in responses["503"]["headers"]
+
+
+def test_every_success_has_a_schema(document: dict[str, Any]) -> None:
+    for (method, path), (operation_id, _) in OPERATIONS.items():
+        responses = document["paths"][path][method]["responses"]
+        [success] = [status for status in responses if status.startswith("2")]
+        content = responses[success]["content"]
+        media = "text/plain" if path == "/metrics" else "application/json"
+        assert list(content) == [media], operation_id
+        assert content[media]["schema"] not in ({}, None), operation_id
+
+
+def links_of(document: dict[str, Any], path: str, status: str) -> dict[str, Any]:
+    links: dict[str, Any] = document["paths"][path]["post"]["responses"][status]["links"]
+    return links
+
+
+def test_creations_link_to_every_follow_up(document: dict[str, Any]) -> None:
+    targets = {link["operationId"] for link in links_of(document, "/customers", "201").values()}
+    assert targets == {"renameCustomer", "changeCustomerEmail", "getStreamEvents", "placeOrder"}
+    targets = {link["operationId"] for link in links_of(document, "/orders", "201").values()}
+    assert targets == {
+        "addOrderItem",
+        "removeOrderItem",
+        "confirmOrder",
+        "shipOrder",
+        "cancelOrder",
+        "getStreamEvents",
+    }
+    place = links_of(document, "/customers", "201")["PlaceOrder"]
+    assert place["requestBody"] == {"customer_id": "$response.body#/id"}
+
+
+def test_every_link_names_parameters_its_target_has(document: dict[str, Any]) -> None:
+    by_id = operations(document)
+    schemas = document["components"]["schemas"]
+    for path, methods in document["paths"].items():
+        for operation in methods.values():
+            for response in operation["responses"].values():
+                for name, link in response.get("links", {}).items():
+                    target = by_id[link["operationId"]]
+                    declared = {f"{p['in']}.{p['name']}" for p in target.get("parameters", [])}
+                    assert set(link.get("parameters", {})) <= declared, (path, name)
+                    if "requestBody" in link:
+                        ref = target["requestBody"]["content"]["application/json"]["schema"]
+                        body = schemas[ref["$ref"].rsplit("/", 1)[-1]]
+                        assert set(link["requestBody"]) <= set(body["properties"]), (path, name)
+
+
+def test_the_documented_if_match_pattern_is_what_the_service_takes() -> None:
+    for value in ['"3"', 'W/"3"', "3", "*", ' "12" ', '"3', "yesterday", '"1", "2"', '"-1"', "٣"]:
+        try:
+            parse_if_match(value)
+            taken = True
+        except BadHeader:
+            taken = False
+        assert bool(re.search(IF_MATCH_PATTERN, value)) == taken, value
