@@ -12,9 +12,9 @@ import iso4217
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    Strict,
     StringConstraints,
     WithJsonSchema,
 )
@@ -67,7 +67,17 @@ Currency = Annotated[
 ]
 Text = Annotated[str, text(500)]
 TrackingNumber = Annotated[str, text(100)]
-Quantity = Annotated[int, Strict(), Field(gt=0, le=MAX_QUANTITY)]
+
+
+def _a_json_number(value: Any) -> Any:
+    # A JSON integer, or a number with no fractional part (JSON Schema's `integer` takes 2.0):
+    # never a string ("2") nor a boolean, which pydantic alone would turn into one.
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY), BeforeValidator(_a_json_number)]
 
 
 class Contract(BaseModel):

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from .adapters.collections import Collections
 from .adapters.control import ControlState, rebuild_running
 from .adapters.dead_letters import DeadLetters
-from .adapters.write_api import WriteApi
+from .adapters.write_api import WriteApi, WriteApiError
 from .application.appliers import PROJECTIONS
 from .application.lag import LagMonitor
 from .application.runner import ProjectionRunner
@@ -54,6 +54,14 @@ class ReadService:
 
     async def pause_reason(self, projection: str) -> str | None:
         return await self.control.pause_reason(projection)
+
+    async def order_exists(self, order_id: str) -> bool | None:
+        """Whether the event store has this order; None when the write service cannot say."""
+        try:
+            return await self.write_api.stream_exists(order_id)
+        except WriteApiError as exc:
+            log.warning("cannot tell whether order %s exists: %s", order_id, exc)
+            return None
 
     def _spawn(self, work: Any, name: str) -> None:
         task = asyncio.create_task(work, name=name)

@@ -36,6 +36,7 @@ class FakeReadModel:
     waiting: asyncio.Event = field(default_factory=asyncio.Event)
     pause: str | None = None  # what pause_reason answers
     waits: list[float] = field(default_factory=list)  # every wait asked for, in seconds
+    orders: set[str] = field(default_factory=set)  # the orders the event store holds
 
     def collections(self, projection: str) -> Collections:
         return Collections(projection, 1)
@@ -47,6 +48,9 @@ class FakeReadModel:
 
     async def pause_reason(self, projection: str) -> str | None:
         return self.pause
+
+    async def order_exists(self, order_id: str) -> bool | None:
+        return order_id in self.orders
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +181,8 @@ async def test_min_version_of_an_order_never_seen_is_404(api: httpx.AsyncClient)
     response = await api.get(f"/orders/{unknown}", params={"min_version": 1, "wait_ms": 100})
     assert response.status_code == 404, response.text
     assert response.headers["content-type"] == PROBLEM_JSON
-    assert response.json()["detail"] == f"no order {unknown} was seen within the wait (100 ms)"
+    detail = f"no order {unknown} exists (none was seen within the wait, 100 ms)"
+    assert response.json()["detail"] == detail
 
 
 async def test_min_version_on_a_paused_projection_says_it_is_paused(
@@ -185,15 +190,19 @@ async def test_min_version_on_a_paused_projection_says_it_is_paused(
 ) -> None:
     doc = order_doc(str(uuid4()), T0)
     await seed(read, "order_details", doc)
+    placed = str(uuid4())  # in the event store, not yet projected
+    read.orders.add(placed)
     read.pause = "paused by an operator"
     try:
-        for order_id in (doc["_id"], str(uuid4())):  # behind, and not there at all
+        for order_id in (doc["_id"], placed):  # behind, and not there at all
             params = {"min_version": 2, "wait_ms": 100}
             response = await api.get(f"/orders/{order_id}", params=params)
             assert response.status_code == 503, response.text
             assert response.headers["retry-after"] == "1"
             detail = response.json()["detail"]
             assert "order_details projection is paused by an operator" in detail, detail
+        unknown = await api.get(f"/orders/{uuid4()}", params={"min_version": 1, "wait_ms": 100})
+        assert unknown.status_code == 404, unknown.text  # paused or not, the store has none
     finally:
         read.pause = None
 

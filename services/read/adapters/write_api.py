@@ -50,6 +50,11 @@ class WriteApi:
         )
         return [to_event(row) for row in body["events"]]
 
+    async def stream_exists(self, stream_id: str) -> bool:
+        """Whether the event store holds a stream of this id."""
+        body = await self._get(f"/streams/{stream_id}/events", {"limit": 1}, missing={})
+        return bool(body)
+
     async def head(self) -> dict[str, Any]:
         return await self._get("/events/head", {})
 

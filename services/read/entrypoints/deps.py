@@ -47,6 +47,10 @@ class ReadModel(Protocol):
         """Why the projection is paused (an operator, a rebuild's switch), or None."""
         ...
 
+    async def order_exists(self, order_id: str) -> bool | None:
+        """Whether the event store has the order; None when that cannot be known now."""
+        ...
+
 
 async def get_read(request: Request) -> ReadModel:
     read: ReadModel = request.app.state.read

@@ -27,10 +27,12 @@ from .deps import (
 router = APIRouter()
 
 DEFAULT_WAIT_MS = 2000
-ORDER_NOT_FOUND = "No such order (with `min_version`: none was seen within the wait)"
+ORDER_NOT_FOUND = (
+    "No such order (with `min_version`: none seen within the wait, and none in the event store)"
+)
 ORDER_UNAVAILABLE = (
-    "MongoDB unavailable, or with `min_version`, the order is not at that version yet (nor"
-    " when its projection is paused); retry later"
+    "MongoDB unavailable, or, with `min_version`, the order is not at that version yet (for"
+    " instance while its projection is paused); retry later"
 )
 
 
@@ -77,15 +79,15 @@ async def get_order(
 async def _not_reached(
     request: Request, read: Read, exc: orders.VersionNotReached, waited_ms: int
 ) -> Response:
-    """503 (retry later) while the order may still come; 404 when there is no such order."""
-    reason = await read.pause_reason(orders.PROJECTION)
-    if reason is not None:  # nothing arrives while paused: say why
-        detail = f"{exc}: the {orders.PROJECTION} projection is {reason}"
-    elif exc.seen is None:
-        detail = f"no order {exc.order_id} was seen within the wait ({waited_ms} ms)"
+    """503 (retry later) for an order that exists but is not at that version here yet; 404 when
+    the event store has no such order (asked only when none was seen within the wait)."""
+    if exc.seen is None and await read.order_exists(exc.order_id) is False:
+        detail = f"no order {exc.order_id} exists (none was seen within the wait, {waited_ms} ms)"
         return problem(404, detail, instance=request.url.path)
-    else:
-        detail = str(exc)
+    reason = await read.pause_reason(orders.PROJECTION)
+    detail = (
+        str(exc) if reason is None else f"{exc}: the {orders.PROJECTION} projection is {reason}"
+    )
     return problem(503, detail, instance=request.url.path, headers={"Retry-After": "1"})
 
 
