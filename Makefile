@@ -19,10 +19,14 @@ PROJECTION ?=
 REPLAY ?=
 ARGS ?=
 FUZZ_EXAMPLES ?= 500
+SCOPES ?=
+CUSTOMER ?=
+SUBJECT ?=
+TTL ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install run infra write-service read-service test test-unit test-integration test-e2e \
-        lint format fuzz republish clean bench up down asyncapi projections dead-letters rebuild-projections
+        lint format fuzz token republish clean bench up down asyncapi projections dead-letters rebuild-projections
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -48,6 +52,9 @@ write-service: install ## only the write service (and its relay), against runnin
 
 read-service: install ## only the read service, against running infrastructure
 	@$(RUN_NEXT_TO_STACK) python -m services.read
+
+token: install ## print an access token of the running stack's issuer (SCOPES=, CUSTOMER=, SUBJECT=, TTL=)
+	@$(RUN_NEXT_TO_STACK) python -m deploy.local.token --scopes "$(SCOPES)" --customer "$(CUSTOMER)" --subject "$(SUBJECT)" --ttl "$(TTL)"
 
 republish: install ## re-send stored events to Kafka from FROM=<position>
 	@$(RUN_NEXT_TO_STACK) python -m services.write.entrypoints.republish --from-position $(FROM)

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +16,16 @@ class BaseServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", min_length=3)
     kafka_enable_idempotence: bool = True
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Access control: tokens of this issuer, for this audience; or nothing checked at all.
+    auth_issuer: str = Field(default="", pattern=r"^(https?://\S+)?$")
+    auth_audience: str = ""
+    auth_disabled: bool = False
+    auth_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    # This service's own client of the issuer (client-credentials grant), where it calls another.
+    auth_client_id: str = ""
+    auth_client_secret: SecretStr = SecretStr("")
+    # /metrics holds no personal data: open unless this asks for a token with ordering:operate.
+    auth_metrics_required: bool = False
     customers_topic: str = "customers.events"
     orders_topic: str = "orders.events"
 

@@ -1,5 +1,7 @@
-"""Fixtures shared by every test tier: the servers (see tests/backends.py)."""
+"""Fixtures shared by every test tier: the servers (see tests/backends.py) and the token
+issuer (tests/auth.py)."""
 
+from tests.auth import issuer
 from tests.backends import (
     backends,
     kafka,
@@ -9,4 +11,12 @@ from tests.backends import (
     revive_stopped_servers,
 )
 
-__all__ = ["backends", "kafka", "mongo", "pg_database", "postgres", "revive_stopped_servers"]
+__all__ = [
+    "backends",
+    "issuer",
+    "kafka",
+    "mongo",
+    "pg_database",
+    "postgres",
+    "revive_stopped_servers",
+]

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from deploy.local.stack import (
+    LocalIssuer,
     LocalKafka,
     LocalMongo,
     LocalPostgres,
@@ -43,7 +44,9 @@ DEFAULT_PORTS = {
     "MONGODB_PORT": 27017,
     "WRITE_PORT": 8001,
     "READ_PORT": 8002,
+    "ISSUER_PORT": 8003,
 }
+AUDIENCE = "ordering"
 READY_TIMEOUT = 90.0
 
 
@@ -208,6 +211,12 @@ def plan(what: str, ports: dict[str, int]) -> tuple[list[LocalServer], list[Serv
         ),
         LocalKafka(port=ports["KAFKA_PORT"], log_path=LOGS / "kafka.log"),
         LocalMongo(STATE / "mongo", port=ports["MONGODB_PORT"], log_path=LOGS / "mongo.log"),
+        LocalIssuer(
+            STATE / "issuer",
+            port=ports["ISSUER_PORT"],
+            log_path=LOGS / "issuer.log",
+            audience=AUDIENCE,
+        ),
     ]
     services: list[Service] = []
     if what == "all":
@@ -274,11 +283,17 @@ STACK_KEYS = (
     "WRITE_PORT",
     "READ_PORT",
     "WRITE_SERVICE_URL",
+    "AUTH_ISSUER",
+    "AUTH_AUDIENCE",
+    "AUTH_CLIENT_ID",
+    "AUTH_CLIENT_SECRET",
+    "TOKEN_CLIENT_SECRET",
 )
 
 
 def service_env(servers: Sequence[LocalServer], ports: dict[str, int]) -> dict[str, str]:
-    pg, kafka, mongo = servers
+    pg, kafka, mongo, issuer = servers
+    assert isinstance(issuer, LocalIssuer)
     return {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -290,6 +305,11 @@ def service_env(servers: Sequence[LocalServer], ports: dict[str, int]) -> dict[s
         "WRITE_PORT": str(ports["WRITE_PORT"]),
         "READ_PORT": str(ports["READ_PORT"]),
         "WRITE_SERVICE_URL": f"http://127.0.0.1:{ports['WRITE_PORT']}",
+        "AUTH_ISSUER": issuer.url,
+        "AUTH_AUDIENCE": AUDIENCE,
+        "AUTH_CLIENT_ID": "read-service",
+        "AUTH_CLIENT_SECRET": issuer.client_secret("read-service"),
+        "TOKEN_CLIENT_SECRET": issuer.client_secret("dev"),  # make token's client: `dev`
     }
 
 

@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 import warnings
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -376,3 +377,37 @@ class LocalMongo(LocalServer):
             return bool(client.admin.command("ping").get("ok"))
         finally:
             client.close()
+
+
+class LocalIssuer(LocalServer):
+    """The development OpenID Connect issuer (deploy/local/issuer.py); its key and client
+    secrets persist in state_dir."""
+
+    title, port_env = "OIDC issuer (dev)", "ISSUER_PORT"
+
+    def __init__(
+        self, state_dir: Path, *, port: int, log_path: Path, host: str = HOST, audience: str
+    ) -> None:
+        super().__init__(port=port, log_path=log_path, host=host)
+        self.state_dir, self.audience = state_dir.resolve(), audience
+        self._popen["env"] = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def client_secret(self, client_id: str) -> str:
+        """A client's secret, as the issuer made it at its first start."""
+        import json
+
+        return str(json.loads((self.state_dir / "clients.json").read_text())[client_id])
+
+    def _command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "deploy.local.issuer", "--host", self.host]
+        cmd += ["--port", str(self.port), "--state", str(self.state_dir)]
+        return cmd + ["--audience", self.audience]
+
+    def _probe(self) -> bool:
+        url = f"{self.url}/.well-known/openid-configuration"
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)

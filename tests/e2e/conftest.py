@@ -10,7 +10,8 @@ import asyncpg
 import httpx
 import pytest
 
-from deploy.local.stack import free_port
+from deploy.local.stack import LocalIssuer, free_port
+from tests.auth import auth_env, bearer, token
 from tests.services import RunningService, run_service
 
 
@@ -34,7 +35,7 @@ async def _create_database(server_url: str) -> str:
 
 @pytest.fixture(scope="module")
 def write_service(
-    postgres: Any, kafka: Any, tmp_path_factory: pytest.TempPathFactory
+    postgres: Any, kafka: Any, issuer: LocalIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningService]:
     database_url = asyncio.run(_create_database(postgres.url))
     port = free_port()
@@ -49,6 +50,7 @@ def write_service(
         "RELAY_MARKER_TOPIC": f"marker.{suffix}",
         "WRITE_PORT": str(port),
         "RELAY_POLL_SECONDS": "0.2",
+        **auth_env(issuer),
     }
     yield from _serve("write", env, port, tmp_path_factory)
 
@@ -73,14 +75,28 @@ def read_service(
     yield from _serve("read", env, port, tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def staff_token(issuer: LocalIssuer) -> str:
+    """A token with every scope: staff and back-office clients."""
+    return token(issuer)
+
+
 @pytest.fixture
-async def reader(read_service: RunningService) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=read_service.url, timeout=30) as c:
+async def reader(
+    read_service: RunningService, staff_token: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    headers = bearer(staff_token)
+    async with httpx.AsyncClient(base_url=read_service.url, timeout=30, headers=headers) as c:
         yield c
 
 
 @pytest.fixture
-async def client(write_service: RunningService) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    write_service: RunningService, staff_token: str
+) -> AsyncIterator[httpx.AsyncClient]:
     limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(base_url=write_service.url, timeout=30, limits=limits) as c:
+    headers = bearer(staff_token)
+    async with httpx.AsyncClient(
+        base_url=write_service.url, timeout=30, limits=limits, headers=headers
+    ) as c:
         yield c

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from deploy.local.stack import free_port
 from tests.services import ROOT
 
-PORTS = ("POSTGRES_PORT", "KAFKA_PORT", "MONGODB_PORT", "WRITE_PORT", "READ_PORT")
+PORTS = ("POSTGRES_PORT", "KAFKA_PORT", "MONGODB_PORT", "WRITE_PORT", "READ_PORT", "ISSUER_PORT")
 # What a second shell does not have: anything that points at servers or tunes the clients.
 STACK_VARIABLES = (
     *PORTS,
@@ -28,6 +29,12 @@ STACK_VARIABLES = (
     "KAFKA_ENABLE_IDEMPOTENCE",
     "MONGODB_URL",
     "WRITE_SERVICE_URL",
+    "AUTH_ISSUER",
+    "AUTH_AUDIENCE",
+    "AUTH_CLIENT_ID",
+    "AUTH_CLIENT_SECRET",
+    "AUTH_DISABLED",
+    "TOKEN_CLIENT_SECRET",
 )
 START_TIMEOUT = 180.0
 
@@ -90,8 +97,9 @@ def make(state: Path, *args: str) -> str:
     return result.stdout
 
 
-def place_an_order(write_url: str) -> None:
-    with httpx.Client(base_url=write_url, timeout=10) as http:
+def place_an_order(write_url: str, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=write_url, timeout=10, headers=headers) as http:
         email = f"op.{uuid.uuid4().hex[:8]}@example.com"
         customer = http.post("/customers", json={"name": "Op Erator", "email": email})
         assert customer.status_code == 201, customer.text
@@ -114,7 +122,10 @@ def test_operator_targets_work_from_a_second_shell_next_to_make_run(
     make_run: tuple[Path, dict[str, int]],
 ) -> None:
     state, ports = make_run
-    place_an_order(f"http://127.0.0.1:{ports['WRITE_PORT']}")
+    printed = make(state, "-s", "token", "SCOPES=ordering:command", "SUBJECT=operator")
+    claims = jwt.decode(printed.strip(), options={"verify_signature": False})
+    assert (claims["sub"], claims["scope"]) == ("operator", "ordering:command"), printed
+    place_an_order(f"http://127.0.0.1:{ports['WRITE_PORT']}", printed.strip())
 
     assert "done: 2 events republished" in make(state, "republish", "FROM=0")
     table = make(state, "projections")
