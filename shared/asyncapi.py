@@ -32,6 +32,11 @@ HEADERS: dict[str, Any] = {
         "ce_streamtype": {"type": "string", "enum": sorted(TOPICS)},
         "ce_correlationid": {"type": "string"},
         "ce_causationid": {"type": "string"},
+        "ce_actor": {
+            "type": "string",
+            "description": "who asked for the event: the subject (`sub`) of the command's "
+            "access token; absent for events recorded before access control",
+        },
         "traceparent": {"type": "string", "description": "W3C trace context"},
     },
 }

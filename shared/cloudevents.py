@@ -32,6 +32,9 @@ def to_headers(event: RecordedEvent, *, source: str) -> Headers:
         headers.append(("ce_causationid", event.metadata.causation_id))
     if event.metadata.traceparent:
         headers.append(("traceparent", event.metadata.traceparent))
+    actor = (event.metadata.actor or {}).get("subject")
+    if actor:  # who did it, for any consumer; client and customer ids stay in the store
+        headers.append(("ce_actor", actor))
     return [(key, value.encode()) for key, value in headers]
 
 

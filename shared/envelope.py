@@ -29,7 +29,7 @@ def valid_traceparent(value: Any) -> str | None:
 
 
 class EventMetadata(BaseModel):
-    """Tracing data carried with every event."""
+    """Tracing data carried with every event, and who asked for it (the audit trail)."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
@@ -37,6 +37,8 @@ class EventMetadata(BaseModel):
     causation_id: str | None = None
     command_id: str | None = None
     traceparent: Annotated[str | None, BeforeValidator(valid_traceparent)] = None
+    # The caller's `subject`, `client_id` and `customer_id` (only those its token had).
+    actor: dict[str, str] | None = None
 
 
 class RecordedEvent(BaseModel):

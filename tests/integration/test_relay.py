@@ -20,10 +20,10 @@ from services.write.domain.commands import AddOrderItem, PlaceOrder, RegisterCus
 from services.write.entrypoints.relay import run_relay
 from services.write.entrypoints.republish import republish
 from services.write.settings import WriteSettings
-from shared.envelope import START
+from shared.envelope import START, EventMetadata
 from tests.kafka_utils import Record, read_records
 
-CTX = CommandContext()
+CTX = CommandContext(metadata=EventMetadata(actor={"subject": "clerk", "client_id": "shop"}))
 ADDRESS = {"line1": "1 Main St", "city": "Paris", "postal_code": "75001", "country": "FR"}
 
 
@@ -98,6 +98,7 @@ def assert_log_on_kafka(settings: WriteSettings, log: list[Any], records: list[R
         assert {"ce_source", "ce_time", "ce_schemaversion", "ce_correlationid"} <= set(
             record.headers
         ) or event.metadata.correlation_id is None
+        assert record.headers.get("ce_actor") == (event.metadata.actor or {}).get("subject")
         versions[record.key].append(event.version)
     for stream, seen in versions.items():
         assert seen == sorted(seen), f"stream {stream} out of order: {seen}"

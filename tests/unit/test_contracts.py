@@ -1,4 +1,5 @@
 import base64
+import re
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -62,7 +63,7 @@ def test_cloudevents_headers() -> None:
         event_type="CustomerRenamed",
         schema_version=1,
         data={"name": "Ada"},
-        metadata=EventMetadata(correlation_id="c-1"),
+        metadata=EventMetadata(correlation_id="c-1", actor={"subject": "ada", "client_id": "shop"}),
         recorded_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
     )
     headers = to_headers(event, source="/test")
@@ -77,3 +78,10 @@ def test_cloudevents_headers() -> None:
     assert decoded["schemaversion"] == "1"
     assert decoded["correlationid"] == "c-1"
     assert decoded["content-type"] == "application/json"
+    assert decoded["actor"] == "ada"  # the subject only: the client id stays in the store
+    assert "ce_clientid" not in dict(headers)
+    anonymous = event.model_copy(update={"metadata": EventMetadata()})
+    assert "actor" not in from_headers(to_headers(anonymous, source="/test"))
+    # CloudEvents attribute names are lowercase alphanumeric (CloudEvents 1.0, "Naming")
+    names = [key[3:] for key, _ in headers if key.startswith("ce_")]
+    assert all(re.fullmatch(r"[a-z0-9]{1,20}", name) for name in names), names

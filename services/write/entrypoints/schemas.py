@@ -32,6 +32,16 @@ class Accepted(BaseModel):
     position: int = Field(ge=1)
 
 
+class Actor(BaseModel):
+    """Who asked for the command, from its access token: the keys the token had."""
+
+    subject: str = Field(description="The token's subject (`sub`)")
+    client_id: Omitted = Field(default=None, description="The OAuth client it was issued to")
+    customer_id: Annotated[UUID | SkipJsonSchema[None], Field(json_schema_extra=_no_default)] = (
+        Field(default=None, description="The customer of a customer's token")
+    )
+
+
 class StoredMetadata(BaseModel):
     """Tracing data recorded with an event: a key without a value is left out; others may come."""
 
@@ -41,6 +51,9 @@ class StoredMetadata(BaseModel):
     causation_id: Omitted = None
     command_id: Omitted = None
     traceparent: Omitted = Field(default=None, description="W3C Trace Context, when one was given")
+    actor: Annotated[Actor | SkipJsonSchema[None], Field(json_schema_extra=_no_default)] = Field(
+        default=None, description="Who asked for it (absent on events older than access control)"
+    )
 
 
 class StoredEvent(BaseModel):
