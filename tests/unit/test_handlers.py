@@ -4,6 +4,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from services.write.application.context import caller_key
 from services.write.application.handlers import (
     CommandContext,
     CommandHandlers,
@@ -11,9 +12,12 @@ from services.write.application.handlers import (
 )
 from services.write.domain.commands import (
     AddOrderItem,
+    CancelOrder,
     ChangeCustomerEmail,
     PlaceOrder,
     RegisterCustomer,
+    RemoveOrderItem,
+    RenameCustomer,
     ShipOrder,
 )
 from services.write.domain.errors import (
@@ -136,3 +140,83 @@ async def test_cached_aggregates_see_what_other_replicas_appended(store: FakeEve
     assert (
         await there.ship_order(order_id, ShipOrder(carrier="c", tracking_number="t"), CTX)
     ).version == 6
+
+
+def order_for(customer_id: UUID) -> PlaceOrder:
+    return PlaceOrder(
+        customer_id=customer_id,
+        items=[ITEM.model_dump()],
+        shipping_address=ADDRESS,
+        currency="EUR",
+    )
+
+
+async def test_a_customer_acts_on_their_own_profile_and_orders(store: FakeEventStore) -> None:
+    handlers = CommandHandlers(store)
+    ada = await handlers.register_customer(RegisterCustomer(name="Ada", email="a@x.io"), CTX)
+    as_ada = CommandContext(subject="ada", customer_id=ada.stream_id)
+    order = await handlers.place_order(order_for(ada.stream_id), as_ada)
+    await handlers.add_order_item(order.stream_id, ITEM.model_copy(update={"sku": "B"}), as_ada)
+    await handlers.remove_order_item(order.stream_id, RemoveOrderItem(sku="B"), as_ada)
+    await handlers.rename_customer(ada.stream_id, RenameCustomer(name="Ada L"), as_ada)
+    await handlers.change_customer_email(ada.stream_id, ChangeCustomerEmail(email="l@x.io"), as_ada)
+    cancelled = await handlers.cancel_order(order.stream_id, CancelOrder(), as_ada)
+    assert cancelled.version == 4
+
+
+async def test_another_customers_data_does_not_exist_for_a_customer(
+    store: FakeEventStore,
+) -> None:
+    handlers = CommandHandlers(store)
+    bob_id, bobs_order = await new_order(handlers)
+    await handlers.add_order_item(bobs_order, ITEM, CTX)  # cached here, as after any command
+    as_ada = CommandContext(subject="ada", customer_id=uuid4())
+    pinned = CommandContext(subject="ada", customer_id=as_ada.customer_id, expected_version=9)
+    appends = store.appends
+    refusals = {
+        "place for Bob": handlers.place_order(order_for(bob_id), as_ada),
+        "place for nobody": handlers.place_order(order_for(uuid4()), as_ada),
+        "add to Bob's": handlers.add_order_item(bobs_order, ITEM, as_ada),
+        "pinned to a version": handlers.add_order_item(bobs_order, ITEM, pinned),
+        "cancel Bob's": handlers.cancel_order(bobs_order, CancelOrder(), as_ada),
+        "rename Bob": handlers.rename_customer(bob_id, RenameCustomer(name="X"), as_ada),
+        "Bob's email": handlers.change_customer_email(
+            bob_id, ChangeCustomerEmail(email="x@x.io"), as_ada
+        ),
+    }
+    for name, refused in refusals.items():
+        with pytest.raises(NotFound, match="does not exist"):
+            await refused
+            pytest.fail(f"accepted: {name}")
+    unknown_id = uuid4()
+    with pytest.raises(NotFound) as unknown:
+        await handlers.add_order_item(unknown_id, ITEM, CTX)
+    with pytest.raises(NotFound) as foreign:
+        await handlers.add_order_item(bobs_order, ITEM, as_ada)
+    # word for word the answer about an order that does not exist
+    assert str(unknown.value) == f"order {unknown_id} does not exist"
+    assert str(foreign.value) == f"order {bobs_order} does not exist"
+    assert store.appends == appends
+    assert (await handlers.add_order_item(bobs_order, ITEM, CTX)).version == 3  # staff: anything
+
+
+async def test_idempotency_keys_belong_to_their_caller(store: FakeEventStore) -> None:
+    handlers = CommandHandlers(store)
+    _, order_id = await new_order(handlers)
+    first = CommandContext(idempotency_key="k", fingerprint="f", subject="clerk-1")
+    other = CommandContext(idempotency_key="k", fingerprint="f", subject="clerk-2")
+    assert (await handlers.add_order_item(order_id, ITEM, first)).version == 2
+    theirs = await handlers.add_order_item(order_id, ITEM, other)
+    assert (theirs.version, theirs.replayed) == (3, False)
+    again = await handlers.add_order_item(order_id, ITEM, first)
+    assert (again.version, again.replayed) == (2, True)
+
+
+def test_stored_idempotency_keys_are_unambiguous_and_bounded() -> None:
+    assert caller_key("ab", "c") != caller_key("a", "bc")
+    assert caller_key("a:b", "c") != caller_key("a", "b:c")
+    long_one, long_two = "s" * 5000, "s" * 4999 + "t"
+    assert caller_key(long_one, "k") != caller_key(long_two, "k")
+    assert len(caller_key(long_one, "k" * 200).encode()) < 300
+    assert CommandContext(idempotency_key="k", subject="ada").stored_key == "3:ada:k"
+    assert CommandContext().stored_key is None

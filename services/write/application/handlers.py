@@ -4,11 +4,9 @@ import asyncio
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID, uuid4
-
-from shared.envelope import EventMetadata
 
 from ..domain.aggregate import Aggregate
 from ..domain.commands import (
@@ -30,24 +28,16 @@ from ..domain.errors import (
     VersionMismatch,
 )
 from ..domain.order import Order
+from .context import CommandContext
 from .locks import KeyedLocks
 from .ports import EmailClaim, EventStore, IdempotencyKeyTaken, IdempotencyRecord
 
+__all__ = ["CommandContext", "CommandHandlers", "CommandResult", "IdempotencyMismatch"]
 A = TypeVar("A", bound=Aggregate)
 
 
 class IdempotencyMismatch(Exception):
     """The idempotency key was first used with another request (422)."""
-
-
-@dataclass(frozen=True)
-class CommandContext:
-    """How to run a command: expected version, idempotency, tracing."""
-
-    expected_version: int | None = None
-    idempotency_key: str | None = None
-    fingerprint: str = ""
-    metadata: EventMetadata = field(default_factory=EventMetadata)
 
 
 @dataclass(frozen=True)
@@ -60,7 +50,10 @@ class CommandResult:
 
 
 class CommandHandlers:
-    """One method per command. Losing a race re-runs the command, unless a version was given."""
+    """One method per command. Losing a race re-runs the command, unless a version was given.
+
+    A customer's command on another customer's profile or order fails as if it did not exist
+    (NotFound, checked before anything else can tell): object-level authorization."""
 
     def __init__(
         self, store: EventStore, *, max_attempts: int = 10, cache_size: int = 10_000
@@ -97,6 +90,8 @@ class CommandHandlers:
         return await self._execute(Customer, customer_id, decide, ctx)
 
     async def place_order(self, cmd: PlaceOrder, ctx: CommandContext) -> CommandResult:
+        if not ctx.may_act_for(cmd.customer_id):  # exists or not: not theirs to know
+            raise NotFound(f"customer {cmd.customer_id} does not exist")
         if cmd.customer_id not in self._customers:  # customers are never deleted: cache them
             if await self._store.stream_type_of(cmd.customer_id) != Customer.stream_type:
                 raise UnknownReference(f"customer {cmd.customer_id} does not exist")
@@ -129,9 +124,9 @@ class CommandHandlers:
         return await self._execute(Order, order_id, lambda o: o.cancel(cmd), ctx)
 
     async def _replay(self, ctx: CommandContext) -> CommandResult | None:
-        if ctx.idempotency_key is None:
+        if ctx.stored_key is None:
             return None
-        stored = await self._store.find_response(ctx.idempotency_key)
+        stored = await self._store.find_response(ctx.stored_key)
         if stored is None:
             return None
         if stored.fingerprint != ctx.fingerprint:
@@ -161,9 +156,7 @@ class CommandHandlers:
         trust = ctx.expected_version is None
         async with self._locks.hold(stream_id):
             for attempt in range(self._max_attempts):
-                aggregate, trusted = await self._load(kind, stream_id, create=create, trust=trust)
-                if ctx.expected_version is not None and aggregate.version != ctx.expected_version:
-                    raise VersionMismatch(ctx.expected_version, aggregate.version)
+                aggregate, trusted = await self._checked(kind, stream_id, ctx, create, trust)
                 expected = aggregate.version
                 try:
                     email = decide(aggregate)
@@ -173,9 +166,9 @@ class CommandHandlers:
                     trust = False
                     continue
                 idem = None
-                if ctx.idempotency_key is not None:
+                if ctx.stored_key is not None:
                     status = 201 if create else 200
-                    idem = IdempotencyRecord(ctx.idempotency_key, ctx.fingerprint, status)
+                    idem = IdempotencyRecord(ctx.stored_key, ctx.fingerprint, status)
                 try:
                     result = await self._store.append(
                         stream_type=kind.stream_type,
@@ -203,6 +196,19 @@ class CommandHandlers:
         raise ConcurrencyError(
             f"stream {stream_id} kept moving: gave up after {self._max_attempts} attempts"
         )
+
+    async def _checked(
+        self, kind: type[A], stream_id: UUID, ctx: CommandContext, create: bool, trust: bool
+    ) -> tuple[A, bool]:
+        """The aggregate to decide on (see `_load`), if the caller may act on it (else NotFound,
+        before a version mismatch could tell that it exists) and it is at the version asked."""
+        aggregate, trusted = await self._load(kind, stream_id, create=create, trust=trust)
+        if not create and not ctx.may_act_for(aggregate.owner):
+            self._remember(aggregate)  # as sound as loaded: kept for its owner's commands
+            raise NotFound(f"{kind.stream_type} {stream_id} does not exist")
+        if ctx.expected_version is not None and aggregate.version != ctx.expected_version:
+            raise VersionMismatch(ctx.expected_version, aggregate.version)
+        return aggregate, trusted
 
     async def _load(
         self, kind: type[A], stream_id: UUID, *, create: bool, trust: bool

@@ -28,6 +28,11 @@ class Aggregate:
     def exists(self) -> bool:
         return self.version > 0
 
+    @property
+    def owner(self) -> UUID | None:
+        """The customer whose data this is (a customer's token may act on it)."""
+        return None
+
     def apply(self, event: DomainEvent) -> None:
         handler = getattr(self, f"_on_{event.event_type()}", None)
         if handler is None:

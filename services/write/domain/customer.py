@@ -1,5 +1,7 @@
 """The Customer aggregate."""
 
+from uuid import UUID
+
 from shared.events import CUSTOMER, CustomerEmailChanged, CustomerRegistered, CustomerRenamed
 
 from .aggregate import Aggregate
@@ -19,6 +21,10 @@ class Customer(Aggregate):
 
     name: str = ""
     email: str = ""
+
+    @property
+    def owner(self) -> UUID:
+        return self.id
 
     def register(self, command: RegisterCustomer) -> None:
         if self.exists:

@@ -123,6 +123,10 @@ class Order(Aggregate):
         self.record(OrderCancelled(reason=command.reason or "no reason given"))
 
     @property
+    def owner(self) -> UUID | None:
+        return self.customer_id
+
+    @property
     def total(self) -> Decimal:
         return order_total(list(self.lines.values()))
 
