@@ -31,7 +31,7 @@ SEED = int(os.environ.get("FUZZ_SEED", "20261130"))
 pytestmark = pytest.mark.e2e
 
 
-def command(url: str) -> list[str]:
+def command(url: str, *extra: str) -> list[str]:
     """The schemathesis run, as the note on a failure prints it to reproduce."""
     return [
         str(SCHEMATHESIS),
@@ -44,11 +44,12 @@ def command(url: str) -> list[str]:
         "--workers=1",  # CPython 3.11's ast is not safe across the threads of several workers
         "--request-timeout=10",
         "--no-color",
+        *extra,
     ]
 
 
-def fuzz(url: str, tmp_path: Path) -> None:
-    cmd = command(url)
+def fuzz(url: str, tmp_path: Path, *extra: str) -> None:
+    cmd = command(url, *extra)
     result = subprocess.run(
         cmd, cwd=tmp_path, capture_output=True, text=True, timeout=1800, check=False
     )
@@ -59,9 +60,9 @@ def fuzz(url: str, tmp_path: Path) -> None:
 
 
 def test_the_write_api_holds_to_its_openapi_document(
-    write_service: RunningService, tmp_path: Path
+    write_service: RunningService, staff_token: str, tmp_path: Path
 ) -> None:
-    fuzz(write_service.url, tmp_path)
+    fuzz(write_service.url, tmp_path, "-H", f"Authorization: Bearer {staff_token}")
 
 
 @pytest.fixture(scope="module")

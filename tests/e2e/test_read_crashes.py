@@ -33,7 +33,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from deploy.local.stack import free_port
+from deploy.local.stack import LocalIssuer, free_port
 from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, create_pool
 from services.write.application.handlers import CommandContext, CommandHandlers
@@ -45,6 +45,7 @@ from services.write.domain.commands import (
 )
 from shared.envelope import EventMetadata
 from shared.events import OrderItemAdded
+from tests.auth import auth_env, bearer
 from tests.backends import Backend
 from tests.services import ROOT, wait_ready
 
@@ -129,11 +130,14 @@ class Service:
 class Cluster:
     """A write service and read services sharing one event store and one pair of topics."""
 
-    def __init__(self, *, pg_url: str, kafka: Backend, mongo: Backend, logs: Path) -> None:
+    def __init__(
+        self, *, pg_url: str, kafka: Backend, mongo: Backend, logs: Path, auth: dict[str, str]
+    ) -> None:
         suffix = uuid4().hex[:8]
         self.pg_url, self.mongo_url, self.logs = pg_url, mongo.url, logs
         self.env = {
             **os.environ,
+            **auth,
             "DATABASE_URL": pg_url,
             "KAFKA_BOOTSTRAP_SERVERS": kafka.url,
             "KAFKA_ENABLE_IDEMPOTENCE": "false" if kafka.kind == "embedded" else "true",
@@ -178,9 +182,10 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(
-    pg_database: str, kafka: Backend, mongo: Backend, tmp_path: Path
+    pg_database: str, kafka: Backend, mongo: Backend, issuer: LocalIssuer, tmp_path: Path
 ) -> AsyncIterator[Cluster]:
-    made = Cluster(pg_url=pg_database, kafka=kafka, mongo=mongo, logs=tmp_path)
+    auth = auth_env(issuer)
+    made = Cluster(pg_url=pg_database, kafka=kafka, mongo=mongo, logs=tmp_path, auth=auth)
     try:
         yield made
     finally:
@@ -263,8 +268,9 @@ async def customer_with_order(
         await handlers.cancel_order(order.stream_id, CancelOrder(reason="changed my mind"), CTX)
 
 
-async def rename(write: Service, customer_id: str, name: str) -> None:
-    async with httpx.AsyncClient(base_url=write.url, timeout=30) as client:
+async def rename(write: Service, token: str, customer_id: str, name: str) -> None:
+    headers = bearer(token)
+    async with httpx.AsyncClient(base_url=write.url, timeout=30, headers=headers) as client:
         response = await client.post(f"/customers/{customer_id}/rename", json={"name": name})
     assert response.status_code == 200, response.text
 
@@ -632,13 +638,15 @@ class Writer:
 
     url: str
     rng: random.Random
+    token: str
     sent: int = 0
     customers: list[str] = field(default_factory=list)
     orders: dict[str, str] = field(default_factory=dict)  # order id -> status
     failures: list[str] = field(default_factory=list)
 
     async def run(self, total: int, pause: float) -> None:
-        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
+        headers = bearer(self.token)
+        async with httpx.AsyncClient(base_url=self.url, timeout=30, headers=headers) as client:
             while self.sent < total:
                 path, body, remember = self.choose()
                 response = await client.post(path, json=body)
@@ -723,7 +731,7 @@ async def wait_sent(writer: Writer, task: asyncio.Task[None], count: int, timeou
 
 
 async def test_kill_9_mid_catch_up_then_restart_ends_identical_to_an_uninterrupted_run(
-    cluster: Cluster, kafka: Backend, mongo: Backend
+    cluster: Cluster, kafka: Backend, mongo: Backend, staff_token: str
 ) -> None:
     began = time.monotonic()
     await write_history(cluster.pg_url, customers=400, adds=23)
@@ -747,7 +755,7 @@ async def test_kill_9_mid_catch_up_then_restart_ends_identical_to_an_uninterrupt
     # One more event, written after the kill, so the restarted service has one to apply last:
     # /projections reports positions from memory only (see the report), so without it a
     # restarted service may show a position short of the head while fully caught up.
-    await rename(cluster.write, next(iter(truth.names)), "Written after the kill")
+    await rename(cluster.write, staff_token, next(iter(truth.names)), "Written after the kill")
     await wait_published(cluster.pg_url, cluster.write)
     head = await log_head(cluster.pg_url)
     truth = await write_side_truth(cluster.pg_url)
@@ -774,14 +782,14 @@ async def test_kill_9_mid_catch_up_then_restart_ends_identical_to_an_uninterrupt
 
 
 async def test_mongodb_stopped_mid_stream_loses_nothing_and_applies_nothing_twice(
-    cluster: Cluster, mongo: Backend
+    cluster: Cluster, mongo: Backend, staff_token: str
 ) -> None:
     if not mongo.can_restart:
         pytest.skip(f"the MongoDB backend ({mongo.kind}) cannot be stopped and started")
     began = time.monotonic()
     await cluster.start_write()
     r1 = await cluster.start_read("r1")
-    writer = Writer(cluster.write.url, random.Random(20261122))
+    writer = Writer(cluster.write.url, random.Random(20261122), staff_token)
     task = asyncio.create_task(writer.run(300, pause=0.03))
     try:
         await wait_sent(writer, task, 100, timeout=60)

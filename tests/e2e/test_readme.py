@@ -17,10 +17,13 @@ def curl_sequence() -> str:
     return match.group(1)
 
 
-def test_readme_curl_sequence_works_as_printed(write_service: RunningService) -> None:
+def test_readme_curl_sequence_works_as_printed(
+    write_service: RunningService, staff_token: str
+) -> None:
+    # TOKEN stands for what `make token` prints next to `make run`
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", curl_sequence()],
-        env={**os.environ, "WRITE_URL": write_service.url},
+        env={**os.environ, "WRITE_URL": write_service.url, "TOKEN": staff_token},
         capture_output=True,
         text=True,
         timeout=60,

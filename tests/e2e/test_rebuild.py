@@ -27,6 +27,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.stack import free_port
+from tests.auth import bearer
 from tests.openapi import assert_documented
 from tests.polling import poll
 from tests.services import ROOT, RunningService, run_service
@@ -349,9 +350,10 @@ def reference(
 
 
 @pytest.fixture(scope="module")
-async def workload(write_service: RunningService) -> AsyncIterator[Workload]:
+async def workload(write_service: RunningService, staff_token: str) -> AsyncIterator[Workload]:
     """A few hundred events of history: customers, orders, additions, confirmations, cancels."""
-    async with httpx.AsyncClient(base_url=write_service.url, timeout=30) as http:
+    headers = bearer(staff_token)
+    async with httpx.AsyncClient(base_url=write_service.url, timeout=30, headers=headers) as http:
         made = Workload(http)
         for _ in range(12):
             await made.register()
@@ -369,8 +371,9 @@ async def workload(write_service: RunningService) -> AsyncIterator[Workload]:
         yield made
 
 
-async def head(write_service: RunningService) -> int:
-    async with httpx.AsyncClient(base_url=write_service.url, timeout=30) as http:
+async def head(write_service: RunningService, token: str) -> int:
+    headers = bearer(token)
+    async with httpx.AsyncClient(base_url=write_service.url, timeout=30, headers=headers) as http:
         return int((await http.get("/events/head")).raise_for_status().json()["position"])
 
 
@@ -380,9 +383,11 @@ async def statuses(url: str) -> dict[str, Doc]:
     return {p["name"]: p for p in body["projections"]}
 
 
-async def wait_caught_up(write_service: RunningService, *readers: RunningService) -> None:
+async def wait_caught_up(
+    write_service: RunningService, token: str, *readers: RunningService
+) -> None:
     """Every projection of every reader applied the log up to its head and has no lag."""
-    position = await head(write_service)
+    position = await head(write_service, token)
 
     async def check() -> bool:
         for reader in readers:
@@ -453,6 +458,7 @@ async def served(reader: httpx.AsyncClient, workload: Workload) -> dict[str, Doc
 
 async def test_rebuilding_every_projection_under_load_serves_without_a_gap(
     write_service: RunningService,
+    staff_token: str,
     read_service: RunningService,
     reference: RunningService,
     workload: Workload,
@@ -460,7 +466,7 @@ async def test_rebuilding_every_projection_under_load_serves_without_a_gap(
     rebuilt: ReadDatabase,
     mongo_client: AsyncMongoClient[Doc],
 ) -> None:
-    await wait_caught_up(write_service, read_service)
+    await wait_caught_up(write_service, staff_token, read_service)
     before = {p: await rebuilt.active(p) for p in PROJECTIONS}
     queries = Queries(
         reader, list(workload.orders), list(workload.customers), workload.ordering_customers()
@@ -499,7 +505,7 @@ async def test_rebuilding_every_projection_under_load_serves_without_a_gap(
         queries.failures[:20]
     )
 
-    await wait_caught_up(write_service, read_service, reference)
+    await wait_caught_up(write_service, staff_token, read_service, reference)
     await wait_live(read_service, {p: v + 1 for p, v in before.items()})
     status = await reader.get("/projections")  # each with its finished rebuild, as documented
     assert all(p["rebuild"]["phase"] == "done" for p in status.json()["projections"]), status.text
@@ -524,6 +530,7 @@ async def wait_rebuilding(rebuilt: ReadDatabase, projection: str, run: Rebuild) 
 
 async def test_a_rebuild_killed_half_way_serves_nothing_half_built_and_a_rerun_recovers(
     write_service: RunningService,
+    staff_token: str,
     read_service: RunningService,
     reference: RunningService,
     workload: Workload,
@@ -532,7 +539,7 @@ async def test_a_rebuild_killed_half_way_serves_nothing_half_built_and_a_rerun_r
     mongo_client: AsyncMongoClient[Doc],
 ) -> None:
     projection = "order_details"
-    await wait_caught_up(write_service, read_service)
+    await wait_caught_up(write_service, staff_token, read_service)
     active = await rebuilt.active(projection)
     before = await served(reader, workload)
     run = await Rebuild.start(
@@ -576,7 +583,7 @@ async def test_a_rebuild_killed_half_way_serves_nothing_half_built_and_a_rerun_r
     assert f"{projection}_v{active + 1}_leftover" not in await rebuilt.versions(projection)
     await wait_live(read_service, {projection: active + 1})
 
-    await wait_caught_up(write_service, read_service, reference)
+    await wait_caught_up(write_service, staff_token, read_service, reference)
     assert await served(reader, workload) == before  # no command ran meanwhile
     theirs = ReadDatabase(mongo_client, reference.env["MONGODB_DATABASE"])
     await assert_like_reference(rebuilt, theirs, (projection,))
@@ -584,6 +591,7 @@ async def test_a_rebuild_killed_half_way_serves_nothing_half_built_and_a_rerun_r
 
 async def test_a_second_rebuild_of_the_same_projection_is_refused_and_changes_nothing(
     write_service: RunningService,
+    staff_token: str,
     read_service: RunningService,
     reference: RunningService,
     reader: httpx.AsyncClient,
@@ -591,7 +599,7 @@ async def test_a_second_rebuild_of_the_same_projection_is_refused_and_changes_no
     mongo_client: AsyncMongoClient[Doc],
 ) -> None:
     projection = "customers"
-    await wait_caught_up(write_service, read_service)
+    await wait_caught_up(write_service, staff_token, read_service)
     active = await rebuilt.active(projection)
     first = await Rebuild.start(
         read_service.env, "--projection", projection, "--page-size", SLOW_PAGE
@@ -636,6 +644,6 @@ async def test_a_second_rebuild_of_the_same_projection_is_refused_and_changes_no
     assert int(done.summaries()[projection]["version"]) == active + 1, done
     assert await rebuilt.active(projection) == active + 1
     await assert_only_version(rebuilt, projection, active + 1)
-    await wait_caught_up(write_service, read_service, reference)
+    await wait_caught_up(write_service, staff_token, read_service, reference)
     theirs = ReadDatabase(mongo_client, reference.env["MONGODB_DATABASE"])
     await assert_like_reference(rebuilt, theirs, (projection,))

@@ -189,6 +189,8 @@ async def test_feed_and_kafka_agree(
         event = next(e for e in events if e["event_id"] == record.headers["ce_id"])
         expected_topic = topics[0] if event["stream_type"] == "customer" else topics[1]
         assert (record.topic, record.key) == (expected_topic, event["stream_id"])
+        # the actor's subject travels as a CloudEvents extension; the rest stays in the store
+        assert record.headers["ce_actor"] == event["metadata"]["actor"]["subject"] == "test"
 
 
 async def test_operations_endpoints(client: httpx.AsyncClient) -> None:

@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 from jsonschema import Draft202012Validator, FormatChecker
 
+from deploy.local.stack import LocalIssuer
+from tests.auth import bearer, token
 from tests.e2e.test_write_api import ADDRESS, register
 
 
@@ -88,8 +90,12 @@ async def check_reads(client: httpx.AsyncClient, doc: Documented, order_id: str)
     assert "eventstore_head_position" in metrics
 
 
-async def test_problems_answer_as_documented(client: httpx.AsyncClient) -> None:
+async def test_problems_answer_as_documented(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
     doc = Documented((await client.get("/openapi.json")).json())
+    anonymous = {"Authorization": ""}  # over the client's own: no token at all
+    query_only = bearer(token(issuer, ("ordering:query",)))
     customer_id = await register(client)
     unknown = str(uuid.uuid4())
     taken = {"name": "Ada", "email": f"{uuid.uuid4().hex[:8]}@example.com"}
@@ -99,6 +105,13 @@ async def test_problems_answer_as_documented(client: httpx.AsyncClient) -> None:
         (await client.get(f"/streams/{unknown}/events"), "/streams/{stream_id}/events", 404),
         (await client.get("/events", params={"after": "garbage"}), "/events", 422),
         (await client.post(f"/orders/{unknown}/confirm"), "/orders/{order_id}/confirm", 404),
+        (
+            await client.post(f"/orders/{unknown}/confirm", headers=anonymous),
+            "/orders/{order_id}/confirm",
+            401,
+        ),
+        (await client.get("/events", headers=query_only), "/events", 403),
+        (await client.post("/customers", json=taken, headers=query_only), "/customers", 403),
         (
             await client.post(f"/customers/{customer_id}/rename", json={"name": ""}),
             "/customers/{customer_id}/rename",

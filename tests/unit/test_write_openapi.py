@@ -9,9 +9,11 @@ import pytest
 from services.write.entrypoints.app import create_app
 from services.write.entrypoints.deps import IF_MATCH_PATTERN, parse_if_match
 from services.write.entrypoints.problems import BadHeader
+from services.write.settings import WriteSettings
 from shared.http import PROBLEM_JSON
 
-COMMAND = {409, 412, 422, 503}
+AUTH = {401, 403}
+COMMAND = {409, 412, 422, 503} | AUTH
 # (method, path) -> (operationId, the problem statuses it documents)
 OPERATIONS: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("post", "/customers"): ("registerCustomer", COMMAND | {413}),
@@ -26,12 +28,28 @@ OPERATIONS: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("post", "/orders/{order_id}/confirm"): ("confirmOrder", COMMAND | {404, 413}),
     ("post", "/orders/{order_id}/ship"): ("shipOrder", COMMAND | {404, 413}),
     ("post", "/orders/{order_id}/cancel"): ("cancelOrder", COMMAND | {404, 413}),
-    ("get", "/streams/{stream_id}/events"): ("getStreamEvents", {404, 422, 503}),
-    ("get", "/events"): ("getEvents", {422, 503}),
-    ("get", "/events/head"): ("getEventsHead", {503}),
+    ("get", "/streams/{stream_id}/events"): ("getStreamEvents", {404, 422, 503} | AUTH),
+    ("get", "/events"): ("getEvents", {422, 503} | AUTH),
+    ("get", "/events/head"): ("getEventsHead", {503} | AUTH),
     ("get", "/health/live"): ("getLive", set()),
     ("get", "/health/ready"): ("getReady", {503}),
     ("get", "/metrics"): ("getMetrics", set()),
+}
+# operationId -> the scope it needs, and whether a customer's token may call it too; an
+# operation not named here is open.
+SECURITY: dict[str, tuple[str, bool]] = {
+    "registerCustomer": ("ordering:command", False),
+    "renameCustomer": ("ordering:command", True),
+    "changeCustomerEmail": ("ordering:command", True),
+    "placeOrder": ("ordering:command", True),
+    "addOrderItem": ("ordering:command", True),
+    "removeOrderItem": ("ordering:command", True),
+    "confirmOrder": ("ordering:command", False),
+    "shipOrder": ("ordering:command", False),
+    "cancelOrder": ("ordering:command", True),
+    "getStreamEvents": ("ordering:events", False),
+    "getEvents": ("ordering:events", False),
+    "getEventsHead": ("ordering:events", False),
 }
 
 
@@ -61,6 +79,26 @@ def test_every_operation_has_its_id_and_documents_its_problems(document: dict[st
             assert schema == {"$ref": "#/components/schemas/Problem"}
         if 503 in errors and path != "/health/ready":
             assert "Retry-After" in responses["503"]["headers"]
+
+
+def test_every_operation_documents_its_security(document: dict[str, Any]) -> None:
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    for operation_id, operation in operations(document).items():
+        if operation_id not in SECURITY:
+            assert "security" not in operation, operation_id
+            assert not {"401", "403"} & set(operation["responses"]), operation_id
+            continue
+        scope, customers = SECURITY[operation_id]
+        assert operation["security"] == [{"bearerAuth": [scope]}], operation_id
+        assert ("x-customer-tokens" in operation) == customers, operation_id
+
+
+def test_metrics_need_ordering_operate_where_the_deployment_asks() -> None:
+    settings = WriteSettings(auth_metrics_required=True)
+    metrics = create_app(settings).openapi()["paths"]["/metrics"]["get"]
+    assert metrics["security"] == [{"bearerAuth": ["ordering:operate"]}]
+    assert {"200", "401", "403"} == set(metrics["responses"])
 
 
 def test_every_success_has_a_schema(document: dict[str, Any]) -> None:

@@ -3,8 +3,10 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
+from shared.access import install_auth
 from shared.middleware import BodyLimit, RequestContext
 
 from ..bootstrap import bootstrap
@@ -12,18 +14,23 @@ from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from ..settings import WriteSettings
 from . import commands, events, ops, problems
 
+# The issuer's discovery document and keys: fetched at the first token, then for unknown keys.
+ISSUER_TIMEOUT = httpx.Timeout(5.0)
+
 
 def create_app(settings: WriteSettings | None = None) -> FastAPI:
     settings = settings or WriteSettings()
+    issuer_http = httpx.AsyncClient(timeout=ISSUER_TIMEOUT)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = await bootstrap(settings)
-        app.state.service = service
-        try:
-            yield
-        finally:
-            await service.close()
+        async with issuer_http:  # closed at shutdown, whatever happens before
+            service = await bootstrap(settings)
+            app.state.service = service
+            try:
+                yield
+            finally:
+                await service.close()
 
     app = FastAPI(
         title="Ordering write service",
@@ -33,9 +40,11 @@ def create_app(settings: WriteSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    install_auth(app, settings, issuer_http)
     app.include_router(commands.router, tags=["commands"])
     app.include_router(events.router, tags=["events"])
     app.include_router(ops.router)
+    app.include_router(ops.metrics_router(token_required=settings.auth_metrics_required))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RequestContext, requests=HTTP_REQUESTS, latency=HTTP_LATENCY, service="write"

@@ -8,6 +8,8 @@ import orjson
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.routing import APIRoute
 
+from shared.access import authorize, secured
+from shared.auth import COMMAND
 from shared.events import SKU_PATTERN
 
 from ..application.handlers import CommandResult
@@ -42,14 +44,24 @@ class JsonRequest(Request):
         return self._json
 
 
+# The operation ids of the commands a customer's token may send (for the customer's own data).
+CUSTOMER_COMMANDS: set[str] = set()
+
+
 class CommandRoute(APIRoute):
+    """Checks the caller's permission first: a request without it answers 401 or 403, never
+    what its body or parameters would have answered."""
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        customers = self.operation_id in CUSTOMER_COMMANDS
+        parsed = self.body_field is not None
 
         async def handle(request: Request) -> Response:
-            return await handler(JsonRequest(request.scope, request.receive))
+            await authorize(request, COMMAND, customers=customers)
+            return await handler(JsonRequest(request.scope, request.receive) if parsed else request)
 
-        return handler if self.body_field is None else handle
+        return handle
 
 
 router = APIRouter(route_class=CommandRoute)
@@ -61,19 +73,27 @@ def command_route(
     operation_id: str,
     *,
     creates: bool = False,
+    customers: bool = False,
     follow_ups: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A command's route: it answers `Accepted` (201 when it creates the stream) with the links
-    to what may follow, and its errors and headers are documented."""
+    """A command's route, for ordering:command (and, with `customers`, a customer's token on
+    the customer's own data): it answers `Accepted` (201 when it creates the stream) with the
+    links to what may follow, and its errors, headers and security are documented."""
     status = 201 if creates else 200
+    if customers:
+        CUSTOMER_COMMANDS.add(operation_id)
     return router.api_route(
         path,
         methods=[method],
         operation_id=operation_id,
         status_code=status,
         response_model=Accepted,
-        responses={status: _success(creates, follow_ups), **_errors(method, creates)},
-        openapi_extra=COMMAND_HEADERS,
+        **secured(
+            COMMAND,
+            customers=customers,
+            responses={status: _success(creates, follow_ups), **_errors(method, creates)},
+            openapi_extra=COMMAND_HEADERS,
+        ),
     )
 
 
@@ -126,12 +146,12 @@ def respond(result: CommandResult, collection: str, command: str) -> Response:
     follow_ups=links.CUSTOMER_REGISTERED,
 )
 async def register_customer(body: RegisterCustomer, request: Request) -> Response:
-    """Register a customer; the email must not be used by another customer."""
+    """Register a customer; the email must not be used by another customer (staff only)."""
     handlers, ctx = await command(request)
     return respond(await handlers.register_customer(body, ctx), "customers", "RegisterCustomer")
 
 
-@command_route("POST", "/customers/{customer_id}/rename", "renameCustomer")
+@command_route("POST", "/customers/{customer_id}/rename", "renameCustomer", customers=True)
 async def rename_customer(customer_id: UUID, body: RenameCustomer, request: Request) -> Response:
     """Rename a customer."""
     handlers, ctx = await command(request)
@@ -139,7 +159,9 @@ async def rename_customer(customer_id: UUID, body: RenameCustomer, request: Requ
     return respond(result, "customers", "RenameCustomer")
 
 
-@command_route("POST", "/customers/{customer_id}/change-email", "changeCustomerEmail")
+@command_route(
+    "POST", "/customers/{customer_id}/change-email", "changeCustomerEmail", customers=True
+)
 async def change_customer_email(
     customer_id: UUID, body: ChangeCustomerEmail, request: Request
 ) -> Response:
@@ -149,15 +171,26 @@ async def change_customer_email(
     return respond(result, "customers", "ChangeCustomerEmail")
 
 
-@command_route("POST", "/orders", "placeOrder", creates=True, follow_ups=links.ORDER_PLACED)
+@command_route(
+    "POST",
+    "/orders",
+    "placeOrder",
+    creates=True,
+    customers=True,
+    follow_ups=links.ORDER_PLACED,
+)
 async def place_order(body: PlaceOrder, request: Request) -> Response:
-    """Place an order for an existing customer."""
+    """Place an order for an existing customer (a customer's token: for themselves)."""
     handlers, ctx = await command(request)
     return respond(await handlers.place_order(body, ctx), "orders", "PlaceOrder")
 
 
 @command_route(
-    "POST", "/orders/{order_id}/items", "addOrderItem", follow_ups=links.ORDER_ITEM_ADDED
+    "POST",
+    "/orders/{order_id}/items",
+    "addOrderItem",
+    customers=True,
+    follow_ups=links.ORDER_ITEM_ADDED,
 )
 async def add_order_item(order_id: UUID, body: AddOrderItem, request: Request) -> Response:
     """Add an item to a placed order (the same SKU adds to its quantity)."""
@@ -165,7 +198,7 @@ async def add_order_item(order_id: UUID, body: AddOrderItem, request: Request) -
     return respond(await handlers.add_order_item(order_id, body, ctx), "orders", "AddOrderItem")
 
 
-@command_route("DELETE", "/orders/{order_id}/items/{sku}", "removeOrderItem")
+@command_route("DELETE", "/orders/{order_id}/items/{sku}", "removeOrderItem", customers=True)
 async def remove_order_item(order_id: UUID, sku: SkuPath, request: Request) -> Response:
     """Remove an item from a placed order; an order keeps at least one item."""
     handlers, ctx = await command(request)
@@ -179,19 +212,19 @@ async def remove_order_item(order_id: UUID, sku: SkuPath, request: Request) -> R
 async def confirm_order(
     order_id: UUID, request: Request, body: ConfirmOrder | None = None
 ) -> Response:
-    """Confirm a placed order."""
+    """Confirm a placed order (staff only)."""
     handlers, ctx = await command(request)
     return respond(await handlers.confirm_order(order_id, ctx), "orders", "ConfirmOrder")
 
 
 @command_route("POST", "/orders/{order_id}/ship", "shipOrder")
 async def ship_order(order_id: UUID, body: ShipOrder, request: Request) -> Response:
-    """Ship a confirmed order."""
+    """Ship a confirmed order (staff only)."""
     handlers, ctx = await command(request)
     return respond(await handlers.ship_order(order_id, body, ctx), "orders", "ShipOrder")
 
 
-@command_route("POST", "/orders/{order_id}/cancel", "cancelOrder")
+@command_route("POST", "/orders/{order_id}/cancel", "cancelOrder", customers=True)
 async def cancel_order(
     order_id: UUID, request: Request, body: CancelOrder | None = None
 ) -> Response:

@@ -9,6 +9,8 @@ import orjson
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 
+from shared.access import Authenticator
+from shared.auth import COMMAND, Principal
 from shared.envelope import EventMetadata
 from shared.logging import correlation_id
 
@@ -60,7 +62,7 @@ def _header(request: Request, name: str, max_length: int) -> str | None:
     return value
 
 
-async def get_context(request: Request) -> CommandContext:
+async def get_context(request: Request, caller: Principal) -> CommandContext:
     """The command's context from its headers (read directly: declared Header() parameters
     cost a validation pass per header and request; COMMAND_HEADERS documents them)."""
     idempotency_key = _header(request, "idempotency-key", 200)
@@ -74,7 +76,12 @@ async def get_context(request: Request) -> CommandContext:
             causation_id=cid,
             command_id=idempotency_key or str(uuid.uuid4()),
             traceparent=request.headers.get("traceparent"),
+            actor=caller.actor(),
         ),
+        subject=caller.subject,
+        # ordering:command allows every command, whoever holds it; a customer's token only
+        # those on the customer's own data (the handlers see to it)
+        customer_id=None if caller.has(COMMAND) else caller.customer_id,
     )
 
 
@@ -112,5 +119,9 @@ COMMAND_HEADERS: dict[str, Any] = {
 
 async def command(request: Request) -> tuple[CommandHandlers, CommandContext]:
     """The handlers and the context of a command route, read without FastAPI's dependency
-    resolution (which costs a pass per dependency and request on the hottest path)."""
-    return (await get_service(request)).handlers, await get_context(request)
+    resolution (which costs a pass per dependency and request on the hottest path). The
+    route has checked the caller's permission already (see commands.CommandRoute); this is
+    the principal it found."""
+    authenticator: Authenticator = request.app.state.auth
+    caller = await authenticator.principal(request)
+    return (await get_service(request)).handlers, await get_context(request, caller)

@@ -4,9 +4,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from shared.access import requires, secured
+from shared.auth import EVENTS
 from shared.envelope import MAX_VERSION, START, Cursor
 
 from ..domain.errors import NotFound
@@ -14,7 +16,8 @@ from .deps import Service
 from .problems import documented
 from .schemas import EventPage, Head, StreamEvents
 
-router = APIRouter()
+# The event log is for the read service and integrations (ordering:events), never a customer's.
+router = APIRouter(dependencies=[Depends(requires(EVENTS))])
 
 
 def _json(body: Any) -> Response:
@@ -31,7 +34,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     "/streams/{stream_id}/events",
     operation_id="getStreamEvents",
     response_model=StreamEvents,
-    responses=documented(404, 422, 503),
+    **secured(EVENTS, responses=documented(404, 422, 503)),
 )
 async def stream_events(
     stream_id: UUID,
@@ -48,7 +51,10 @@ async def stream_events(
 
 
 @router.get(
-    "/events", operation_id="getEvents", response_model=EventPage, responses=documented(422, 503)
+    "/events",
+    operation_id="getEvents",
+    response_model=EventPage,
+    **secured(EVENTS, responses=documented(422, 503)),
 )
 async def all_events(
     service: Service,
@@ -69,7 +75,10 @@ async def all_events(
 
 
 @router.get(
-    "/events/head", operation_id="getEventsHead", response_model=Head, responses=documented(503)
+    "/events/head",
+    operation_id="getEventsHead",
+    response_model=Head,
+    **secured(EVENTS, responses=documented(503)),
 )
 async def head(service: Service) -> Response:
     """The last event visible to readers: its position, the highest position, and a cursor."""

@@ -1,10 +1,13 @@
 """Health and metrics."""
 
 import asyncio
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from shared.access import requires, secured
+from shared.auth import OPERATE
 from shared.http import problem, problem_responses
 from shared.metrics import exposition
 
@@ -12,6 +15,7 @@ from ..metrics import HEAD_POSITION, RELAY_LEADER
 from .deps import Service
 from .schemas import Live, Ready
 
+# Open: orchestrators' probes carry no token.
 router = APIRouter(tags=["operations"])
 
 
@@ -41,12 +45,22 @@ async def ready(service: Service) -> Response:
     return JSONResponse({"status": "ready", "relay": relay_state, "relay_leader": leader})
 
 
-@router.get(
-    "/metrics",
-    operation_id="getMetrics",
-    response_class=PlainTextResponse,
-    responses={200: {"description": "The Prometheus text exposition format"}},
-)
+def metrics_router(*, token_required: bool) -> APIRouter:
+    """/metrics: open, as it holds no personal data and scrapers seldom carry a token; or, where
+    the deployment asks for it (AUTH_METRICS_REQUIRED), for ordering:operate only."""
+    text: dict[int | str, dict[str, Any]] = {
+        200: {"description": "The Prometheus text exposition format"}
+    }
+    guard: dict[str, Any] = {"responses": text}
+    if token_required:
+        guard = {"dependencies": [Depends(requires(OPERATE))], **secured(OPERATE, responses=text)}
+    metrics_only = APIRouter(tags=["operations"])
+    metrics_only.add_api_route(
+        "/metrics", metrics, operation_id="getMetrics", response_class=PlainTextResponse, **guard
+    )
+    return metrics_only
+
+
 async def metrics(service: Service) -> Response:
     """Prometheus metrics."""
     try:
