@@ -4,16 +4,17 @@ tokens that are not good enough, staff scopes, and customers limited to their ow
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 
-from deploy.local.stack import LocalIssuer
+from deploy.local.stack import LocalIssuer, free_port
 from tests.auth import ALL_SCOPES, AUDIENCE, another_key, bearer, forge, token
 from tests.e2e.test_write_api import ADDRESS, assert_problem, register
-from tests.services import RunningService
+from tests.services import RunningService, run_service
 
 ITEM = {"sku": "SKU-1", "name": "Widget", "quantity": 1, "unit_price": "10.00"}
 Route = tuple[str, str, dict[str, Any] | None]  # method, path, body
@@ -132,6 +133,23 @@ async def test_health_answers_without_a_token(anonymous: httpx.AsyncClient) -> N
     assert (await anonymous.get("/health/live")).status_code == 200
     assert (await anonymous.get("/health/ready")).status_code == 200
     assert (await anonymous.get("/metrics")).status_code == 200  # open unless asked otherwise
+
+
+def test_metrics_need_ordering_operate_where_the_deployment_asks(
+    write_service: RunningService, issuer: LocalIssuer, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**write_service.env, "WRITE_PORT": str(port), "RELAY_ENABLED": "false"}
+    with run_service(
+        "write", {**env, "AUTH_METRICS_REQUIRED": "true"}, port, tmp_path / "w.log"
+    ) as guarded:
+        metrics = f"{guarded.url}/metrics"
+        assert httpx.get(metrics).status_code == 401
+        query_only = bearer(token(issuer, ("ordering:query",)))
+        assert httpx.get(metrics, headers=query_only).status_code == 403
+        operator = bearer(token(issuer, ("ordering:operate",)))
+        assert "eventstore_head_position" in httpx.get(metrics, headers=operator).text
+        assert httpx.get(f"{guarded.url}/health/ready").status_code == 200
 
 
 async def test_a_token_without_ordering_command_sends_no_command(
