@@ -19,7 +19,7 @@ from .processes import running, start_pair
 from .promtext import Samples, mean_between, scrape
 from .servers import Stack
 from .stats import Latency, PartResult, Target, rate
-from .workload import add_item_body, place_order_body, register_customers
+from .workload import add_item_body, bearer, place_order_body, register_customers
 
 TARGET_RATE = 300.0  # commands/s; python -m bench --freshness-rate N measures another rate
 TARGET_P99_MS = 150.0
@@ -109,8 +109,10 @@ async def run(stack: Stack, *, quick: bool, offered: float = TARGET_RATE) -> Par
     database = await stack.create_database("bench_fresh")
     write_service, read_service = await asyncio.to_thread(start_pair, stack, database)
     with running(write_service, read_service):
-        customers = await register_customers(write_service.url, 20 if quick else CUSTOMERS)
-        write = HttpPool(write_service.url, max_connections=512)
+        token = await asyncio.to_thread(stack.token)
+        count = 20 if quick else CUSTOMERS
+        customers = await register_customers(write_service.url, count, token=token)
+        write = HttpPool(write_service.url, max_connections=512, headers=bearer(token))
         read = HttpPool(read_service.url, max_connections=512)
         probe = FreshnessProbe(write, read, customers)
         try:

@@ -27,7 +27,7 @@ TARGET_P99_MS = 50.0
 LUA = """
 local bodies = {%(bodies)s}
 local count = 0
-local headers = {["Content-Type"] = "application/json"}
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(token)s"}
 
 request = function()
   count = count + 1
@@ -65,12 +65,12 @@ def ensure_wrk() -> str | None:
     return None
 
 
-def write_script(path: Path, customers: list[str]) -> Path:
+def write_script(path: Path, customers: list[str], token: str) -> Path:
     # Lua long strings need no escaping; JSON never holds their closing "]==]"
     bodies = ", ".join(
         f"[==[{orjson.dumps(place_order_body(c, n)).decode()}]==]" for n, c in enumerate(customers)
     )
-    path.write_text(LUA % {"bodies": bodies})
+    path.write_text(LUA % {"bodies": bodies, "token": token})
     return path
 
 
@@ -104,8 +104,10 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
     database = await stack.create_database("bench_http")
     write = await asyncio.to_thread(start_write, stack, database)
     with running(write):
-        customers = await register_customers(write.url, 20 if quick else CUSTOMERS)
-        script = write_script(stack.workdir / "orders.lua", customers)
+        token = await asyncio.to_thread(stack.token)
+        customers = await register_customers(write.url, 20 if quick else CUSTOMERS, token=token)
+        # the bare endpoint gets the same requests, token included, and ignores it
+        script = write_script(stack.workdir / "orders.lua", customers, token)
         print(f"  http: write service, POST /orders, {CONNECTIONS} connections ...", flush=True)
         service = await measure(wrk, write.url, script, seconds=seconds, warmup=warmup)
     bare_app = await asyncio.to_thread(start_bare, stack)
@@ -114,7 +116,8 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
         bare = await measure(wrk, bare_app.url, script, seconds=seconds, warmup=warmup)
     result.method = {
         "load_generator": f"wrk, 1 thread, {CONNECTIONS} keep-alive connections (closed loop)",
-        "command": "POST /orders (PlaceOrder: load the customer, append OrderPlaced)",
+        "command": "POST /orders (PlaceOrder: check the bearer token, load the customer, append"
+        " OrderPlaced)",
         "customers": len(customers),
         "seconds": seconds,
         "warmup_seconds": warmup,

@@ -69,9 +69,16 @@ class _Connection:
 class HttpPool:
     """Up to `max_connections` keep-alive connections to one host."""
 
-    def __init__(self, base_url: str, *, max_connections: int = 128) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        max_connections: int = 128,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         url = urlsplit(base_url)
         self.host, self.port = url.hostname or "127.0.0.1", url.port or 80
+        self.headers = headers or {}  # sent with every request
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(max_connections)
 
@@ -82,7 +89,7 @@ class HttpPool:
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
         if json is not None:
             head += "Content-Type: application/json\r\n"
-        for name, value in (headers or {}).items():
+        for name, value in {**self.headers, **(headers or {})}.items():
             head += f"{name}: {value}\r\n"
         request = f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
         async with self._slots:

@@ -77,6 +77,7 @@ def start_write(stack: Stack, database_url: str, *, relay: bool = True) -> Servi
         "CUSTOMERS_TOPIC": f"bench.customers.{suffix}",
         "ORDERS_TOPIC": f"bench.orders.{suffix}",
         "RELAY_MARKER_TOPIC": f"bench.marker.{suffix}",
+        **stack.auth_env(),
     }
     if relay:
         env["KAFKA_BOOTSTRAP_SERVERS"] = stack.url("kafka")
@@ -99,6 +100,7 @@ def start_read(stack: Stack, write: Service) -> Service:
         "WRITE_SERVICE_URL": write.url,
         "READ_PORT": str(port),
         "KAFKA_SESSION_TIMEOUT_MS": "6000",
+        **stack.auth_env(),
     }
     return start_service(
         "read-service", "services.read", env, port=port, workdir=stack.workdir, ready=READY

@@ -75,8 +75,9 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
     database = await stack.create_database("bench_queries")
     write_service, read_service = await asyncio.to_thread(start_pair, stack, database)
     with running(write_service, read_service):
-        customers = await register_customers(write_service.url, customers_n)
-        orders = await place_orders(write_service.url, customers, orders_n)
+        token = await asyncio.to_thread(stack.token)
+        customers = await register_customers(write_service.url, customers_n, token=token)
+        orders = await place_orders(write_service.url, customers, orders_n, token=token)
         await wait_visible(read_service.url, orders)
         pool = HttpPool(read_service.url, max_connections=512)
         rng = random.Random(7)

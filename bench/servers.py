@@ -18,10 +18,19 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 
-from deploy.local.stack import LocalKafka, LocalMongo, LocalPostgres, LocalServer, free_port
+from deploy.local.stack import (
+    LocalIssuer,
+    LocalKafka,
+    LocalMongo,
+    LocalPostgres,
+    LocalServer,
+    free_port,
+)
 
 ENV = {"postgres": "DATABASE_URL", "kafka": "KAFKA_BOOTSTRAP_SERVERS", "mongo": "MONGODB_URL"}
+AUDIENCE = "ordering"
 DURABLE_PG = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 PG_SHOWN = (
     "server_version",
@@ -53,6 +62,8 @@ class Stack:
     servers: dict[str, Server] = field(default_factory=dict)
     databases: list[str] = field(default_factory=list)
     mongo_databases: list[str] = field(default_factory=list)
+    issuer: LocalIssuer | None = None
+    _token: str = ""
 
     def start(self, needed: Iterable[str]) -> None:
         """Use the environment's servers, boot the embedded ones in parallel and wait for them."""
@@ -81,6 +92,36 @@ class Stack:
 
     def url(self, name: str) -> str:
         return self.servers[name].url
+
+    def auth_env(self) -> dict[str, str]:
+        """The settings of a service that accepts this run's tokens, and of the read side's own
+        client of the issuer: the embedded development issuer, started at the first call."""
+        issuer = self._issuer()
+        return {
+            "AUTH_ISSUER": issuer.url,
+            "AUTH_AUDIENCE": AUDIENCE,
+            "AUTH_CLIENT_ID": "read-service",
+            "AUTH_CLIENT_SECRET": issuer.client_secret("read-service"),
+        }
+
+    def token(self) -> str:
+        """A token with every scope, as staff clients have, for the whole run (not timed)."""
+        if not self._token:
+            issuer = self._issuer()
+            form = {"grant_type": "client_credentials", "subject": "bench", "ttl": "86400"}
+            answer = httpx.post(
+                f"{issuer.url}/token", data=form, auth=("dev", issuer.client_secret("dev"))
+            )
+            self._token = str(answer.raise_for_status().json()["access_token"])
+        return self._token
+
+    def _issuer(self) -> LocalIssuer:
+        if self.issuer is None:
+            state, logs = self.workdir / "issuer", self.workdir / "logs" / "issuer.log"
+            issuer = LocalIssuer(state, port=free_port(), log_path=logs, audience=AUDIENCE)
+            issuer.start()
+            self.issuer = issuer
+        return self.issuer
 
     @property
     def embedded_kafka(self) -> bool:
@@ -166,6 +207,8 @@ class Stack:
         for server in self.servers.values():
             if server.local is not None:
                 server.local.stop()
+        if self.issuer is not None:
+            self.issuer.stop()
 
 
 def with_database(url: str, database: str) -> str:

@@ -101,10 +101,15 @@ def add_item_body(n: int) -> dict[str, Any]:
     return line(n).model_dump(mode="json")
 
 
-async def register_customers(write_url: str, count: int) -> list[str]:
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def register_customers(write_url: str, count: int, *, token: str) -> list[str]:
     """Register `count` customers through the write API (not timed); returns their ids."""
     gate = asyncio.Semaphore(16)
-    async with httpx.AsyncClient(base_url=write_url, timeout=30) as http:
+    headers = bearer(token)
+    async with httpx.AsyncClient(base_url=write_url, timeout=30, headers=headers) as http:
 
         async def register(n: int) -> str:
             async with gate:
@@ -116,10 +121,13 @@ async def register_customers(write_url: str, count: int) -> list[str]:
         return list(await asyncio.gather(*(register(n) for n in range(count))))
 
 
-async def place_orders(write_url: str, customers: list[str], count: int) -> list[str]:
+async def place_orders(
+    write_url: str, customers: list[str], count: int, *, token: str
+) -> list[str]:
     """Place `count` orders spread over `customers` (not timed); returns the order ids."""
     gate = asyncio.Semaphore(16)
-    async with httpx.AsyncClient(base_url=write_url, timeout=30) as http:
+    headers = bearer(token)
+    async with httpx.AsyncClient(base_url=write_url, timeout=30, headers=headers) as http:
 
         async def place(n: int) -> str:
             async with gate:
