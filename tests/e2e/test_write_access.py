@@ -241,3 +241,16 @@ async def test_an_idempotency_key_is_its_callers_own(
         (await client.post(path, json=ITEM, headers={**c, **key})).json()["version"] for c in clerks
     ]
     assert versions == [2, 3]  # the same key and body from another caller ran again
+
+
+async def test_the_longest_subject_and_key_fit_the_store(
+    client: httpx.AsyncClient, write_service: RunningService, issuer: LocalIssuer
+) -> None:
+    customer_id = await register(client)
+    caller = bearer(forge(issuer, sub="s" * 5000, scope="ordering:command"))
+    key = {"Idempotency-Key": "k" * 200}
+    async with httpx.AsyncClient(base_url=write_service.url, headers=caller) as http:
+        first = await http.post("/orders", json=order_body(customer_id), headers=key)
+        assert first.status_code == 201, first.text
+        again = await http.post("/orders", json=order_body(customer_id), headers=key)
+        assert (again.json(), again.headers["idempotent-replayed"]) == (first.json(), "true")
