@@ -96,7 +96,14 @@ async def test_problems_answer_as_documented(
     doc = Documented((await client.get("/openapi.json")).json())
     anonymous = {"Authorization": ""}  # over the client's own: no token at all
     query_only = bearer(token(issuer, ("ordering:query",)))
+    somebody_else = bearer(token(issuer, customer=uuid.uuid4()))
     customer_id = await register(client)
+    place = {
+        "customer_id": customer_id,
+        "items": [{"sku": "SKU-1", "name": "Widget", "quantity": 1, "unit_price": "1.00"}],
+        "shipping_address": ADDRESS,
+        "currency": "EUR",
+    }
     unknown = str(uuid.uuid4())
     taken = {"name": "Ada", "email": f"{uuid.uuid4().hex[:8]}@example.com"}
     assert (await client.post("/customers", json=taken)).status_code == 201
@@ -111,6 +118,7 @@ async def test_problems_answer_as_documented(
             401,
         ),
         (await client.get("/events", headers=query_only), "/events", 403),
+        (await client.post("/orders", json=place, headers=somebody_else), "/orders", 404),
         (await client.post("/customers", json=taken, headers=query_only), "/customers", 403),
         (
             await client.post(f"/customers/{customer_id}/rename", json={"name": ""}),

@@ -22,7 +22,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, set[int]]] = {
         "changeCustomerEmail",
         COMMAND | {404, 413},
     ),
-    ("post", "/orders"): ("placeOrder", COMMAND | {413}),
+    ("post", "/orders"): ("placeOrder", COMMAND | {404, 413}),
     ("post", "/orders/{order_id}/items"): ("addOrderItem", COMMAND | {404, 413}),
     ("delete", "/orders/{order_id}/items/{sku}"): ("removeOrderItem", COMMAND | {404}),
     ("post", "/orders/{order_id}/confirm"): ("confirmOrder", COMMAND | {404, 413}),

@@ -91,7 +91,10 @@ def command_route(
         **secured(
             COMMAND,
             customers=customers,
-            responses={status: _success(creates, follow_ups), **_errors(method, creates)},
+            responses={
+                status: _success(creates, follow_ups),
+                **_errors(method, creates, customers),
+            },
             openapi_extra=COMMAND_HEADERS,
         ),
     )
@@ -111,11 +114,12 @@ def _header(description: str) -> dict[str, Any]:
     return {"description": description, "schema": {"type": "string"}}
 
 
-def _errors(method: str, creates: bool) -> dict[int | str, dict[str, Any]]:
-    """Where a command can fail: 404 when it names an existing aggregate, 413 when it takes a
-    body; a business rule, a version mismatch, invalid input or the store down anywhere."""
+def _errors(method: str, creates: bool, customers: bool) -> dict[int | str, dict[str, Any]]:
+    """Where a command can fail: 404 when it names an existing aggregate (or, for a customer's
+    token, another customer), 413 when it takes a body; a business rule, a version mismatch,
+    invalid input or the store down anywhere."""
     statuses = {409, 412, 422, 503}
-    if not creates:
+    if not creates or customers:
         statuses.add(404)
     if method == "POST":
         statuses.add(413)
