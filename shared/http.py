@@ -19,6 +19,8 @@ GC_YOUNG_THRESHOLD = 20_000  # allocations between collections of the youngest g
 
 TITLES = {
     400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",

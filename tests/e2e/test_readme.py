@@ -5,7 +5,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.services import RunningService
+from deploy.local.stack import LocalIssuer
+from tests.services import ROOT, RunningService
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -18,15 +19,22 @@ def curl_sequence() -> str:
 
 
 def test_readme_curl_sequence_works_as_printed(
-    write_service: RunningService, staff_token: str
+    write_service: RunningService, issuer: LocalIssuer
 ) -> None:
-    # TOKEN stands for what `make token` prints next to `make run`
+    # `make -s token` in the block asks this issuer, as it asks make run's through stack.env
+    env = {
+        **os.environ,
+        "WRITE_URL": write_service.url,
+        "AUTH_ISSUER": issuer.url,
+        "TOKEN_CLIENT_SECRET": issuer.client_secret("dev"),
+    }
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", curl_sequence()],
-        env={**os.environ, "WRITE_URL": write_service.url, "TOKEN": staff_token},
+        cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr + result.stdout
     out = result.stdout
