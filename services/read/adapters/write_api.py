@@ -9,6 +9,7 @@ from shared.cloudevents import parse_time
 
 from ..projections.base import Event
 from .records import SERIALIZER, validated
+from .tokens import ClientCredentials, TokenUnavailable, bearer_auth
 
 
 class WriteApiError(Exception):
@@ -33,10 +34,13 @@ def to_event(row: dict[str, Any], *, trusted: bool = False) -> Event:
 
 
 class WriteApi:
-    """An HTTP client of the write service."""
+    """An HTTP client of the write service, with the service's own token when given one."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+    def __init__(
+        self, base_url: str, *, tokens: ClientCredentials | None = None, timeout: float = 10.0
+    ) -> None:
+        auth = bearer_auth(tokens)
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, auth=auth)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -72,6 +76,8 @@ class WriteApi:
             response = await self._client.get(path, params=params)
         except httpx.HTTPError as exc:
             raise WriteApiError(f"write service unreachable: {exc!r}") from exc
+        except TokenUnavailable as exc:
+            raise WriteApiError(f"no token for the write service: {exc}") from exc
         if response.status_code == 404 and missing is not None:
             return missing
         if response.status_code != 200:
