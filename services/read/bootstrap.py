@@ -58,10 +58,11 @@ class ReadService:
     async def pause_reason(self, projection: str) -> str | None:
         return await self.control.pause_reason(projection)
 
-    async def order_exists(self, order_id: str) -> bool | None:
-        """Whether the event store has this order; None when the write service cannot say."""
+    async def order_exists(self, order_id: str, customer_id: str | None = None) -> bool | None:
+        """Whether the event store has this order (placed by `customer_id`, when given); None
+        when the write service cannot say."""
         try:
-            return await self.write_api.stream_exists(order_id)
+            return await self.write_api.stream_exists(order_id, customer_id=customer_id)
         except WriteApiError as exc:
             log.warning("cannot tell whether order %s exists: %s", order_id, exc)
             return None

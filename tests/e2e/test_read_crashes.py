@@ -33,7 +33,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from deploy.local.stack import free_port
+from deploy.local.stack import LocalIssuer, free_port
 from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, create_pool
 from services.write.application.handlers import CommandContext, CommandHandlers
@@ -45,6 +45,7 @@ from services.write.domain.commands import (
 )
 from shared.envelope import EventMetadata
 from shared.events import OrderItemAdded
+from tests.auth import auth_env, bearer, token
 from tests.backends import Backend
 from tests.services import ROOT, wait_ready
 
@@ -79,6 +80,7 @@ class Service:
     module: str
     env: dict[str, str]
     log: Path
+    headers: dict[str, str] = field(default_factory=dict)  # what its clients send: a token
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -129,7 +131,9 @@ class Service:
 class Cluster:
     """A write service and read services sharing one event store and one pair of topics."""
 
-    def __init__(self, *, pg_url: str, kafka: Backend, mongo: Backend, logs: Path) -> None:
+    def __init__(
+        self, *, pg_url: str, kafka: Backend, mongo: Backend, issuer: LocalIssuer, logs: Path
+    ) -> None:
         suffix = uuid4().hex[:8]
         self.pg_url, self.mongo_url, self.logs = pg_url, mongo.url, logs
         self.env = {
@@ -143,8 +147,10 @@ class Cluster:
             "KAFKA_PARTITIONS": "3",
             "RELAY_POLL_SECONDS": "0.2",
             "LOG_FORMAT": "text",
+            **auth_env(issuer),
         }
-        self.write = Service("write", "services.write", {}, logs / "write.log")
+        self.headers = bearer(token(issuer))  # staff: every scope
+        self.write = Service("write", "services.write", {}, logs / "write.log", self.headers)
         self.readers: list[Service] = []
 
     async def start_write(self) -> Service:
@@ -166,7 +172,8 @@ class Cluster:
             "LAG_POLL_SECONDS": "0.2",
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
         }
-        service = Service(f"read-{name}", "services.read", env, self.logs / f"read-{name}.log")
+        log = self.logs / f"read-{name}.log"
+        service = Service(f"read-{name}", "services.read", env, log, self.headers)
         self.readers.append(service)
         await asyncio.to_thread(service.launch)
         return service
@@ -178,9 +185,9 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(
-    pg_database: str, kafka: Backend, mongo: Backend, tmp_path: Path
+    pg_database: str, kafka: Backend, mongo: Backend, issuer: LocalIssuer, tmp_path: Path
 ) -> AsyncIterator[Cluster]:
-    made = Cluster(pg_url=pg_database, kafka=kafka, mongo=mongo, logs=tmp_path)
+    made = Cluster(pg_url=pg_database, kafka=kafka, mongo=mongo, issuer=issuer, logs=tmp_path)
     try:
         yield made
     finally:
@@ -264,7 +271,7 @@ async def customer_with_order(
 
 
 async def rename(write: Service, customer_id: str, name: str) -> None:
-    async with httpx.AsyncClient(base_url=write.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=write.url, timeout=30, headers=write.headers) as client:
         response = await client.post(f"/customers/{customer_id}/rename", json={"name": name})
     assert response.status_code == 200, response.text
 
@@ -401,7 +408,7 @@ async def wait_caught_up(
     errors: list[str] = []
     since: float | None = None
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=service.headers) as client:
         while time.monotonic() < deadline:
             assert service.alive(), f"{service.name} exited\n{service.tail()}"
             try:
@@ -437,7 +444,7 @@ async def lag_measured(client: httpx.AsyncClient, service: Service) -> set[str]:
 
 async def metric(service: Service, name: str) -> dict[str, float]:
     """One per-projection counter or gauge from /metrics."""
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=service.headers) as client:
         text = (await client.get(f"{service.url}/metrics", timeout=10)).text
     pattern = rf'^{name}\{{projection="(\w+)"\}} (\S+)$'
     return {p: float(v) for p, v in re.findall(pattern, text, re.M)}
@@ -447,7 +454,7 @@ async def wait_applied(service: Service, projection: str, at_least: int, timeout
     """Poll /projections until `projection` applied `at_least` events; the sample that saw it."""
     deadline = time.monotonic() + timeout
     states: dict[str, Doc] = {}
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=service.headers) as client:
         while time.monotonic() < deadline:
             assert service.alive(), f"{service.name} exited\n{service.tail()}"
             now, states = await sample(client, service, {})
@@ -632,13 +639,15 @@ class Writer:
 
     url: str
     rng: random.Random
+    headers: dict[str, str] = field(default_factory=dict)
     sent: int = 0
     customers: list[str] = field(default_factory=list)
     orders: dict[str, str] = field(default_factory=dict)  # order id -> status
     failures: list[str] = field(default_factory=list)
 
     async def run(self, total: int, pause: float) -> None:
-        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
+        headers = self.headers
+        async with httpx.AsyncClient(base_url=self.url, timeout=30, headers=headers) as client:
             while self.sent < total:
                 path, body, remember = self.choose()
                 response = await client.post(path, json=body)
@@ -781,7 +790,7 @@ async def test_mongodb_stopped_mid_stream_loses_nothing_and_applies_nothing_twic
     began = time.monotonic()
     await cluster.start_write()
     r1 = await cluster.start_read("r1")
-    writer = Writer(cluster.write.url, random.Random(20261122))
+    writer = Writer(cluster.write.url, random.Random(20261122), cluster.headers)
     task = asyncio.create_task(writer.run(300, pause=0.03))
     try:
         await wait_sent(writer, task, 100, timeout=60)

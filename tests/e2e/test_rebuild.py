@@ -27,6 +27,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.stack import free_port
+from tests.auth import bearer, client_token
 from tests.openapi import assert_documented
 from tests.polling import poll
 from tests.services import ROOT, RunningService, run_service
@@ -349,9 +350,10 @@ def reference(
 
 
 @pytest.fixture(scope="module")
-async def workload(write_service: RunningService) -> AsyncIterator[Workload]:
+async def workload(write_service: RunningService, staff_token: str) -> AsyncIterator[Workload]:
     """A few hundred events of history: customers, orders, additions, confirmations, cancels."""
-    async with httpx.AsyncClient(base_url=write_service.url, timeout=30) as http:
+    headers = bearer(staff_token)
+    async with httpx.AsyncClient(base_url=write_service.url, timeout=30, headers=headers) as http:
         made = Workload(http)
         for _ in range(12):
             await made.register()
@@ -369,13 +371,19 @@ async def workload(write_service: RunningService) -> AsyncIterator[Workload]:
         yield made
 
 
+def operator(service: RunningService) -> httpx.AsyncClient:
+    """A client of `service` with the read service's own token, as the operator commands use."""
+    headers = bearer(client_token(service.env))
+    return httpx.AsyncClient(base_url=service.url, timeout=30, headers=headers)
+
+
 async def head(write_service: RunningService) -> int:
-    async with httpx.AsyncClient(base_url=write_service.url, timeout=30) as http:
+    async with operator(write_service) as http:
         return int((await http.get("/events/head")).raise_for_status().json()["position"])
 
 
-async def statuses(url: str) -> dict[str, Doc]:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+async def statuses(read_service: RunningService) -> dict[str, Doc]:
+    async with operator(read_service) as http:
         body = (await http.get("/projections")).raise_for_status().json()
     return {p["name"]: p for p in body["projections"]}
 
@@ -386,7 +394,7 @@ async def wait_caught_up(write_service: RunningService, *readers: RunningService
 
     async def check() -> bool:
         for reader in readers:
-            found = await statuses(reader.url)
+            found = await statuses(reader)
             if not all(
                 p["position"] >= position and p["lag_events"] == 0 and p["healthy"]
                 for p in found.values()
@@ -403,7 +411,7 @@ async def wait_live(read_service: RunningService, versions: dict[str, int]) -> N
 
     async def check() -> bool:
         nonlocal found
-        found = await statuses(read_service.url)
+        found = await statuses(read_service)
         return all(
             found[p]["state"] == "live" and found[p]["active_version"] == v
             for p, v in versions.items()
@@ -556,9 +564,9 @@ async def test_a_rebuild_killed_half_way_serves_nothing_half_built_and_a_rerun_r
 
     # Nothing served changed: the same version, the same answers.
     assert await rebuilt.active(projection) == active
-    assert (await statuses(read_service.url))[projection]["active_version"] == active
+    assert (await statuses(read_service))[projection]["active_version"] == active
     assert await served(reader, workload) == before
-    shown = (await statuses(read_service.url))[projection]
+    shown = (await statuses(read_service))[projection]
     print(f"/projections after the kill: state {shown['state']}, rebuild {shown['rebuild']}")
     half_built = await rebuilt.versions(projection)
     assert f"{projection}_v{active + 1}" in half_built, "the kill left nothing to clean up"
@@ -603,7 +611,7 @@ async def test_a_second_rebuild_of_the_same_projection_is_refused_and_changes_no
     try:
         # Operators see it: the state, and the progress metric.
         async def shown_rebuilding() -> bool:
-            return bool((await statuses(read_service.url))[projection]["state"] == "rebuilding")
+            return bool((await statuses(read_service))[projection]["state"] == "rebuilding")
 
         await poll(shown_rebuilding, "/projections to show the rebuild", timeout=WAIT)
 

@@ -27,7 +27,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from deploy.local.stack import free_port
+from deploy.local.stack import LocalIssuer, free_port
 from services.write.adapters.postgres import PostgresEventStore
 from shared.envelope import EventMetadata
 from shared.events import (
@@ -40,6 +40,7 @@ from shared.events import (
     OrderPlaced,
     ShippingAddress,
 )
+from tests.auth import auth_env, bearer, client_token
 from tests.backends import Backend
 from tests.services import ROOT, RunningService, run_service
 
@@ -151,7 +152,9 @@ async def write_history(store: PostgresEventStore) -> None:
 
 
 @pytest.fixture
-def write_service(pg_database: str, tmp_path: Path) -> Iterator[RunningService]:
+def write_service(
+    pg_database: str, issuer: LocalIssuer, tmp_path: Path
+) -> Iterator[RunningService]:
     """The write API over the test's database, without its relay (nothing reads Kafka here)."""
     port = free_port()
     env = {
@@ -160,6 +163,7 @@ def write_service(pg_database: str, tmp_path: Path) -> Iterator[RunningService]:
         "RELAY_ENABLED": "false",
         "WRITE_PORT": str(port),
         "LOG_FORMAT": "text",
+        **auth_env(issuer),
     }
     with run_service("write", env, port, tmp_path / "write-service.log", timeout=90) as svc:
         yield svc
@@ -269,10 +273,11 @@ class History:
     objects_mb: float  # the same events parsed into Python objects (extrapolated from one page)
 
 
-async def measure_history(url: str) -> History:
+async def measure_history(write_service: RunningService) -> History:
     events, size, per_event = 0, 0, 0.0
     params: dict[str, Any] = {"limit": 10_000}
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+    headers = bearer(client_token(write_service.env))  # the read service's, as a rebuild's
+    async with httpx.AsyncClient(base_url=write_service.url, timeout=60, headers=headers) as http:
         while True:
             response = (await http.get("/events", params=params)).raise_for_status()
             if not per_event:
@@ -303,12 +308,13 @@ async def test_rebuild_memory_stays_flat_over_100k_events(
     store: PostgresEventStore,
     write_service: RunningService,
     mongo: Backend,
+    issuer: LocalIssuer,
     read_database: str,
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
     await write_history(store)
-    history = await measure_history(write_service.url)
+    history = await measure_history(write_service)
     assert history.events == TOTAL_EVENTS
     print(
         f"\nhistory: {history.events:,} events written in {time.monotonic() - started:.1f} s;"
@@ -316,6 +322,7 @@ async def test_rebuild_memory_stays_flat_over_100k_events(
     )
     env = {
         **os.environ,
+        **auth_env(issuer),  # the rebuild asks for its own token, as in production
         "MONGODB_URL": mongo.url,
         "MONGODB_DATABASE": read_database,
         "WRITE_SERVICE_URL": write_service.url,

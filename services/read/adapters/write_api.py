@@ -54,10 +54,13 @@ class WriteApi:
         )
         return [to_event(row) for row in body["events"]]
 
-    async def stream_exists(self, stream_id: str) -> bool:
-        """Whether the event store holds a stream of this id."""
+    async def stream_exists(self, stream_id: str, *, customer_id: str | None = None) -> bool:
+        """Whether the event store holds a stream of this id (begun for `customer_id`, when
+        given: an order's first event names its customer)."""
         body = await self._get(f"/streams/{stream_id}/events", {"limit": 1}, missing={})
-        return bool(body)
+        if not body.get("events"):
+            return False
+        return customer_id is None or body["events"][0]["data"].get("customer_id") == customer_id
 
     async def head(self) -> dict[str, Any]:
         return await self._get("/events/head", {})

@@ -161,7 +161,9 @@ class ProjectionStatus(Answer):
     state: Literal["live", "rebuilding"]
     paused: bool = Field(description="paused by an operator (every replica)")
     healthy: bool
-    last_error: str | None
+    last_error: str | None = Field(
+        description="why it is not healthy; shown to ordering:operate only (null for others)"
+    )
     active_version: Annotated[int, Field(ge=1)]
     position: Count
     lag_measured: bool
