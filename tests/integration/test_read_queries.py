@@ -270,13 +270,16 @@ async def assert_revalidated(api: httpx.AsyncClient, path: str) -> str:
     """The document's answer: `no-cache`, and 304 for its ETag in every form; returns the tag."""
     first = await api.get(path)
     assert first.status_code == 200, first.text
-    assert first.headers["cache-control"] == "no-cache"
+    assert first.headers["cache-control"] == "private, no-cache"
     tag = first.headers["etag"]
     for given in (tag, f"W/{tag}", f'"other", {tag}', f'W/"other",W/{tag} ', "*"):
         again = await api.get(path, headers={"If-None-Match": given})
         assert again.status_code == 304, given
         assert again.content == b"" and "content-type" not in again.headers
-        assert (again.headers["etag"], again.headers["cache-control"]) == (tag, "no-cache")
+        assert (again.headers["etag"], again.headers["cache-control"]) == (
+            tag,
+            "private, no-cache",
+        )
     for given in ('"other"', tag.strip('"'), f'W/"{tag}x"'):
         assert (await api.get(path, headers={"If-None-Match": given})).status_code == 200
     return tag
@@ -315,7 +318,7 @@ async def test_single_documents_are_revalidated_with_etags(
 async def test_lists_say_how_long_they_stay_fresh(api: httpx.AsyncClient, path: str) -> None:
     response = await api.get(path)
     assert response.status_code == 200, response.text
-    assert response.headers["cache-control"] == "max-age=2"
+    assert response.headers["cache-control"] == "private, max-age=2"
     assert "etag" not in response.headers
 
 

@@ -198,7 +198,7 @@ RETRY_AFTER = {"Retry-After": _header("seconds to wait before trying again")}
 CACHE_CONTROL = {"Cache-Control": _header("how long the answer may be reused")}
 REVALIDATE = {
     "ETag": _header("changes whenever what is shown changes; send it back in If-None-Match"),
-    "Cache-Control": _header("`no-cache`: keep it, but revalidate with If-None-Match"),
+    "Cache-Control": _header("`private, no-cache`: keep it, but revalidate with If-None-Match"),
 }
 NOT_MODIFIED = {
     "description": "Not modified: the ETag given is still current",
