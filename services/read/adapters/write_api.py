@@ -16,6 +16,13 @@ class WriteApiError(Exception):
     """The write service could not be reached or answered unexpectedly."""
 
 
+def actor_of(metadata: Any) -> str | None:
+    """The subject of a feed row's `metadata.actor`: what the live record's `ce_actor` holds."""
+    actor = metadata.get("actor") if isinstance(metadata, dict) else None
+    subject = actor.get("subject") if isinstance(actor, dict) else None
+    return str(subject) if subject else None
+
+
 def to_event(row: dict[str, Any], *, trusted: bool = False) -> Event:
     """An Event from a feed row; `trusted` rows (the store's own, current schema) skip checks."""
     event = Event(
@@ -27,6 +34,7 @@ def to_event(row: dict[str, Any], *, trusted: bool = False) -> Event:
         position=row["position"],
         recorded_at=parse_time(row["recorded_at"]),
         data=row["data"],
+        actor=actor_of(row.get("metadata")),
     )
     if trusted and SERIALIZER.is_current(event.event_type, row["schema_version"]):
         return event

@@ -49,6 +49,11 @@ class StatusChange(Answer):
     status: OrderStatus
     at: datetime
     version: Version
+    by: str | None = Field(
+        default=None,
+        description="who made the change: the subject of the token of the command; absent when"
+        " the event records no actor (written before actors were recorded)",
+    )
 
 
 class Order(Answer):
