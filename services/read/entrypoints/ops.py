@@ -90,7 +90,11 @@ def metrics_router(*, required: bool) -> APIRouter:
     metered = APIRouter(tags=["operations"])
     guarded: dict[str, Any] = {}
     if required:
-        guarded = {"dependencies": [Depends(requires(OPERATE))], **secured(OPERATE)}
+        unverifiable = problem_responses(s503="the token issuer cannot be reached to check it")
+        guarded = {
+            "dependencies": [Depends(requires(OPERATE))],
+            **secured(OPERATE, responses=unverifiable),
+        }
     metered.add_api_route("/metrics", metrics, response_class=PlainTextResponse, **guarded)
     return metered
 
