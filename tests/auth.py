@@ -6,9 +6,10 @@ token endpoint (the client-credentials grant of its `dev` client), as `make toke
 would never give (expired, for another audience, `alg: none`, HMAC...).
 """
 
+import functools
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,20 @@ def token(
     )
     answer.raise_for_status()
     return str(answer.json()["access_token"])
+
+
+@functools.cache
+def _client_token(issuer_url: str, client_id: str, secret: str) -> str:
+    form = {"grant_type": "client_credentials"}
+    answer = httpx.post(f"{issuer_url}/token", data=form, auth=(client_id, secret), timeout=10)
+    answer.raise_for_status()
+    return str(answer.json()["access_token"])
+
+
+def client_token(env: Mapping[str, str]) -> str:
+    """A token of the client that a service's settings name (AUTH_CLIENT_ID and its secret):
+    what the read service and its operator commands carry. Kept: it lives an hour."""
+    return _client_token(env["AUTH_ISSUER"], env["AUTH_CLIENT_ID"], env["AUTH_CLIENT_SECRET"])
 
 
 def bearer(value: str) -> dict[str, str]:

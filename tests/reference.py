@@ -76,6 +76,7 @@ class ReferenceModel:
     def __init__(self, events: list[Doc]) -> None:
         self._orders: dict[str, _Order] = {}
         self._customers: dict[str, _Customer] = {}
+        self._by: str | None = None  # who made the event being folded, as the log records it
         for event in sorted(events, key=lambda e: int(e["position"])):
             self._apply(event)
 
@@ -86,6 +87,7 @@ class ReferenceModel:
         if handler is None:
             return  # unknown types are skipped, as the read side does
         at, data = parse_time(event["recorded_at"]), event["data"]
+        self._by = ((event.get("metadata") or {}).get("actor") or {}).get("subject")
         handler(str(event["stream_id"]), int(event["version"]), at, data)
         if event["stream_type"] == "order":
             order = self._orders[str(event["stream_id"])]
@@ -142,10 +144,10 @@ class ReferenceModel:
         else:  # the same SKU again adds quantity, at the same unit price
             known.quantity += int(item["quantity"])
 
-    @staticmethod
-    def _set_status(order: _Order, status: str, at: datetime, version: int) -> None:
+    def _set_status(self, order: _Order, status: str, at: datetime, version: int) -> None:
         order.status = status
-        order.history.append({"status": status, "at": at, "version": version})
+        change: Doc = {"status": status, "at": at, "version": version}
+        order.history.append({**change, "by": self._by} if self._by else change)
 
     # -- queries -------------------------------------------------------------------------------
 

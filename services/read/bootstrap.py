@@ -1,4 +1,5 @@
-"""The composition root of the read service: Mongo, Kafka consumers, lag monitor, write API."""
+"""The composition root of the read service: Mongo, Kafka consumers, lag monitor, write API
+(with the service's own token)."""
 
 import asyncio
 import contextlib
@@ -12,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from .adapters.collections import Collections
 from .adapters.control import ControlState, rebuild_running
 from .adapters.dead_letters import DeadLetters
+from .adapters.tokens import ClientCredentials
 from .adapters.write_api import WriteApi, WriteApiError
 from .application.appliers import PROJECTIONS
 from .application.lag import LagMonitor
@@ -34,6 +36,7 @@ class ReadService:
     write_api: WriteApi
     runners: dict[str, ProjectionRunner]
     lag: LagMonitor
+    tokens: ClientCredentials | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -55,10 +58,11 @@ class ReadService:
     async def pause_reason(self, projection: str) -> str | None:
         return await self.control.pause_reason(projection)
 
-    async def order_exists(self, order_id: str) -> bool | None:
-        """Whether the event store has this order; None when the write service cannot say."""
+    async def order_exists(self, order_id: str, customer_id: str | None = None) -> bool | None:
+        """Whether the event store has this order (placed by `customer_id`, when given); None
+        when the write service cannot say."""
         try:
-            return await self.write_api.stream_exists(order_id)
+            return await self.write_api.stream_exists(order_id, customer_id=customer_id)
         except WriteApiError as exc:
             log.warning("cannot tell whether order %s exists: %s", order_id, exc)
             return None
@@ -95,12 +99,30 @@ class ReadService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.write_api.close()
+        if self.tokens is not None:
+            await self.tokens.aclose()
         await self.client.close()
 
 
 def _report_death(task: "asyncio.Task[None]") -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("background task %s died", task.get_name(), exc_info=task.exception())
+
+
+def client_credentials(settings: ReadSettings) -> ClientCredentials | None:
+    """The service's own token client (AUTH_CLIENT_ID); None with AUTH_DISABLED: no token."""
+    if settings.auth_disabled:
+        return None
+    if not (settings.auth_issuer and settings.auth_client_id):
+        log.warning("no AUTH_ISSUER or AUTH_CLIENT_ID: calls to the write service carry no token")
+        return None
+    return ClientCredentials(
+        settings.auth_issuer,
+        settings.auth_client_id,
+        settings.auth_client_secret.get_secret_value(),
+        audience=settings.auth_audience,
+        scope=settings.auth_client_scope,
+    )
 
 
 def build(settings: ReadSettings | None = None) -> ReadService:
@@ -111,7 +133,8 @@ def build(settings: ReadSettings | None = None) -> ReadService:
     db = client[settings.mongodb_database]
     control = ControlState(db)
     dead_letters = DeadLetters(db)
-    write_api = WriteApi(settings.write_service_url)
+    tokens = client_credentials(settings)
+    write_api = WriteApi(settings.write_service_url, tokens=tokens)
     runners = {
         name: ProjectionRunner(
             spec,
@@ -125,4 +148,6 @@ def build(settings: ReadSettings | None = None) -> ReadService:
     }
     lag = LagMonitor(settings, list(runners))
     start_series(runners)
-    return ReadService(settings, client, db, control, dead_letters, write_api, runners, lag)
+    return ReadService(
+        settings, client, db, control, dead_letters, write_api, runners, lag, tokens=tokens
+    )

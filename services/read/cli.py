@@ -19,9 +19,11 @@ from .adapters.control import ControlState, RebuildRefused
 from .adapters.dead_letters import DeadLetters, as_delivered
 from .adapters.documents import DocumentStore
 from .adapters.records import Undecodable, UnknownType, decode
+from .adapters.tokens import ClientCredentials, TokenUnavailable, bearer_auth
 from .adapters.write_api import WriteApi, WriteApiError
 from .application.appliers import PROJECTIONS
 from .application.rebuild import Progress, Rebuilder
+from .bootstrap import client_credentials
 from .settings import ReadSettings
 
 COLUMNS = ("projection", "state", "version", "position", "lag", "lag s", "applied", "dead", "docs")
@@ -29,9 +31,10 @@ COLUMNS = ("projection", "state", "version", "position", "lag", "lag s", "applie
 
 async def show_projections(settings: ReadSettings, url: str) -> int:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    tokens = client_credentials(settings)
     try:
         db = client[settings.mongodb_database]
-        live = await _live_status(url)
+        live = await _live_status(url, tokens)
         rows = [COLUMNS]
         for name in PROJECTIONS:
             collections = await ControlState(db).collections(name)
@@ -51,6 +54,7 @@ async def show_projections(settings: ReadSettings, url: str) -> int:
                 )
             )
     finally:
+        await _close(tokens)
         await client.close()
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     for row in rows:
@@ -58,18 +62,29 @@ async def show_projections(settings: ReadSettings, url: str) -> int:
     return 0
 
 
-async def _live_status(url: str) -> dict[str, dict[str, Any]]:
+async def _live_status(url: str, tokens: ClientCredentials | None) -> dict[str, dict[str, Any]]:
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
-            body = (await http.get("/projections")).json()
-    except (httpx.HTTPError, ValueError):
+        async with httpx.AsyncClient(base_url=url, timeout=5, auth=bearer_auth(tokens)) as http:
+            response = await http.get("/projections")
+            body = response.json()
+    except (httpx.HTTPError, ValueError, TokenUnavailable) as exc:
+        print(f"the read service's /projections: {exc}", file=sys.stderr)
+        return {}
+    if response.status_code != 200:
+        print(f"the read service's /projections answered {response.status_code}", file=sys.stderr)
         return {}
     return {p["name"]: p for p in body.get("projections", [])}
 
 
+async def _close(tokens: ClientCredentials | None) -> None:
+    if tokens is not None:
+        await tokens.aclose()
+
+
 async def dead_letters(settings: ReadSettings, *, replay: bool, projection: str | None) -> int:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
-    write_api = WriteApi(settings.write_service_url)
+    tokens = client_credentials(settings)
+    write_api = WriteApi(settings.write_service_url, tokens=tokens)
     failed = 0
     try:
         db = client[settings.mongodb_database]
@@ -87,6 +102,7 @@ async def dead_letters(settings: ReadSettings, *, replay: bool, projection: str 
                 print(f"  replayed: {'applied' if ok else 'still failing'}")
     finally:
         await write_api.close()
+        await _close(tokens)
         await client.close()
     return 1 if failed else 0
 
@@ -155,7 +171,8 @@ class ProgressPrinter:
 
 async def rebuild(settings: ReadSettings, projections: list[str], page_size: int) -> int:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
-    write_api = WriteApi(settings.write_service_url)
+    tokens = client_credentials(settings)
+    write_api = WriteApi(settings.write_service_url, tokens=tokens)
     printer = ProgressPrinter()
     try:
         rebuilder = Rebuilder(
@@ -175,6 +192,7 @@ async def rebuild(settings: ReadSettings, projections: list[str], page_size: int
         return 1
     finally:
         await write_api.close()
+        await _close(tokens)
         await client.close()
     return 0
 

@@ -24,6 +24,9 @@ class ReadSettings(BaseServiceSettings):
     # A rebuild keeps up to this much of the new version's documents in memory (as JSON).
     rebuild_buffer_mb: float = Field(default=8.0, gt=0, le=1024)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # The scope the service's own token asks for (AUTH_CLIENT_ID's grant); empty: what the
+    # issuer gives the client by default. Entra ID, for one, wants `api://<app>/.default`.
+    auth_client_scope: str = ""
 
     def group_for(self, projection: str) -> str:
         """Each projection consumes with its own group, so each has its own checkpoint."""

@@ -45,7 +45,7 @@ from services.write.domain.commands import (
 )
 from shared.envelope import EventMetadata
 from shared.events import OrderItemAdded
-from tests.auth import auth_env, bearer
+from tests.auth import auth_env, bearer, token
 from tests.backends import Backend
 from tests.services import ROOT, wait_ready
 
@@ -80,6 +80,7 @@ class Service:
     module: str
     env: dict[str, str]
     log: Path
+    headers: dict[str, str] = field(default_factory=dict)  # what its clients send: a token
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -131,13 +132,13 @@ class Cluster:
     """A write service and read services sharing one event store and one pair of topics."""
 
     def __init__(
-        self, *, pg_url: str, kafka: Backend, mongo: Backend, logs: Path, auth: dict[str, str]
+        self, *, pg_url: str, kafka: Backend, mongo: Backend, issuer: LocalIssuer, logs: Path
     ) -> None:
         suffix = uuid4().hex[:8]
         self.pg_url, self.mongo_url, self.logs = pg_url, mongo.url, logs
         self.env = {
             **os.environ,
-            **auth,
+            **auth_env(issuer),
             "DATABASE_URL": pg_url,
             "KAFKA_BOOTSTRAP_SERVERS": kafka.url,
             "KAFKA_ENABLE_IDEMPOTENCE": "false" if kafka.kind == "embedded" else "true",
@@ -148,7 +149,8 @@ class Cluster:
             "RELAY_POLL_SECONDS": "0.2",
             "LOG_FORMAT": "text",
         }
-        self.write = Service("write", "services.write", {}, logs / "write.log")
+        self.headers = bearer(token(issuer))  # staff: every scope
+        self.write = Service("write", "services.write", {}, logs / "write.log", self.headers)
         self.readers: list[Service] = []
 
     async def start_write(self) -> Service:
@@ -170,7 +172,8 @@ class Cluster:
             "LAG_POLL_SECONDS": "0.2",
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
         }
-        service = Service(f"read-{name}", "services.read", env, self.logs / f"read-{name}.log")
+        log = self.logs / f"read-{name}.log"
+        service = Service(f"read-{name}", "services.read", env, log, self.headers)
         self.readers.append(service)
         await asyncio.to_thread(service.launch)
         return service
@@ -184,8 +187,7 @@ class Cluster:
 async def cluster(
     pg_database: str, kafka: Backend, mongo: Backend, issuer: LocalIssuer, tmp_path: Path
 ) -> AsyncIterator[Cluster]:
-    auth = auth_env(issuer)
-    made = Cluster(pg_url=pg_database, kafka=kafka, mongo=mongo, logs=tmp_path, auth=auth)
+    made = Cluster(pg_url=pg_database, kafka=kafka, mongo=mongo, issuer=issuer, logs=tmp_path)
     try:
         yield made
     finally:
@@ -268,9 +270,8 @@ async def customer_with_order(
         await handlers.cancel_order(order.stream_id, CancelOrder(reason="changed my mind"), CTX)
 
 
-async def rename(write: Service, token: str, customer_id: str, name: str) -> None:
-    headers = bearer(token)
-    async with httpx.AsyncClient(base_url=write.url, timeout=30, headers=headers) as client:
+async def rename(write: Service, customer_id: str, name: str) -> None:
+    async with httpx.AsyncClient(base_url=write.url, timeout=30, headers=write.headers) as client:
         response = await client.post(f"/customers/{customer_id}/rename", json={"name": name})
     assert response.status_code == 200, response.text
 
@@ -407,7 +408,7 @@ async def wait_caught_up(
     errors: list[str] = []
     since: float | None = None
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=service.headers) as client:
         while time.monotonic() < deadline:
             assert service.alive(), f"{service.name} exited\n{service.tail()}"
             try:
@@ -443,7 +444,7 @@ async def lag_measured(client: httpx.AsyncClient, service: Service) -> set[str]:
 
 async def metric(service: Service, name: str) -> dict[str, float]:
     """One per-projection counter or gauge from /metrics."""
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=service.headers) as client:
         text = (await client.get(f"{service.url}/metrics", timeout=10)).text
     pattern = rf'^{name}\{{projection="(\w+)"\}} (\S+)$'
     return {p: float(v) for p, v in re.findall(pattern, text, re.M)}
@@ -453,7 +454,7 @@ async def wait_applied(service: Service, projection: str, at_least: int, timeout
     """Poll /projections until `projection` applied `at_least` events; the sample that saw it."""
     deadline = time.monotonic() + timeout
     states: dict[str, Doc] = {}
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=service.headers) as client:
         while time.monotonic() < deadline:
             assert service.alive(), f"{service.name} exited\n{service.tail()}"
             now, states = await sample(client, service, {})
@@ -638,14 +639,14 @@ class Writer:
 
     url: str
     rng: random.Random
-    token: str
+    headers: dict[str, str] = field(default_factory=dict)
     sent: int = 0
     customers: list[str] = field(default_factory=list)
     orders: dict[str, str] = field(default_factory=dict)  # order id -> status
     failures: list[str] = field(default_factory=list)
 
     async def run(self, total: int, pause: float) -> None:
-        headers = bearer(self.token)
+        headers = self.headers
         async with httpx.AsyncClient(base_url=self.url, timeout=30, headers=headers) as client:
             while self.sent < total:
                 path, body, remember = self.choose()
@@ -755,7 +756,7 @@ async def test_kill_9_mid_catch_up_then_restart_ends_identical_to_an_uninterrupt
     # One more event, written after the kill, so the restarted service has one to apply last:
     # /projections reports positions from memory only (see the report), so without it a
     # restarted service may show a position short of the head while fully caught up.
-    await rename(cluster.write, staff_token, next(iter(truth.names)), "Written after the kill")
+    await rename(cluster.write, next(iter(truth.names)), "Written after the kill")
     await wait_published(cluster.pg_url, cluster.write)
     head = await log_head(cluster.pg_url)
     truth = await write_side_truth(cluster.pg_url)
@@ -789,7 +790,7 @@ async def test_mongodb_stopped_mid_stream_loses_nothing_and_applies_nothing_twic
     began = time.monotonic()
     await cluster.start_write()
     r1 = await cluster.start_read("r1")
-    writer = Writer(cluster.write.url, random.Random(20261122), staff_token)
+    writer = Writer(cluster.write.url, random.Random(20261122), cluster.headers)
     task = asyncio.create_task(writer.run(300, pause=0.03))
     try:
         await wait_sent(writer, task, 100, timeout=60)

@@ -27,7 +27,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.stack import free_port
-from tests.auth import bearer
+from tests.auth import bearer, client_token
 from tests.openapi import assert_documented
 from tests.polling import poll
 from tests.services import ROOT, RunningService, run_service
@@ -371,27 +371,30 @@ async def workload(write_service: RunningService, staff_token: str) -> AsyncIter
         yield made
 
 
-async def head(write_service: RunningService, token: str) -> int:
-    headers = bearer(token)
-    async with httpx.AsyncClient(base_url=write_service.url, timeout=30, headers=headers) as http:
+def operator(service: RunningService) -> httpx.AsyncClient:
+    """A client of `service` with the read service's own token, as the operator commands use."""
+    headers = bearer(client_token(service.env))
+    return httpx.AsyncClient(base_url=service.url, timeout=30, headers=headers)
+
+
+async def head(write_service: RunningService) -> int:
+    async with operator(write_service) as http:
         return int((await http.get("/events/head")).raise_for_status().json()["position"])
 
 
-async def statuses(url: str) -> dict[str, Doc]:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+async def statuses(read_service: RunningService) -> dict[str, Doc]:
+    async with operator(read_service) as http:
         body = (await http.get("/projections")).raise_for_status().json()
     return {p["name"]: p for p in body["projections"]}
 
 
-async def wait_caught_up(
-    write_service: RunningService, token: str, *readers: RunningService
-) -> None:
+async def wait_caught_up(write_service: RunningService, *readers: RunningService) -> None:
     """Every projection of every reader applied the log up to its head and has no lag."""
-    position = await head(write_service, token)
+    position = await head(write_service)
 
     async def check() -> bool:
         for reader in readers:
-            found = await statuses(reader.url)
+            found = await statuses(reader)
             if not all(
                 p["position"] >= position and p["lag_events"] == 0 and p["healthy"]
                 for p in found.values()
@@ -408,7 +411,7 @@ async def wait_live(read_service: RunningService, versions: dict[str, int]) -> N
 
     async def check() -> bool:
         nonlocal found
-        found = await statuses(read_service.url)
+        found = await statuses(read_service)
         return all(
             found[p]["state"] == "live" and found[p]["active_version"] == v
             for p, v in versions.items()
@@ -466,7 +469,7 @@ async def test_rebuilding_every_projection_under_load_serves_without_a_gap(
     rebuilt: ReadDatabase,
     mongo_client: AsyncMongoClient[Doc],
 ) -> None:
-    await wait_caught_up(write_service, staff_token, read_service)
+    await wait_caught_up(write_service, read_service)
     before = {p: await rebuilt.active(p) for p in PROJECTIONS}
     queries = Queries(
         reader, list(workload.orders), list(workload.customers), workload.ordering_customers()
@@ -505,7 +508,7 @@ async def test_rebuilding_every_projection_under_load_serves_without_a_gap(
         queries.failures[:20]
     )
 
-    await wait_caught_up(write_service, staff_token, read_service, reference)
+    await wait_caught_up(write_service, read_service, reference)
     await wait_live(read_service, {p: v + 1 for p, v in before.items()})
     status = await reader.get("/projections")  # each with its finished rebuild, as documented
     assert all(p["rebuild"]["phase"] == "done" for p in status.json()["projections"]), status.text
@@ -539,7 +542,7 @@ async def test_a_rebuild_killed_half_way_serves_nothing_half_built_and_a_rerun_r
     mongo_client: AsyncMongoClient[Doc],
 ) -> None:
     projection = "order_details"
-    await wait_caught_up(write_service, staff_token, read_service)
+    await wait_caught_up(write_service, read_service)
     active = await rebuilt.active(projection)
     before = await served(reader, workload)
     run = await Rebuild.start(
@@ -563,9 +566,9 @@ async def test_a_rebuild_killed_half_way_serves_nothing_half_built_and_a_rerun_r
 
     # Nothing served changed: the same version, the same answers.
     assert await rebuilt.active(projection) == active
-    assert (await statuses(read_service.url))[projection]["active_version"] == active
+    assert (await statuses(read_service))[projection]["active_version"] == active
     assert await served(reader, workload) == before
-    shown = (await statuses(read_service.url))[projection]
+    shown = (await statuses(read_service))[projection]
     print(f"/projections after the kill: state {shown['state']}, rebuild {shown['rebuild']}")
     half_built = await rebuilt.versions(projection)
     assert f"{projection}_v{active + 1}" in half_built, "the kill left nothing to clean up"
@@ -583,7 +586,7 @@ async def test_a_rebuild_killed_half_way_serves_nothing_half_built_and_a_rerun_r
     assert f"{projection}_v{active + 1}_leftover" not in await rebuilt.versions(projection)
     await wait_live(read_service, {projection: active + 1})
 
-    await wait_caught_up(write_service, staff_token, read_service, reference)
+    await wait_caught_up(write_service, read_service, reference)
     assert await served(reader, workload) == before  # no command ran meanwhile
     theirs = ReadDatabase(mongo_client, reference.env["MONGODB_DATABASE"])
     await assert_like_reference(rebuilt, theirs, (projection,))
@@ -599,7 +602,7 @@ async def test_a_second_rebuild_of_the_same_projection_is_refused_and_changes_no
     mongo_client: AsyncMongoClient[Doc],
 ) -> None:
     projection = "customers"
-    await wait_caught_up(write_service, staff_token, read_service)
+    await wait_caught_up(write_service, read_service)
     active = await rebuilt.active(projection)
     first = await Rebuild.start(
         read_service.env, "--projection", projection, "--page-size", SLOW_PAGE
@@ -611,7 +614,7 @@ async def test_a_second_rebuild_of_the_same_projection_is_refused_and_changes_no
     try:
         # Operators see it: the state, and the progress metric.
         async def shown_rebuilding() -> bool:
-            return bool((await statuses(read_service.url))[projection]["state"] == "rebuilding")
+            return bool((await statuses(read_service))[projection]["state"] == "rebuilding")
 
         await poll(shown_rebuilding, "/projections to show the rebuild", timeout=WAIT)
 
@@ -644,6 +647,6 @@ async def test_a_second_rebuild_of_the_same_projection_is_refused_and_changes_no
     assert int(done.summaries()[projection]["version"]) == active + 1, done
     assert await rebuilt.active(projection) == active + 1
     await assert_only_version(rebuilt, projection, active + 1)
-    await wait_caught_up(write_service, staff_token, read_service, reference)
+    await wait_caught_up(write_service, read_service, reference)
     theirs = ReadDatabase(mongo_client, reference.env["MONGODB_DATABASE"])
     await assert_like_reference(rebuilt, theirs, (projection,))

@@ -1,4 +1,5 @@
-"""The read service's query API over documents seeded in a real MongoDB-protocol server."""
+"""The read service's query API over documents seeded in a real MongoDB-protocol server, with
+tokens of the development issuer (staff unless a test says otherwise)."""
 
 import asyncio
 import base64
@@ -14,10 +15,14 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from deploy.local.stack import LocalIssuer
 from services.read.adapters.collections import Collections
 from services.read.entrypoints.deps import ReadModel
 from services.read.entrypoints.queries import router
+from services.read.settings import ReadSettings
+from shared.access import install_auth
 from shared.http import PROBLEM_JSON, install_problem_handlers
+from tests.auth import AUDIENCE, bearer, token
 from tests.backends import Backend
 
 pytestmark = pytest.mark.integration
@@ -36,7 +41,7 @@ class FakeReadModel:
     waiting: asyncio.Event = field(default_factory=asyncio.Event)
     pause: str | None = None  # what pause_reason answers
     waits: list[float] = field(default_factory=list)  # every wait asked for, in seconds
-    orders: set[str] = field(default_factory=set)  # the orders the event store holds
+    orders: dict[str, str] = field(default_factory=dict)  # the store's orders: id -> customer
 
     def collections(self, projection: str) -> Collections:
         return Collections(projection, 1)
@@ -49,8 +54,8 @@ class FakeReadModel:
     async def pause_reason(self, projection: str) -> str | None:
         return self.pause
 
-    async def order_exists(self, order_id: str) -> bool | None:
-        return order_id in self.orders
+    async def order_exists(self, order_id: str, customer_id: str | None = None) -> bool | None:
+        return order_id in self.orders and customer_id in (None, self.orders[order_id])
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +68,26 @@ async def read(mongo: Backend) -> AsyncIterator[FakeReadModel]:
 
 
 @pytest.fixture(scope="module")
-async def api(read: FakeReadModel) -> AsyncIterator[httpx.AsyncClient]:
+async def api(read: FakeReadModel, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.include_router(router)
     install_problem_handlers(app, [])
     model: ReadModel = read  # the fake must satisfy the protocol the routes rely on
     app.state.read = model
+    settings = ReadSettings(auth_issuer=issuer.url, auth_audience=AUDIENCE)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://read") as client:
+    staff = bearer(token(issuer))
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        httpx.AsyncClient(transport=transport, base_url="http://read", headers=staff) as client,
+    ):
+        install_auth(app, settings, http)
         yield client
+
+
+def customer(issuer: LocalIssuer, customer_id: str) -> dict[str, str]:
+    """The headers of a request made with this customer's token."""
+    return bearer(token(issuer, customer=customer_id))
 
 
 def order_doc(
@@ -191,7 +207,7 @@ async def test_min_version_on_a_paused_projection_says_it_is_paused(
     doc = order_doc(str(uuid4()), T0)
     await seed(read, "order_details", doc)
     placed = str(uuid4())  # in the event store, not yet projected
-    read.orders.add(placed)
+    read.orders[placed] = str(uuid4())
     read.pause = "paused by an operator"
     try:
         for order_id in (doc["_id"], placed):  # behind, and not there at all
@@ -254,13 +270,16 @@ async def assert_revalidated(api: httpx.AsyncClient, path: str) -> str:
     """The document's answer: `no-cache`, and 304 for its ETag in every form; returns the tag."""
     first = await api.get(path)
     assert first.status_code == 200, first.text
-    assert first.headers["cache-control"] == "no-cache"
+    assert first.headers["cache-control"] == "private, no-cache"
     tag = first.headers["etag"]
     for given in (tag, f"W/{tag}", f'"other", {tag}', f'W/"other",W/{tag} ', "*"):
         again = await api.get(path, headers={"If-None-Match": given})
         assert again.status_code == 304, given
         assert again.content == b"" and "content-type" not in again.headers
-        assert (again.headers["etag"], again.headers["cache-control"]) == (tag, "no-cache")
+        assert (again.headers["etag"], again.headers["cache-control"]) == (
+            tag,
+            "private, no-cache",
+        )
     for given in ('"other"', tag.strip('"'), f'W/"{tag}x"'):
         assert (await api.get(path, headers={"If-None-Match": given})).status_code == 200
     return tag
@@ -299,7 +318,7 @@ async def test_single_documents_are_revalidated_with_etags(
 async def test_lists_say_how_long_they_stay_fresh(api: httpx.AsyncClient, path: str) -> None:
     response = await api.get(path)
     assert response.status_code == 200, response.text
-    assert response.headers["cache-control"] == "max-age=2"
+    assert response.headers["cache-control"] == "private, max-age=2"
     assert "etag" not in response.headers
 
 
@@ -442,3 +461,58 @@ async def test_a_cursor_at_the_calendar_edge_in_utc_is_a_page(api: httpx.AsyncCl
         response = await api.get(f"/customers/{ID}/orders", params=params)
         assert response.status_code == 200, response.text
         assert response.json() == {"orders": [], "next_cursor": None}
+
+
+async def test_a_customer_reads_their_own_profile_and_orders_only(
+    api: httpx.AsyncClient, read: FakeReadModel, issuer: LocalIssuer
+) -> None:
+    ann, bob = customer_doc("ann@own.io"), customer_doc("bob@own.io")
+    await seed(read, "customers", ann, bob)
+    anns, bobs = order_doc(ann["_id"], T0, version=2), order_doc(bob["_id"], T0)
+    await seed(read, "order_details", anns, bobs)
+    as_ann = customer(issuer, ann["_id"])
+    assert (await api.get(f"/orders/{anns['_id']}", headers=as_ann)).json()["version"] == 2
+    assert (await api.get(f"/customers/{ann['_id']}", headers=as_ann)).json()["name"] == "Ann Lee"
+    page = (await api.get(f"/customers/{ann['_id']}/orders", headers=as_ann)).json()
+    assert [o["id"] for o in page["orders"]] == [anns["_id"]]
+    # Another customer's answers as nothing at all would.
+    paths = [
+        f"/orders/{bobs['_id']}",
+        f"/customers/{bob['_id']}",
+        f"/customers/{bob['_id']}/orders",
+    ]
+    for path in paths:
+        assert (await api.get(path)).status_code == 200  # the staff token sees them
+        refused = await api.get(path, headers=as_ann)
+        assert refused.status_code == 404, (path, refused.text)
+        assert refused.json()["detail"].endswith(" not found")
+    found = await api.get("/customers", params={"email": "ANN@own.io"}, headers=as_ann)
+    assert [c["id"] for c in found.json()["customers"]] == [ann["_id"]]
+    others = await api.get("/customers", params={"email": "bob@own.io"}, headers=as_ann)
+    assert others.json() == {"customers": []}
+    stats = await api.get("/stats/top-products", headers=as_ann)
+    assert stats.status_code == 403
+    assert 'error="insufficient_scope"' in stats.headers["www-authenticate"]
+
+
+async def test_a_customer_waiting_for_another_customers_order_sees_no_such_order(
+    api: httpx.AsyncClient, read: FakeReadModel, issuer: LocalIssuer
+) -> None:
+    ann, bob = str(uuid4()), str(uuid4())
+    projected, unprojected, own = order_doc(bob, T0, version=3), str(uuid4()), str(uuid4())
+    await seed(read, "order_details", projected)
+    read.orders.update({projected["_id"]: bob, unprojected: bob, own: ann})
+    params = {"min_version": 1, "wait_ms": 100}
+    for order_id in (projected["_id"], unprojected):
+        response = await api.get(
+            f"/orders/{order_id}", params=params, headers=customer(issuer, ann)
+        )
+        assert response.status_code == 404, response.text
+        detail = f"no order {order_id} exists (none was seen within the wait, 100 ms)"
+        assert response.json()["detail"] == detail
+    mine = await api.get(f"/orders/{own}", params=params, headers=customer(issuer, ann))
+    assert mine.status_code == 503, mine.text  # in the store, theirs, not projected yet
+    theirs = await api.get(
+        f"/orders/{projected['_id']}", params=params, headers=customer(issuer, bob)
+    )
+    assert theirs.status_code == 200

@@ -40,7 +40,7 @@ from shared.events import (
     OrderPlaced,
     ShippingAddress,
 )
-from tests.auth import auth_env, bearer, token
+from tests.auth import auth_env, bearer, client_token
 from tests.backends import Backend
 from tests.services import ROOT, RunningService, run_service
 
@@ -164,6 +164,7 @@ def write_service(
         "RELAY_ENABLED": "false",
         "WRITE_PORT": str(port),
         "LOG_FORMAT": "text",
+        **auth_env(issuer),
     }
     with run_service("write", env, port, tmp_path / "write-service.log", timeout=90) as svc:
         yield svc
@@ -273,11 +274,11 @@ class History:
     objects_mb: float  # the same events parsed into Python objects (extrapolated from one page)
 
 
-async def measure_history(url: str, log_token: str) -> History:
+async def measure_history(write_service: RunningService) -> History:
     events, size, per_event = 0, 0, 0.0
     params: dict[str, Any] = {"limit": 10_000}
-    headers = bearer(log_token)
-    async with httpx.AsyncClient(base_url=url, timeout=60, headers=headers) as http:
+    headers = bearer(client_token(write_service.env))  # the read service's, as a rebuild's
+    async with httpx.AsyncClient(base_url=write_service.url, timeout=60, headers=headers) as http:
         while True:
             response = (await http.get("/events", params=params)).raise_for_status()
             if not per_event:
@@ -308,13 +309,13 @@ async def test_rebuild_memory_stays_flat_over_100k_events(
     store: PostgresEventStore,
     write_service: RunningService,
     mongo: Backend,
-    read_database: str,
     issuer: LocalIssuer,
+    read_database: str,
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
     await write_history(store)
-    history = await measure_history(write_service.url, token(issuer, ("ordering:events",)))
+    history = await measure_history(write_service)
     assert history.events == TOTAL_EVENTS
     print(
         f"\nhistory: {history.events:,} events written in {time.monotonic() - started:.1f} s;"
@@ -322,7 +323,7 @@ async def test_rebuild_memory_stays_flat_over_100k_events(
     )
     env = {
         **os.environ,
-        **auth_env(issuer),  # the read side's own client of the issuer, for the event log
+        **auth_env(issuer),  # the rebuild asks for its own token, as in production
         "MONGODB_URL": mongo.url,
         "MONGODB_DATABASE": read_database,
         "WRITE_SERVICE_URL": write_service.url,

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,3 +81,13 @@ def test_day_document_counts_cancelled_orders_but_not_their_revenue() -> None:
     assert (day["orders_placed"], day["orders_cancelled"], day["units"]) == (2, 1, 3)
     assert (day["revenue"], day["average_order_value"]) == ("31.50", "31.50")
     assert day["products"] == [{"sku": "A", "name": "Apple", "units": 3, "revenue": "31.50"}]
+
+
+def test_status_changes_say_who_made_them_when_the_event_does() -> None:
+    placed = replace(PLACED, actor="ada")
+    doc = fold(order_details.FOLDS, [placed, ADDED, CANCELLED]).get("main", ORDER)
+    assert doc is not None
+    assert [(h["status"], h.get("by", "-")) for h in doc["status_history"]] == [
+        ("placed", "ada"),
+        ("cancelled", "-"),  # no actor recorded: no `by` at all
+    ]

@@ -84,3 +84,40 @@ def test_errors_are_documented_where_they_occur(document: Doc) -> None:
     lists = ["/customers", "/customers/{customer_id}/orders", "/stats/daily", "/stats/top-products"]
     for path in lists:
         assert "Cache-Control" in document["paths"][path]["get"]["responses"]["200"]["headers"]
+
+
+OPEN = {("/health/live", "get"), ("/health/ready", "get"), ("/metrics", "get")}
+FOR_CUSTOMERS = {
+    ("/orders/{order_id}", "get"),
+    ("/customers/{customer_id}", "get"),
+    ("/customers/{customer_id}/orders", "get"),
+    ("/customers", "get"),
+}
+
+
+def scopes(operation: Doc) -> set[str]:
+    return {scope for need in operation.get("security", []) for scope in need["bearerAuth"]}
+
+
+def test_every_route_but_health_and_metrics_names_its_permission(document: Doc) -> None:
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    for path, method, operation in operations(document):
+        if (path, method) in OPEN:
+            assert "security" not in operation and "401" not in operation["responses"]
+            continue
+        assert {"401", "403"} <= set(operation["responses"]), (path, method)
+        assert ("x-customer-tokens" in operation) == ((path, method) in FOR_CUSTOMERS)
+        if path.startswith("/projections/"):
+            assert scopes(operation) == {"ordering:operate"}, path
+        elif path == "/projections":
+            assert scopes(operation) == {"ordering:query", "ordering:operate"}
+        else:
+            assert scopes(operation) == {"ordering:query"}, path
+    assert "404" in document["paths"]["/customers/{customer_id}/orders"]["get"]["responses"]
+
+
+def test_metrics_name_their_permission_when_a_token_is_required() -> None:
+    guarded = create_app(ReadSettings(auth_metrics_required=True)).openapi()
+    operation = guarded["paths"]["/metrics"]["get"]
+    assert scopes(operation) == {"ordering:operate"}
+    assert {"200", "401", "403", "503"} <= set(operation["responses"])

@@ -66,6 +66,7 @@ def decode(record: Delivered) -> Event:
             position=int(ce.get("position", "0")),
             recorded_at=parse_time(ce["time"]),
             data=data,
+            actor=ce.get("actor") or None,
         )
     except (MissingHeader, KeyError, ValueError, orjson.JSONDecodeError) as exc:
         if isinstance(exc, Undecodable):

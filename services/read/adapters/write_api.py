@@ -9,10 +9,18 @@ from shared.cloudevents import parse_time
 
 from ..projections.base import Event
 from .records import SERIALIZER, validated
+from .tokens import ClientCredentials, TokenUnavailable, bearer_auth
 
 
 class WriteApiError(Exception):
     """The write service could not be reached or answered unexpectedly."""
+
+
+def actor_of(metadata: Any) -> str | None:
+    """The subject of a feed row's `metadata.actor`: what the live record's `ce_actor` holds."""
+    actor = metadata.get("actor") if isinstance(metadata, dict) else None
+    subject = actor.get("subject") if isinstance(actor, dict) else None
+    return str(subject) if subject else None
 
 
 def to_event(row: dict[str, Any], *, trusted: bool = False) -> Event:
@@ -26,6 +34,7 @@ def to_event(row: dict[str, Any], *, trusted: bool = False) -> Event:
         position=row["position"],
         recorded_at=parse_time(row["recorded_at"]),
         data=row["data"],
+        actor=actor_of(row.get("metadata")),
     )
     if trusted and SERIALIZER.is_current(event.event_type, row["schema_version"]):
         return event
@@ -33,10 +42,13 @@ def to_event(row: dict[str, Any], *, trusted: bool = False) -> Event:
 
 
 class WriteApi:
-    """An HTTP client of the write service."""
+    """An HTTP client of the write service, with the service's own token when given one."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+    def __init__(
+        self, base_url: str, *, tokens: ClientCredentials | None = None, timeout: float = 10.0
+    ) -> None:
+        auth = bearer_auth(tokens)
+        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, auth=auth)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -50,10 +62,13 @@ class WriteApi:
         )
         return [to_event(row) for row in body["events"]]
 
-    async def stream_exists(self, stream_id: str) -> bool:
-        """Whether the event store holds a stream of this id."""
+    async def stream_exists(self, stream_id: str, *, customer_id: str | None = None) -> bool:
+        """Whether the event store holds a stream of this id (begun for `customer_id`, when
+        given: an order's first event names its customer)."""
         body = await self._get(f"/streams/{stream_id}/events", {"limit": 1}, missing={})
-        return bool(body)
+        if not body.get("events"):
+            return False
+        return customer_id is None or body["events"][0]["data"].get("customer_id") == customer_id
 
     async def head(self) -> dict[str, Any]:
         return await self._get("/events/head", {})
@@ -72,6 +87,8 @@ class WriteApi:
             response = await self._client.get(path, params=params)
         except httpx.HTTPError as exc:
             raise WriteApiError(f"write service unreachable: {exc!r}") from exc
+        except TokenUnavailable as exc:
+            raise WriteApiError(f"no token for the write service: {exc}") from exc
         if response.status_code == 404 and missing is not None:
             return missing
         if response.status_code != 200:

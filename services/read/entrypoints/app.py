@@ -3,9 +3,11 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from pymongo.errors import ConnectionFailure
 
+from shared.access import install_auth
 from shared.http import install_problem_handlers
 from shared.middleware import BodyLimit, RequestContext
 
@@ -17,6 +19,7 @@ from . import ops, queries
 
 def create_app(settings: ReadSettings | None = None, *, consume: bool = True) -> FastAPI:
     settings = settings or ReadSettings()
+    issuer_http = httpx.AsyncClient(timeout=10)  # the issuer's discovery document and keys
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -27,6 +30,7 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
             yield
         finally:
             await service.close()
+            await issuer_http.aclose()
 
     app = FastAPI(
         title="Ordering read service",
@@ -35,8 +39,10 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
         lifespan=lifespan,
     )
     install_problem_handlers(app, [], [ConnectionFailure, TimeoutError], store="read store")
+    install_auth(app, settings, issuer_http)
     app.include_router(queries.router, tags=["queries"])
     app.include_router(ops.router)
+    app.include_router(ops.metrics_router(required=settings.auth_metrics_required))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, requests=HTTP_REQUESTS, latency=HTTP_LATENCY, service="read")
     return app

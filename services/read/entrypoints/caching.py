@@ -2,7 +2,8 @@
 
 A single document answers with an ETag and `Cache-Control: no-cache`: a client may keep it but
 asks again with If-None-Match, and gets a 304 without a body until the document changes. Lists
-and statistics have no validator; they say how long they may be reused (`max-age`).
+and statistics have no validator; they say how long they may be reused (`max-age`). Every answer
+is `private`: what it holds depends on the caller's token, so no shared cache may keep it.
 """
 
 import hashlib
@@ -41,7 +42,7 @@ def document(doc: dict[str, Any], if_none_match: str | None) -> Response:
     """One document: 200 with its ETag, or 304 (no body) when the client already has it."""
     body = orjson.dumps(doc)
     tag = etag(body, int(doc.get("version", 0)))
-    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
     if none_match(if_none_match, tag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
@@ -49,5 +50,5 @@ def document(doc: dict[str, Any], if_none_match: str | None) -> Response:
 
 def listing(body: Any, max_age: int) -> Response:
     """A list or statistics: 200, reusable for `max_age` seconds."""
-    headers = {"Cache-Control": f"max-age={max_age}"}
+    headers = {"Cache-Control": f"private, max-age={max_age}"}
     return Response(orjson.dumps(body), media_type="application/json", headers=headers)

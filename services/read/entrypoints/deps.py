@@ -12,6 +12,9 @@ from pydantic import BeforeValidator
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.access import requires
+from shared.auth import OPERATE, QUERY, Principal
+
 from ..adapters.collections import Collections
 from ..queries import customers, orders, stats
 from ..queries.stats import DateRange
@@ -47,9 +50,25 @@ class ReadModel(Protocol):
         """Why the projection is paused (an operator, a rebuild's switch), or None."""
         ...
 
-    async def order_exists(self, order_id: str) -> bool | None:
-        """Whether the event store has the order; None when that cannot be known now."""
+    async def order_exists(self, order_id: str, customer_id: str | None = None) -> bool | None:
+        """Whether the event store has the order (placed by `customer_id`, when given); None
+        when that cannot be known now."""
         ...
+
+
+# The caller, once its token allows the route (else 401 or 403). A route's first parameter, so
+# that nothing else is looked at for a caller without the permission.
+Staff = Annotated[Principal, Depends(requires(QUERY))]
+Reader = Annotated[Principal, Depends(requires(QUERY, customers=True))]
+Observer = Annotated[Principal, Depends(requires(QUERY, OPERATE))]
+Operator = Annotated[Principal, Depends(requires(OPERATE))]
+
+
+def owner(caller: Principal) -> str | None:
+    """The customer whose data alone a Reader may see; None when it may see everyone's."""
+    if caller.has(QUERY) or caller.customer_id is None:
+        return None
+    return str(caller.customer_id)
 
 
 async def get_read(request: Request) -> ReadModel:

@@ -1,18 +1,26 @@
-"""Health, metrics and the projections' status (with an operator's pause and resume)."""
+"""Health, metrics and the projections' status (with an operator's pause and resume).
+
+Health is open (probes carry no token); /metrics too unless AUTH_METRICS_REQUIRED. The status
+needs ordering:query or ordering:operate, its error details ordering:operate (an error's text
+may hold anything: a document, a server's address); pause and resume need ordering:operate.
+"""
 
 import asyncio
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from shared.access import requires, secured
+from shared.auth import OPERATE, QUERY
 from shared.http import problem, problem_responses
 from shared.metrics import exposition
 
 from ..adapters.control import rebuild_running
 from ..bootstrap import ReadService
 from . import schemas
+from .deps import Observer, Operator
 
 router = APIRouter(tags=["operations"])
 ProjectionName = Annotated[Literal["order_details", "customers", "sales"], Path()]
@@ -64,21 +72,35 @@ def _failing(service: ReadService) -> list[str]:
     problems = []
     for name, runner in service.runners.items():
         lag = service.lag.lags[name]
-        if not runner.status.healthy:
-            problems.append(f"{name}: {runner.status.last_error}")
+        if not runner.status.healthy:  # the error itself only in /projections, for operators
+            problems.append(f"{name}: failing, see /projections")
         elif not runner.status.paused and lag.stalled(service.settings.stall_seconds):
             problems.append(f"{name}: stalled with {lag.events} events waiting")
     return problems
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics() -> Response:
     """Prometheus metrics, in the text exposition format."""
     body, content_type = exposition()
     return Response(body, media_type=content_type)
 
 
-async def describe(service: ReadService, name: str) -> dict[str, Any]:
+def metrics_router(*, required: bool) -> APIRouter:
+    """/metrics: open (it holds no personal data), or for ordering:operate when `required`."""
+    metered = APIRouter(tags=["operations"])
+    guarded: dict[str, Any] = {}
+    if required:
+        unverifiable = problem_responses(s503="the token issuer cannot be reached to check it")
+        guarded = {
+            "dependencies": [Depends(requires(OPERATE))],
+            **secured(OPERATE, responses=unverifiable),
+        }
+    metered.add_api_route("/metrics", metrics, response_class=PlainTextResponse, **guarded)
+    return metered
+
+
+async def describe(service: ReadService, name: str, *, details: bool = True) -> dict[str, Any]:
+    """A projection's status; `details` shows its last error (else null)."""
     runner, lag = service.runners[name], service.lag.lags[name]
     state = await service.control.get(name)
     rebuild = state.get("rebuild") or None
@@ -87,7 +109,7 @@ async def describe(service: ReadService, name: str) -> dict[str, Any]:
         "state": "rebuilding" if rebuild_running(state) else "live",
         "paused": bool(state.get("paused")),
         "healthy": runner.status.healthy,
-        "last_error": runner.status.last_error,
+        "last_error": runner.status.last_error if details else None,
         "active_version": int(state.get("active_version", 1)),
         "position": max(runner.status.position, int(state.get("position", 0))),
         "lag_measured": lag.measured,
@@ -99,30 +121,33 @@ async def describe(service: ReadService, name: str) -> dict[str, Any]:
     }
 
 
-@router.get("/projections", response_model=schemas.Projections, responses=schemas.responses())
-async def projections(request: Request) -> Response:
-    """Each projection's state, position, lag (events and seconds), counts and rebuild progress."""
-    service = _service(request)
-    return _json({"projections": [await describe(service, name) for name in service.runners]})
-
-
-OPERATED = schemas.responses(422)
-
-
-@router.post(
-    "/projections/{name}/pause", response_model=schemas.ProjectionStatus, responses=OPERATED
+@router.get(
+    "/projections",
+    response_model=schemas.Projections,
+    **secured(QUERY, OPERATE, responses=schemas.responses()),
 )
-async def pause(name: ProjectionName, request: Request) -> Response:
+async def projections(caller: Observer, request: Request) -> Response:
+    """Each projection's state, position, lag (events and seconds), counts and rebuild progress;
+    `last_error` is shown to ordering:operate only (null for others)."""
+    service = _service(request)
+    details = caller.has(OPERATE)
+    found = [await describe(service, name, details=details) for name in service.runners]
+    return _json({"projections": found})
+
+
+OPERATED = secured(OPERATE, responses=schemas.responses(422))
+
+
+@router.post("/projections/{name}/pause", response_model=schemas.ProjectionStatus, **OPERATED)
+async def pause(caller: Operator, name: ProjectionName, request: Request) -> Response:
     """Stop applying events to a projection (every replica); lag keeps being measured."""
     service = _service(request)
     await service.control.set(name, paused=True)
     return _json(await describe(service, name))
 
 
-@router.post(
-    "/projections/{name}/resume", response_model=schemas.ProjectionStatus, responses=OPERATED
-)
-async def resume(name: ProjectionName, request: Request) -> Response:
+@router.post("/projections/{name}/resume", response_model=schemas.ProjectionStatus, **OPERATED)
+async def resume(caller: Operator, name: ProjectionName, request: Request) -> Response:
     """Resume a paused projection."""
     service = _service(request)
     await service.control.set(name, paused=False)

@@ -1,4 +1,8 @@
-"""The query routes: orders, customers and sales statistics, read from the projections."""
+"""The query routes: orders, customers and sales statistics, read from the projections.
+
+Every query needs ordering:query; a customer's token reads the customer's own profile and orders
+(anything of another customer answers 404, as if it did not exist) and no statistics (403).
+"""
 
 from typing import Annotated
 from uuid import UUID
@@ -6,6 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from shared.access import secured
+from shared.auth import QUERY
 from shared.events import EMAIL_PATTERN
 from shared.http import problem
 
@@ -21,15 +27,21 @@ from .deps import (
     IfNoneMatch,
     OrderDocs,
     Read,
+    Reader,
     SalesDocs,
+    Staff,
+    owner,
 )
 
 router = APIRouter()
 
 DEFAULT_WAIT_MS = 2000
 ORDER_NOT_FOUND = (
-    "No such order (with `min_version`: none seen within the wait, and none in the event store)"
+    "No such order, or another customer's (with `min_version`: none seen within the wait, and"
+    " none in the event store)"
 )
+CUSTOMER_NOT_FOUND = "No such registered customer, or another customer (for a customer's token)"
+ORDERS_NOT_FOUND = "Another customer's orders (for a customer's token)"
 ORDER_UNAVAILABLE = (
     "MongoDB unavailable, or, with `min_version`, the order is not at that version yet (for"
     " instance while its projection is paused); retry later"
@@ -43,11 +55,16 @@ def _not_found(request: Request, what: str) -> Response:
 @router.get(
     "/orders/{order_id}",
     response_model=schemas.Order,
-    responses=schemas.responses(
-        304, 422, ok=schemas.REVALIDATE, s404=ORDER_NOT_FOUND, s503=ORDER_UNAVAILABLE
+    **secured(
+        QUERY,
+        customers=True,
+        responses=schemas.responses(
+            304, 422, ok=schemas.REVALIDATE, s404=ORDER_NOT_FOUND, s503=ORDER_UNAVAILABLE
+        ),
     ),
 )
 async def get_order(
+    caller: Reader,
     request: Request,
     order_id: UUID,
     read: Read,
@@ -57,8 +74,9 @@ async def get_order(
     wait_ms: Annotated[int, Query(ge=0)] = DEFAULT_WAIT_MS,
 ) -> Response:
     """One order; with `min_version`, waits up to `wait_ms` (capped) until it got that far."""
+    mine = owner(caller)
     if min_version is None:
-        doc = await orders.find_order(docs, str(order_id))
+        doc = await orders.find_order(docs, str(order_id), owner=mine)
         if doc is None:
             return _not_found(request, f"order {order_id}")
     else:
@@ -70,18 +88,20 @@ async def get_order(
                 min_version=min_version,
                 timeout=waited / 1000,
                 wait=read.wait_for_order,
+                owner=mine,
             )
         except orders.VersionNotReached as exc:
-            return await _not_reached(request, read, exc, waited)
+            return await _not_reached(request, read, exc, waited, mine)
     return caching.document(doc, if_none_match)
 
 
 async def _not_reached(
-    request: Request, read: Read, exc: orders.VersionNotReached, waited_ms: int
+    request: Request, read: Read, exc: orders.VersionNotReached, waited_ms: int, mine: str | None
 ) -> Response:
     """503 (retry later) for an order that exists but is not at that version here yet; 404 when
-    the event store has no such order (asked only when none was seen within the wait)."""
-    if exc.seen is None and await read.order_exists(exc.order_id) is False:
+    the event store has no such order, or not of this customer (asked only when none was seen
+    within the wait)."""
+    if exc.seen is None and await read.order_exists(exc.order_id, mine) is False:
         detail = f"no order {exc.order_id} exists (none was seen within the wait, {waited_ms} ms)"
         return problem(404, detail, instance=request.url.path)
     reason = await read.pause_reason(orders.PROJECTION)
@@ -94,9 +114,15 @@ async def _not_reached(
 @router.get(
     "/customers/{customer_id}/orders",
     response_model=schemas.OrderPage,
-    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+    **secured(
+        QUERY,
+        customers=True,
+        responses=schemas.responses(404, 422, ok=schemas.CACHE_CONTROL, s404=ORDERS_NOT_FOUND),
+    ),
 )
 async def list_customer_orders(
+    caller: Reader,
+    request: Request,
     customer_id: UUID,
     read: Read,
     docs: OrderDocs,
@@ -105,6 +131,8 @@ async def list_customer_orders(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     """A customer's orders, newest first; pass `next_cursor` back as `cursor` for the next page."""
+    if owner(caller) not in (None, str(customer_id)):
+        return _not_found(request, f"customer {customer_id}")
     page, cursor = await orders.customer_orders(
         docs, str(customer_id), status=status, limit=limit, after=after
     )
@@ -114,13 +142,21 @@ async def list_customer_orders(
 @router.get(
     "/customers/{customer_id}",
     response_model=schemas.Customer,
-    responses=schemas.responses(304, 404, 422, ok=schemas.REVALIDATE),
+    **secured(
+        QUERY,
+        customers=True,
+        responses=schemas.responses(304, 404, 422, ok=schemas.REVALIDATE, s404=CUSTOMER_NOT_FOUND),
+    ),
 )
 async def get_customer(
-    request: Request, customer_id: UUID, docs: CustomerDocs, if_none_match: IfNoneMatch = None
+    caller: Reader,
+    request: Request,
+    customer_id: UUID,
+    docs: CustomerDocs,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """One registered customer."""
-    doc = await customers.find_customer(docs, str(customer_id))
+    doc = await customers.find_customer(docs, str(customer_id), owner=owner(caller))
     if doc is None:
         return _not_found(request, f"customer {customer_id}")
     return caching.document(doc, if_none_match)
@@ -129,24 +165,26 @@ async def get_customer(
 @router.get(
     "/customers",
     response_model=schemas.Customers,
-    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+    **secured(QUERY, customers=True, responses=schemas.responses(422, ok=schemas.CACHE_CONTROL)),
 )
 async def find_customers(
+    caller: Reader,
     read: Read,
     docs: CustomerDocs,
     email: Annotated[str, Query(max_length=254, pattern=EMAIL_PATTERN)],
 ) -> Response:
-    """The registered customers with this email, compared case-insensitively."""
-    found = await customers.customers_by_email(docs, email)
+    """The registered customers with this email, compared case-insensitively (for a customer's
+    token: the customer alone, if the email is theirs)."""
+    found = await customers.customers_by_email(docs, email, owner=owner(caller))
     return caching.listing({"customers": found}, read.cache_max_age)
 
 
 @router.get(
     "/stats/daily",
     response_model=schemas.DailyStats,
-    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+    **secured(QUERY, responses=schemas.responses(422, ok=schemas.CACHE_CONTROL)),
 )
-async def daily_stats(read: Read, docs: SalesDocs, days: DaysRequired) -> Response:
+async def daily_stats(caller: Staff, read: Read, docs: SalesDocs, days: DaysRequired) -> Response:
     """Sales per UTC day from `from` to `to` (both included); days without orders are absent."""
     return caching.listing({"days": await stats.daily(docs, days)}, read.cache_max_age)
 
@@ -154,9 +192,10 @@ async def daily_stats(read: Read, docs: SalesDocs, days: DaysRequired) -> Respon
 @router.get(
     "/stats/top-products",
     response_model=schemas.TopProducts,
-    responses=schemas.responses(422, ok=schemas.CACHE_CONTROL),
+    **secured(QUERY, responses=schemas.responses(422, ok=schemas.CACHE_CONTROL)),
 )
 async def top_products(
+    caller: Staff,
     read: Read,
     docs: SalesDocs,
     days: DaysRecent,

@@ -49,6 +49,11 @@ class StatusChange(Answer):
     status: OrderStatus
     at: datetime
     version: Version
+    by: str | None = Field(
+        default=None,
+        description="who made the change: the subject of the token of the command; absent when"
+        " the event records no actor (written before actors were recorded)",
+    )
 
 
 class Order(Answer):
@@ -161,7 +166,9 @@ class ProjectionStatus(Answer):
     state: Literal["live", "rebuilding"]
     paused: bool = Field(description="paused by an operator (every replica)")
     healthy: bool
-    last_error: str | None
+    last_error: str | None = Field(
+        description="why it is not healthy; shown to ordering:operate only (null for others)"
+    )
     active_version: Annotated[int, Field(ge=1)]
     position: Count
     lag_measured: bool
@@ -196,7 +203,7 @@ RETRY_AFTER = {"Retry-After": _header("seconds to wait before trying again")}
 CACHE_CONTROL = {"Cache-Control": _header("how long the answer may be reused")}
 REVALIDATE = {
     "ETag": _header("changes whenever what is shown changes; send it back in If-None-Match"),
-    "Cache-Control": _header("`no-cache`: keep it, but revalidate with If-None-Match"),
+    "Cache-Control": _header("`private, no-cache`: keep it, but revalidate with If-None-Match"),
 }
 NOT_MODIFIED = {
     "description": "Not modified: the ETag given is still current",

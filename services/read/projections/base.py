@@ -29,6 +29,9 @@ class Event:
     position: int
     recorded_at: datetime
     data: dict[str, Any]
+    # Who caused it (its token's subject), when the write side recorded one: live from the
+    # record's `ce_actor` header, in rebuilds and healing from the feed's `metadata.actor`.
+    actor: str | None = None
 
 
 class Gap(Exception):

@@ -29,10 +29,13 @@ def totals(doc: Doc) -> None:
 
 
 def _status(doc: Doc, status: str, event: Event) -> None:
+    """A change of status, and who made it when known (`by` is left out otherwise, so events
+    recorded before actors were leave the documents they always made)."""
     doc["status"] = status
-    doc["status_history"].append(
-        {"status": status, "at": event.recorded_at, "version": event.version}
-    )
+    change = {"status": status, "at": event.recorded_at, "version": event.version}
+    if event.actor:
+        change["by"] = event.actor
+    doc["status_history"].append(change)
 
 
 def fold_order(doc: Doc | None, event: Event) -> Doc:

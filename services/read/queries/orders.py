@@ -1,5 +1,8 @@
 """Order queries: one order (optionally once it reached a version) and a customer's orders by page.
 
+Reads for a customer's token name the customer as `owner`: another customer's order is then
+treated as absent, so the answer (404, and how long it took) is the same as for no order at all.
+
 Also home of `public`, which shapes any stored document for the API; the other query modules use it.
 """
 
@@ -100,19 +103,32 @@ def decode_cursor(text: str) -> tuple[datetime, str]:
         raise InvalidCursor("not a cursor from a previous page") from exc
 
 
-async def find_order(docs: Docs, order_id: str) -> Doc | None:
-    doc = await docs.find_one({"_id": order_id})
+def owned(doc: Doc | None, owner: str | None) -> Doc | None:
+    """The order as read, unless it is not `owner`'s (object-level authorization)."""
+    if doc is None or (owner is not None and doc.get("customer_id") != owner):
+        return None
+    return doc
+
+
+async def find_order(docs: Docs, order_id: str, *, owner: str | None = None) -> Doc | None:
+    doc = owned(await docs.find_one({"_id": order_id}), owner)
     return None if doc is None else public(doc)
 
 
 async def order_at_version(
-    docs: Docs, order_id: str, *, min_version: int, timeout: float, wait: Wait
+    docs: Docs,
+    order_id: str,
+    *,
+    min_version: int,
+    timeout: float,
+    wait: Wait,
+    owner: str | None = None,
 ) -> Doc:
     """The order once its version is at least `min_version`; re-read from Mongo on every wake."""
     deadline = time.monotonic() + timeout
     pause = FIRST_POLL_SECONDS
     while True:
-        doc = await docs.find_one({"_id": order_id})
+        doc = owned(await docs.find_one({"_id": order_id}), owner)
         if doc is not None and doc.get("version", 0) >= min_version:
             return public(doc)
         remaining = deadline - time.monotonic()
