@@ -1,9 +1,13 @@
 """The settings base every service extends: typed, from the environment, checked at start."""
 
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class BaseServiceSettings(BaseSettings):
@@ -15,6 +19,12 @@ class BaseServiceSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", min_length=3)
     kafka_enable_idempotence: bool = True
+    # Transport security towards the brokers (see shared/kafka.py): TLS, SASL, or both.
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: KafkaSaslMechanism | None = None  # PLAIN when SASL_* leaves it unset
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = ""  # the brokers' CA (PEM); the system's CAs when empty
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # Access control: tokens of this issuer, for this audience; or nothing checked at all.
     auth_issuer: str = Field(default="", pattern=r"^(https?://\S+)?$")
@@ -28,6 +38,27 @@ class BaseServiceSettings(BaseSettings):
     auth_metrics_required: bool = False
     customers_topic: str = "customers.events"
     orders_topic: str = "orders.events"
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Self:
+        """SASL needs credentials, SASL settings need SASL, a CA file needs TLS and must exist."""
+        protocol, cafile = self.kafka_security_protocol, self.kafka_ssl_cafile
+        sasl = protocol.startswith("SASL_")
+        user, password = self.kafka_sasl_username, self.kafka_sasl_password.get_secret_value()
+        problems = []
+        if sasl and not (user and password):
+            problems.append(f"{protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        if not sasl and (self.kafka_sasl_mechanism or user or password):
+            problems.append(
+                f"KAFKA_SASL_* settings need SASL_PLAINTEXT or SASL_SSL, not {protocol}"
+            )
+        if cafile and not protocol.endswith("SSL"):
+            problems.append(f"KAFKA_SSL_CAFILE needs SSL or SASL_SSL, not {protocol}")
+        if cafile and not Path(cafile).is_file():
+            problems.append(f"KAFKA_SSL_CAFILE {cafile!r} is not a file")
+        if problems:
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL: {'; '.join(problems)}")
+        return self
 
     def topic_for(self, stream_type: str) -> str:
         """The Kafka topic that carries the events of one stream type."""
