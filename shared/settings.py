@@ -1,13 +1,17 @@
 """The settings base every service extends: typed, from the environment, checked at start."""
 
+import json
+import re
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+# An origin as browsers send it: scheme, host and optional port; no path, not even "/".
+ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 
 
 class BaseServiceSettings(BaseSettings):
@@ -36,8 +40,27 @@ class BaseServiceSettings(BaseSettings):
     auth_client_secret: SecretStr = SecretStr("")
     # /metrics holds no personal data: open unless this asks for a token with ordering:operate.
     auth_metrics_required: bool = False
+    # Browser origins allowed to call the API (CORS); none by default, so no CORS headers at all.
+    cors_allow_origins: Annotated[list[str], NoDecode] = []
     customers_topic: str = "customers.events"
     orders_topic: str = "orders.events"
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        """A JSON list or comma-separated origins; each as a browser sends it, or "*"."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(value, list):
+            return value
+        origins = [str(origin).strip() for origin in value if str(origin).strip()]
+        wrong = [o for o in origins if o != "*" and not ORIGIN.match(o)]
+        if wrong:
+            raise ValueError(f"not an origin (scheme://host[:port], no path): {wrong}")
+        if "*" in origins and len(origins) > 1:
+            raise ValueError('"*" allows every origin: give it alone')
+        return origins
 
     @model_validator(mode="after")
     def _kafka_security(self) -> Self:
