@@ -99,10 +99,15 @@ format: install ## ruff format and ruff's fixes, in place
 bench: install ## the benchmark (not a test): figures and targets, bench/results.json; ARGS=--quick
 	@$(RUN) python -m bench $(ARGS)
 
-up: ## (needs Docker) the real stack with Docker (PostgreSQL, Kafka, MongoDB, services, Prometheus)
+up: .env ## (needs Docker) the real stack with Docker (PostgreSQL, Kafka, MongoDB, Keycloak, services, Prometheus)
 	docker compose up -d --build
 
-down: ## (needs Docker) stop what make up started
+# The secrets make up needs (see .env.example), random, made once and never committed.
+.env:
+	@umask 077 && $(PYTHON) -c "import secrets; names = ('KEYCLOAK_ADMIN_PASSWORD', 'READ_SERVICE_CLIENT_SECRET', 'BACK_OFFICE_CLIENT_SECRET'); print(*(f'{n}={secrets.token_urlsafe(32)}' for n in names), sep='\n')" > $@
+	@echo "wrote $@ with generated secrets (the Keycloak admin password is in it)"
+
+down: .env ## (needs Docker) stop what make up started
 	docker compose down
 
 clean: ## stop nothing, wipe the local state (.local/)

@@ -2,7 +2,9 @@
 
 Nothing here needs Docker or a cluster. It parses every YAML/JSON file and Dockerfile and checks
 the rules the rest of the project relies on: no dev-only dependency in an image, non-root
-containers with health checks, probes and resources on every workload, no committed secrets.
+containers with health checks, probes and resources on every workload, no committed secrets,
+infrastructure ports on the loopback interface only, the Keycloak realm the services expect
+(deploy/check_realm.py), Secrets and NetworkPolicies in Kubernetes (deploy/check_k8s.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from typing import Any
 
 import yaml
 
+from deploy.check_common import dig, environment, load, rel
+from deploy.check_k8s import check_k8s_doc, check_k8s_tree, check_kustomization
+from deploy.check_realm import check_realm, check_realm_wiring
+
+__all__ = ["ROOT", "check_compose", "check_dockerfile", "check_k8s_doc", "check_realm", "run"]
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA_SUFFIXES = {".yml", ".yaml", ".json"}
 SKIP_DIRS = {"__pycache__", "node_modules"}
@@ -26,26 +34,10 @@ SKIP_DIRS = {"__pycache__", "node_modules"}
 FORBIDDEN = re.compile(
     r"secantus|calfkit|embedded[-_]postgres|--(?:all-groups|group|only-group|only-dev)\b", re.I
 )
-WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
 ROOT_USERS = {"", "root", "0"}
-
-
-def rel(path: Path, root: Path) -> str:
-    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-
-
-def load(path: Path) -> list[Any]:
-    """Every document in a YAML (possibly multi-document) or JSON file."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        return [json.loads(text)]
-    return [doc for doc in yaml.safe_load_all(text) if doc is not None]
-
-
-def dig(data: Any, *keys: str) -> Any:
-    for key in keys:
-        data = data.get(key) if isinstance(data, dict) else None
-    return data
+LOOPBACK = re.compile(r"^(127(\.\d{1,3}){3}|\[?::1\]?)$")
+INTERPOLATION = re.compile(r"\$\{[^}]*\}")
+SECRET_SETTING = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY", re.I)
 
 
 # --- Dockerfiles -------------------------------------------------------------------------------
@@ -194,7 +186,8 @@ def check_compose(data: Any, base: Path) -> list[str]:
             continue
         label = f"{where}: service {name!r}"
         problems += [f"{label}: {p}" for p in service_problems(service, services, base)]
-    return problems
+        problems += [f"{label}: {p}" for p in exposure_problems(service)]
+    return problems + check_realm_wiring(services, base)
 
 
 def service_problems(service: dict[str, Any], services: dict[str, Any], base: Path) -> list[str]:
@@ -221,6 +214,35 @@ def service_problems(service: dict[str, Any], services: dict[str, Any], base: Pa
     return problems
 
 
+def exposure_problems(service: dict[str, Any]) -> list[str]:
+    """Infrastructure published on loopback only, no secret written in, the services' auth set."""
+    problems = []
+    if "build" not in service:
+        wide = [p for p in service.get("ports") or [] if not LOOPBACK.match(host_ip(p))]
+        problems += [f"publishes {p!r} on every interface; bind it to 127.0.0.1" for p in wide]
+    env = environment(service)
+    written = [k for k, v in env.items() if SECRET_SETTING.search(k) and v and "${" not in v]
+    problems += [
+        f"{k} is written in; take it from the environment (${{{k}:?...}})" for k in written
+    ]
+    unchecked = env.get("AUTH_DISABLED", "").lower() not in ("true", "1", "yes")
+    if (
+        "build" in service
+        and unchecked
+        and not (env.get("AUTH_ISSUER") and env.get("AUTH_AUDIENCE"))
+    ):
+        problems.append("has neither AUTH_ISSUER and AUTH_AUDIENCE nor AUTH_DISABLED=true")
+    return problems
+
+
+def host_ip(port: Any) -> str:
+    """The host address a `ports` entry publishes on; "" for every interface."""
+    if isinstance(port, dict):
+        return str(port.get("host_ip", ""))
+    parts = INTERPOLATION.sub("X", str(port)).split("/")[0].rsplit(":", 2)
+    return parts[0] if len(parts) == 3 else ""
+
+
 def has_healthcheck(service: dict[str, Any]) -> bool:
     check = service.get("healthcheck")
     return bool(check) and not dig(check, "disable")
@@ -244,55 +266,6 @@ def bind_source(volume: Any) -> str | None:
         return str(volume.get("source", "")) if volume.get("type") == "bind" else None
     source = str(volume).split(":", 1)[0]
     return source if ":" in str(volume) and source.startswith((".", "/", "~")) else None
-
-
-# --- Kubernetes --------------------------------------------------------------------------------
-
-
-def pod_spec(doc: dict[str, Any]) -> Any:
-    kind = doc.get("kind")
-    if kind == "CronJob":
-        return dig(doc, "spec", "jobTemplate", "spec", "template", "spec")
-    if kind in WORKLOADS or kind == "Job":
-        return dig(doc, "spec", "template", "spec")
-    return dig(doc, "spec") if kind == "Pod" else None
-
-
-def check_k8s_doc(doc: Any, where: str) -> list[str]:
-    """Problems of one Kubernetes object."""
-    if not isinstance(doc, dict):
-        return [f"{where}: document is not a mapping"]
-    problems = [f"{where}: missing {k}" for k in ("apiVersion", "kind") if not doc.get(k)]
-    where = f"{where} ({doc.get('kind')} {dig(doc, 'metadata', 'name')})"
-    if not dig(doc, "metadata", "name"):
-        problems.append(f"{where}: missing metadata.name")
-    if doc.get("kind") == "Secret" and (doc.get("data") or doc.get("stringData")):
-        problems.append(f"{where}: Secret with values committed to the repository")
-    pod = pod_spec(doc)
-    if pod is None:
-        return problems
-    containers = dig(pod, "containers") or []
-    if not containers:
-        problems.append(f"{where}: no containers")
-    for container in containers:
-        if not isinstance(container, dict):
-            problems.append(f"{where}: container is not a mapping")
-            continue
-        label = f"{where} container {container.get('name')!r}"
-        wanted = ["image", "resources"]
-        if doc.get("kind") in WORKLOADS:
-            wanted += ["readinessProbe", "livenessProbe"]
-        problems += [f"{label}: missing {key}" for key in wanted if not container.get(key)]
-        for key in ("requests", "limits"):
-            if container.get("resources") and not dig(container, "resources", key):
-                problems.append(f"{label}: missing resources.{key}")
-    return problems
-
-
-def check_kustomization(data: Any, path: Path, root: Path) -> list[str]:
-    entries = dig(data, "resources") or []
-    missing = [e for e in map(str, entries) if "://" not in e and not (path.parent / e).exists()]
-    return [f"{rel(path, root)}: lists missing resource {e!r}" for e in missing]
 
 
 # --- Prometheus --------------------------------------------------------------------------------
@@ -351,6 +324,8 @@ def check_data_file(path: Path, docs: list[Any], root: Path) -> list[str]:
     parts = path.relative_to(root).parts
     if parts == ("docker-compose.yml",):
         return check_compose(docs[0] if docs else None, root)
+    if parts[:2] == ("deploy", "keycloak") and path.suffix == ".json":
+        return check_realm(docs[0] if docs else None, where)
     if parts[:2] == ("deploy", "k8s"):
         if docs and dig(docs[0], "kind") == "Kustomization":
             return check_kustomization(docs[0], path, root)
@@ -383,6 +358,7 @@ def run(root: Path) -> tuple[int, list[str]]:
     """(files checked, problems) for the repository at `root`."""
     problems: list[str] = []
     files = data_files(root)
+    manifests: dict[Path, tuple[str, list[Any]]] = {}
     for path in files:
         try:
             docs = load(path)
@@ -390,6 +366,10 @@ def run(root: Path) -> tuple[int, list[str]]:
             problems.append(f"{rel(path, root)}: cannot be parsed: {' '.join(str(exc).split())}")
             continue
         problems += check_data_file(path, docs, root)
+        if path.relative_to(root).parts[:2] == ("deploy", "k8s"):
+            manifests[path] = (path.read_text(encoding="utf-8"), docs)
+    if manifests:
+        problems += check_k8s_tree(manifests, root)
     images = dockerfiles(root)
     if not images:
         problems.append("deploy/docker: no Dockerfile")

@@ -1,9 +1,17 @@
 """The settings base every service extends: typed, from the environment, checked at start."""
 
-from typing import Literal
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+# An origin as browsers send it: scheme, host and optional port; no path, not even "/".
+ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 
 
 class BaseServiceSettings(BaseSettings):
@@ -15,6 +23,12 @@ class BaseServiceSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", min_length=3)
     kafka_enable_idempotence: bool = True
+    # Transport security towards the brokers (see shared/kafka.py): TLS, SASL, or both.
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: KafkaSaslMechanism | None = None  # PLAIN when SASL_* leaves it unset
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = ""  # the brokers' CA (PEM); the system's CAs when empty
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # Access control: tokens of this issuer, for this audience; or nothing checked at all.
     auth_issuer: str = Field(default="", pattern=r"^(https?://\S+)?$")
@@ -26,8 +40,48 @@ class BaseServiceSettings(BaseSettings):
     auth_client_secret: SecretStr = SecretStr("")
     # /metrics holds no personal data: open unless this asks for a token with ordering:operate.
     auth_metrics_required: bool = False
+    # Browser origins allowed to call the API (CORS); none by default, so no CORS headers at all.
+    cors_allow_origins: Annotated[list[str], NoDecode] = []
     customers_topic: str = "customers.events"
     orders_topic: str = "orders.events"
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        """A JSON list or comma-separated origins; each as a browser sends it, or "*"."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(value, list):
+            return value
+        origins = [str(origin).strip() for origin in value if str(origin).strip()]
+        wrong = [o for o in origins if o != "*" and not ORIGIN.match(o)]
+        if wrong:
+            raise ValueError(f"not an origin (scheme://host[:port], no path): {wrong}")
+        if "*" in origins and len(origins) > 1:
+            raise ValueError('"*" allows every origin: give it alone')
+        return origins
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Self:
+        """SASL needs credentials, SASL settings need SASL, a CA file needs TLS and must exist."""
+        protocol, cafile = self.kafka_security_protocol, self.kafka_ssl_cafile
+        sasl = protocol.startswith("SASL_")
+        user, password = self.kafka_sasl_username, self.kafka_sasl_password.get_secret_value()
+        problems = []
+        if sasl and not (user and password):
+            problems.append(f"{protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        if not sasl and (self.kafka_sasl_mechanism or user or password):
+            problems.append(
+                f"KAFKA_SASL_* settings need SASL_PLAINTEXT or SASL_SSL, not {protocol}"
+            )
+        if cafile and not protocol.endswith("SSL"):
+            problems.append(f"KAFKA_SSL_CAFILE needs SSL or SASL_SSL, not {protocol}")
+        if cafile and not Path(cafile).is_file():
+            problems.append(f"KAFKA_SSL_CAFILE {cafile!r} is not a file")
+        if problems:
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL: {'; '.join(problems)}")
+        return self
 
     def topic_for(self, stream_type: str) -> str:
         """The Kafka topic that carries the events of one stream type."""

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.cloudevents import parse_time
+from shared.kafka import kafka_security_options
 
 from ..metrics import CONSUMER_LAG, LAG_EVENTS, LAG_SECONDS
 from ..settings import ReadSettings
@@ -57,9 +58,14 @@ class LagMonitor:
 
     async def _run(self) -> None:
         bootstrap = self.settings.kafka_bootstrap_servers
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, **kafka_security_options(self.settings)
+        )
         reader = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=50,
+            **kafka_security_options(self.settings),
         )
         await admin.start()
         await reader.start()

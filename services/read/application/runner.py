@@ -18,6 +18,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pymongo.errors import ConnectionFailure, PyMongoError
 
+from shared.kafka import kafka_security_options
+
 from ..adapters.collections import Collections
 from ..adapters.control import ControlState
 from ..adapters.dead_letters import DeadLetters
@@ -157,6 +159,7 @@ class ProjectionRunner:
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             max_poll_interval_ms=600_000,
             fetch_max_wait_ms=20,
+            **kafka_security_options(self.settings),
         )
         topics = [self.settings.customers_topic, self.settings.orders_topic]
         consumer.subscribe(topics, listener=_Rebalance(self.status))

@@ -13,6 +13,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared.cloudevents import to_headers
 from shared.envelope import RecordedEvent
+from shared.kafka import kafka_security_options
 from shared.serialization import dumps
 
 from ..metrics import PUBLISH_LATENCY
@@ -61,6 +62,7 @@ class KafkaPublisher:
             request_timeout_ms=self._settings.kafka_request_timeout_ms,
             client_id="ordering-relay",
             partitioner=partition_for,
+            **kafka_security_options(self._settings),
         )
         await producer.start()
         self._producer = producer
@@ -125,6 +127,7 @@ async def ensure_topics(settings: WriteSettings) -> bool:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         request_timeout_ms=settings.kafka_request_timeout_ms,
+        **kafka_security_options(settings),
     )
     await admin.start()
     try:
