@@ -19,7 +19,7 @@ from shared.auth import (
     bearer_token,
 )
 from shared.http import problem, problem_responses
-from shared.settings import BaseServiceSettings
+from shared.settings import BaseServiceSettings, InvalidSettings
 
 log = logging.getLogger(__name__)
 REALM = "ordering"
@@ -35,6 +35,11 @@ class Authenticator:
     @property
     def enabled(self) -> bool:
         return self.verifier is not None
+
+    @property
+    def state(self) -> str:
+        """What /health/ready says of it: "on", or "disabled" (AUTH_DISABLED=true)."""
+        return "on" if self.enabled else "disabled"
 
     async def principal(self, request: Request) -> Principal:
         if self.verifier is None:
@@ -86,6 +91,8 @@ def secured(
 
 def install_auth(app: FastAPI, settings: BaseServiceSettings, http: httpx.AsyncClient) -> None:
     """Set `app.state.auth` and the answers to missing, bad or insufficient tokens."""
+    if (refusal := settings.auth_problem()) is not None:
+        raise InvalidSettings(f"refusing to start: {refusal}")
     verifier = None
     if settings.auth_disabled:
         log.warning("AUTH_DISABLED=true: every request is accepted without a token")

@@ -3,15 +3,22 @@
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 # An origin as browsers send it: scheme, host and optional port; no path, not even "/".
 ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+
+
+AUTH_SETTINGS_MISSING = (
+    "AUTH_ISSUER and AUTH_AUDIENCE are not set: the service needs the OpenID Connect issuer whose "
+    "access tokens it accepts (AUTH_ISSUER, found by discovery) and the audience they must name "
+    "(AUTH_AUDIENCE); to serve without any access control, set AUTH_DISABLED=true"
+)
 
 
 class BaseServiceSettings(BaseSettings):
@@ -83,7 +90,37 @@ class BaseServiceSettings(BaseSettings):
             raise ValueError(f"KAFKA_SECURITY_PROTOCOL: {'; '.join(problems)}")
         return self
 
+    def auth_problem(self) -> str | None:
+        """Why a service with these settings must not serve, or None: secure by default, a
+        service checks tokens unless told in so many words not to."""
+        if self.auth_disabled or (self.auth_issuer and self.auth_audience):
+            return None
+        return AUTH_SETTINGS_MISSING
+
     def topic_for(self, stream_type: str) -> str:
         """The Kafka topic that carries the events of one stream type."""
         topics = {"customer": self.customers_topic, "order": self.orders_topic}
         return topics[stream_type]
+
+
+S = TypeVar("S", bound=BaseServiceSettings)
+
+
+class InvalidSettings(SystemExit):
+    """Settings a service cannot start with: the message names them, without a traceback."""
+
+
+def load_settings(kind: type[S]) -> S:
+    """`kind()` from the environment; otherwise an exit (status 1) whose message names what is
+    wrong, without a traceback."""
+    try:
+        settings = kind()
+    except ValidationError as exc:
+        wrong = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise InvalidSettings(f"invalid settings: {wrong}") from None
+    if (refusal := settings.auth_problem()) is not None:
+        raise InvalidSettings(f"refusing to start: {refusal}")
+    return settings

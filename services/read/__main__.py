@@ -2,13 +2,14 @@
 
 from shared.http import serve
 from shared.logging import configure_logging
+from shared.settings import load_settings
 
 from .entrypoints.app import create_app
 from .settings import ReadSettings
 
 
 def main() -> None:
-    settings = ReadSettings()
+    settings = load_settings(ReadSettings)
     configure_logging(settings.log_level, settings.log_format)
     serve(create_app(settings), host=settings.read_host, port=settings.read_port)
 

@@ -573,13 +573,15 @@ async def test_paused_projection_lags_then_catches_up(
         assert await get_json(reader, "/health/ready") == {
             "status": "ready",
             "paused": ["order_details"],
+            "access_control": "on",
         }
         await poll(lambda: paused_gauge(reader, 1), "projection_paused to be 1", timeout=WAIT)
     finally:
         resumed = await reader.post("/projections/order_details/resume")
     assert resumed.status_code == 200 and resumed.json()["paused"] is False, resumed.text
     await poll(lambda: paused_gauge(reader, 0), "projection_paused to be 0", timeout=WAIT)
-    assert await get_json(reader, "/health/ready") == {"status": "ready", "paused": []}
+    ready = {"status": "ready", "paused": [], "access_control": "on"}
+    assert await get_json(reader, "/health/ready") == ready
     model = ReferenceModel(await wait_caught_up(client, reader))
     assert_matches(await get_json(reader, f"/orders/{order_id}"), model.order(order_id))
     assert_matches(await get_json(reader, f"/customers/{customer_id}"), model.customer(customer_id))

@@ -11,6 +11,7 @@ import pytest
 from deploy.local.stack import LocalIssuer
 from shared.auth import InvalidToken, Principal, TokenVerifier, bearer_token
 from tests.auth import AUDIENCE, another_key, forge, token
+from tests.polling import poll
 
 
 @pytest.fixture
@@ -88,3 +89,19 @@ async def test_the_issuer_refuses_a_wrong_secret_and_a_scope_beyond_the_client(
             "/token", data={**form, "scope": "ordering:command"}, auth=("read-service", secret)
         )
         assert (beyond.status_code, beyond.json()["error"]) == (400, "invalid_scope")
+
+
+async def test_a_token_checked_once_still_expires(issuer: LocalIssuer) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        strict = TokenVerifier(issuer.url, AUDIENCE, leeway=0, http=http)
+        short = forge(issuer, exp=int(time.time()) + 2)
+        assert (await strict.verify(short)).subject == "forged"
+
+        async def refused() -> bool:
+            try:
+                await strict.verify(short)
+            except InvalidToken:
+                return True
+            return False
+
+        await poll(refused, "the checked token to be refused once expired", timeout=15)

@@ -15,10 +15,16 @@ PROBLEM = {"$ref": "#/components/schemas/Problem"}
 WITHOUT_MONGODB = {("/health/live", "get"), ("/metrics", "get")}
 SINGLE_DOCUMENTS = {("/orders/{order_id}", "get"), ("/customers/{customer_id}", "get")}
 
+# An app that checks tokens (creating it fetches nothing from the issuer).
+WITH_AUTH: dict[str, Any] = {
+    "auth_issuer": "https://issuer.example.com",
+    "auth_audience": "ordering",
+}
+
 
 @pytest.fixture(scope="module")
 def document() -> Doc:
-    openapi: Doc = create_app(ReadSettings()).openapi()
+    openapi: Doc = create_app(ReadSettings(**WITH_AUTH)).openapi()
     return openapi
 
 
@@ -117,7 +123,7 @@ def test_every_route_but_health_and_metrics_names_its_permission(document: Doc) 
 
 
 def test_metrics_name_their_permission_when_a_token_is_required() -> None:
-    guarded = create_app(ReadSettings(auth_metrics_required=True)).openapi()
+    guarded = create_app(ReadSettings(**WITH_AUTH, auth_metrics_required=True)).openapi()
     operation = guarded["paths"]["/metrics"]["get"]
     assert scopes(operation) == {"ordering:operate"}
     assert {"200", "401", "403", "503"} <= set(operation["responses"])

@@ -52,10 +52,16 @@ SECURITY: dict[str, tuple[str, bool]] = {
     "getEventsHead": ("ordering:events", False),
 }
 
+# An app that checks tokens (creating it fetches nothing from the issuer).
+WITH_AUTH: dict[str, Any] = {
+    "auth_issuer": "https://issuer.example.com",
+    "auth_audience": "ordering",
+}
+
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return create_app().openapi()
+    return create_app(WriteSettings(**WITH_AUTH)).openapi()
 
 
 def operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -95,7 +101,7 @@ def test_every_operation_documents_its_security(document: dict[str, Any]) -> Non
 
 
 def test_metrics_need_ordering_operate_where_the_deployment_asks() -> None:
-    settings = WriteSettings(auth_metrics_required=True)
+    settings = WriteSettings(**WITH_AUTH, auth_metrics_required=True)
     metrics = create_app(settings).openapi()["paths"]["/metrics"]["get"]
     assert metrics["security"] == [{"bearerAuth": ["ordering:operate"]}]
     assert {"200", "401", "403"} == set(metrics["responses"])

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from pymongo.errors import ConnectionFailure
 
 from shared.access import install_auth
+from shared.cors import install_cors
 from shared.http import install_problem_handlers
 from shared.middleware import BodyLimit, RequestContext
 
@@ -45,4 +46,5 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
     app.include_router(ops.metrics_router(required=settings.auth_metrics_required))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, requests=HTTP_REQUESTS, latency=HTTP_LATENCY, service="read")
+    install_cors(app, settings)  # outermost: every answer carries the CORS headers
     return app

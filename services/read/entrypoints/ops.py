@@ -64,7 +64,8 @@ async def ready(request: Request) -> Response:
     if problems:
         return problem(503, "; ".join(problems), instance="/health/ready")
     paused = [name for name in service.runners if (await service.control.get(name)).get("paused")]
-    return _json({"status": "ready", "paused": paused})
+    access = request.app.state.auth.state
+    return _json({"status": "ready", "paused": paused, "access_control": access})
 
 
 def _failing(service: ReadService) -> list[str]:

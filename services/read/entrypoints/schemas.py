@@ -190,6 +190,9 @@ class Live(Answer):
 class Ready(Answer):
     status: Literal["ready"]
     paused: list[str] = Field(description="projections an operator paused: not applying events")
+    access_control: Literal["on", "disabled"] = Field(
+        description="whether tokens are checked (disabled only with AUTH_DISABLED=true)"
+    )
 
 
 # -- what the routes document besides their 200 -------------------------------------------------

@@ -7,6 +7,7 @@ import httpx
 from fastapi import FastAPI
 
 from shared.access import install_auth
+from shared.cors import install_cors
 from shared.middleware import BodyLimit, RequestContext
 
 from ..bootstrap import bootstrap
@@ -49,4 +50,5 @@ def create_app(settings: WriteSettings | None = None) -> FastAPI:
     app.add_middleware(
         RequestContext, requests=HTTP_REQUESTS, latency=HTTP_LATENCY, service="write"
     )
+    install_cors(app, settings)  # outermost: every answer carries the CORS headers
     return app

@@ -3,7 +3,7 @@
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from shared.access import requires, secured
@@ -31,7 +31,7 @@ async def live() -> Response:
     response_model=Ready,
     responses=problem_responses(503, s503="The event store does not answer"),
 )
-async def ready(service: Service) -> Response:
+async def ready(service: Service, request: Request) -> Response:
     """Ready when the event store answers. Kafka is not required: writes never depend on it."""
     try:
         await asyncio.wait_for(service.pool.fetchval("SELECT 1"), timeout=2)
@@ -42,7 +42,9 @@ async def ready(service: Service) -> Response:
     relay = service.relay
     relay_state = "disabled" if relay is None else ("stopped" if relay.done() else "running")
     leader = bool(RELAY_LEADER._value.get())  # noqa: SLF001 - the gauge is this process's own
-    return JSONResponse({"status": "ready", "relay": relay_state, "relay_leader": leader})
+    access = request.app.state.auth.state
+    body = {"status": "ready", "relay": relay_state, "relay_leader": leader}
+    return JSONResponse({**body, "access_control": access})
 
 
 def metrics_router(*, token_required: bool) -> APIRouter:

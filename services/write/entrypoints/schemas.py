@@ -109,3 +109,6 @@ class Ready(BaseModel):
     status: Literal["ready"]
     relay: Literal["running", "stopped", "disabled"]
     relay_leader: bool = Field(description="This process holds the relay's lock")
+    access_control: Literal["on", "disabled"] = Field(
+        description="Whether tokens are checked (disabled only with AUTH_DISABLED=true)"
+    )
