@@ -44,8 +44,8 @@ _LATENCY = Histogram(
 )
 
 
-def http_metrics(service: str) -> tuple[Counter, Histogram]:
-    """Request counter and latency histogram of the HTTP APIs (labelled by service)."""
+def http_metrics() -> tuple[Counter, Histogram]:
+    """Request counter and latency histogram of the HTTP APIs (labelled by service per request)."""
     return _REQUESTS, _LATENCY
 
 

@@ -43,7 +43,7 @@ PAUSED = Gauge(
     "1 while an operator has paused the projection (every replica)",
     ["projection"],
 )
-HTTP_REQUESTS, HTTP_LATENCY = http_metrics("read")
+HTTP_REQUESTS, HTTP_LATENCY = http_metrics()
 PER_PROJECTION = (
     LAG_EVENTS,
     LAG_SECONDS,

@@ -16,4 +16,4 @@ PUBLISH_ERRORS = Counter("outbox_publish_errors_total", "Failed attempts to publ
 PUBLISHED = Counter("outbox_published_events_total", "Events published to Kafka by the relay")
 RELAY_LEADER = Gauge("outbox_relay_leader", "1 while this process holds the relay leadership")
 COMMANDS = Counter("write_commands_total", "Commands handled", ["command", "outcome"])
-HTTP_REQUESTS, HTTP_LATENCY = http_metrics("write")
+HTTP_REQUESTS, HTTP_LATENCY = http_metrics()

@@ -31,7 +31,6 @@ class Lag:
     seconds: float = 0.0
     committed_total: int = -1
     moved_at: float = field(default_factory=time.monotonic)
-    behind_since: float | None = None  # wall time the lag last went from 0 to more
     measured: bool = False
 
     def stalled(self, stall_seconds: float) -> bool:

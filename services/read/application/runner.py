@@ -46,7 +46,6 @@ class RunnerStatus:
     healthy: bool = True
     last_error: str | None = None
     paused: bool = False
-    last_progress: float = field(default_factory=time.monotonic)
 
 
 class StreamWaiters:
@@ -298,7 +297,6 @@ class ProjectionRunner:
         POSITION.labels(name).set(self.status.position)
         self.status.applied += applied
         self.status.healthy, self.status.last_error = True, None
-        self.status.last_progress = time.monotonic()
         self.applied.wake({e.stream_id for e in events})
 
     async def _dead_letter(self, record: Delivered, error: str) -> None:

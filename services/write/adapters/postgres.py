@@ -15,7 +15,6 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import orjson
-from asyncpg.pool import PoolConnectionProxy
 
 from shared.envelope import Cursor, EventMetadata, RecordedEvent
 from shared.events import DomainEvent
@@ -30,12 +29,12 @@ from ..application.ports import (
     StoredStream,
 )
 from ..domain.errors import ConcurrencyError, DuplicateEmail
+from .migrations import Conn
 
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "events_appended"
 # Appends per group commit at most: one statement's worth of rows stays small.
 MAX_BATCH = 64
-Conn = asyncpg.Connection | PoolConnectionProxy
 
 # The rows of one or more appends in one statement, in order, each with its own stream.
 _INSERT = """

@@ -77,12 +77,6 @@ class EventStore(Protocol):
     async def read_all(self, after: Cursor, limit: int) -> list[RecordedEvent]: ...
 
 
-class Publisher(Protocol):
-    """Sends a batch of events to the broker; returns once every record is acknowledged."""
-
-    async def publish(self, events: Sequence[RecordedEvent]) -> None: ...
-
-
 class CheckpointStore(Protocol):
     async def load(self) -> Cursor: ...
 
