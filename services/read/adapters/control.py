@@ -64,6 +64,16 @@ class ControlState:
             return "paused while a rebuild switches versions"
         return None
 
+    async def set_if(
+        self, projection: str, condition: dict[str, Any], values: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Set `values` in the projection's state if it also matches `condition`; the state as it
+        was, or None when it did not match (a compare-and-set: the rebuild lock's)."""
+        before: dict[str, Any] | None = await self._coll.find_one_and_update(
+            {"_id": projection, **condition}, {"$set": values}
+        )
+        return before
+
     async def advance(self, projection: str, position: int) -> None:
         """Record the highest event-store position applied (it only ever grows)."""
         await self._coll.update_one({"_id": projection}, {"$max": {"position": position}})
@@ -127,10 +137,8 @@ class RebuildLock:
         now = datetime.now(UTC)
         stale = now - timedelta(seconds=LEASE_SECONDS)
         entry = {"running": True, "owner": self.owner, "started_at": now, "heartbeat_at": now}
-        done = await self.control._coll.find_one_and_update(  # noqa: SLF001
-            {"_id": self.projection, "$or": [takeover, {"rebuild.heartbeat_at": {"$lt": stale}}]},
-            {"$set": {"rebuild": {**entry, **fields}}},
-        )
+        free = {"$or": [takeover, {"rebuild.heartbeat_at": {"$lt": stale}}]}
+        done = await self.control.set_if(self.projection, free, {"rebuild": {**entry, **fields}})
         if done is None:
             raise RebuildRefused(
                 f"a rebuild of {self.projection} is already running ({held.get('owner')},"
@@ -156,9 +164,7 @@ class RebuildLock:
         """Heartbeat, with progress fields."""
         values = {f"rebuild.{k}": v for k, v in fields.items()}
         values["rebuild.heartbeat_at"] = datetime.now(UTC)
-        await self.control._coll.update_one(  # noqa: SLF001
-            {"_id": self.projection, "rebuild.owner": self.owner}, {"$set": values}
-        )
+        await self.control.set_if(self.projection, {"rebuild.owner": self.owner}, values)
 
     async def release(self, **fields: Any) -> None:
         await self.update(running=False, finished_at=datetime.now(UTC), **fields)
