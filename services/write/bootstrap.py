@@ -3,14 +3,14 @@
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
 from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
 from .application.handlers import CommandHandlers
-from .entrypoints.relay import run_relay
+from .entrypoints.relay import RelayStatus, run_relay
 from .settings import WriteSettings
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ class WriteService:
     store: PostgresEventStore
     handlers: CommandHandlers
     relay: asyncio.Task[None] | None = None
+    relay_status: RelayStatus = field(default_factory=RelayStatus)
 
     async def close(self) -> None:
         if self.relay is not None:
@@ -54,5 +55,6 @@ async def bootstrap(settings: WriteSettings | None = None) -> WriteService:
         handlers=CommandHandlers(store, max_attempts=settings.command_attempts),
     )
     if settings.relay_enabled:
-        service.relay = asyncio.create_task(run_relay(settings, store), name="relay")
+        relaying = run_relay(settings, store, service.relay_status)
+        service.relay = asyncio.create_task(relaying, name="relay")
     return service

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from tests.kafka_utils import read_records
+from tests.polling import poll
 from tests.services import RunningService
 
 ADDRESS = {"line1": "1 Main St", "city": "Paris", "postal_code": "75001", "country": "FR"}
@@ -210,3 +211,14 @@ async def test_operations_endpoints(client: httpx.AsyncClient) -> None:
         "outbox_publish_errors_total",
     ):
         assert name in metrics
+
+
+async def test_readiness_says_this_process_leads_the_relay(client: httpx.AsyncClient) -> None:
+    # the fixture's service is the only replica: it takes the relay's lock, and says so, as does
+    # its gauge
+    async def leading() -> bool:
+        ready = (await client.get("/health/ready")).json()
+        return bool(ready["relay"] == "running" and ready["relay_leader"] is True)
+
+    await poll(leading, "/health/ready to report the relay's leadership", timeout=30)
+    assert "outbox_relay_leader 1.0" in (await client.get("/metrics")).text

@@ -11,7 +11,7 @@ from shared.auth import OPERATE
 from shared.http import problem, problem_responses
 from shared.metrics import exposition
 
-from ..metrics import HEAD_POSITION, RELAY_LEADER
+from ..metrics import HEAD_POSITION
 from .deps import Service
 from .schemas import Live, Ready
 
@@ -41,7 +41,7 @@ async def ready(service: Service, request: Request) -> Response:
         )
     relay = service.relay
     relay_state = "disabled" if relay is None else ("stopped" if relay.done() else "running")
-    leader = bool(RELAY_LEADER._value.get())  # noqa: SLF001 - the gauge is this process's own
+    leader = service.relay_status.leader
     access = request.app.state.auth.state
     body = {"status": "ready", "relay": relay_state, "relay_leader": leader}
     return JSONResponse({**body, "access_control": access})

@@ -6,6 +6,7 @@ python -m services.write.entrypoints.relay
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 
 from shared.logging import configure_logging
 
@@ -38,8 +39,22 @@ class LeadershipLost(Exception):
     """The connection holding the relay lock is gone."""
 
 
-async def run_relay(settings: WriteSettings, store: PostgresEventStore) -> None:
+@dataclass
+class RelayStatus:
+    """What this process's relay is doing, for /health/ready."""
+
+    leader: bool = False
+
+    def lead(self, leading: bool) -> None:
+        self.leader = leading
+        RELAY_LEADER.set(1 if leading else 0)
+
+
+async def run_relay(
+    settings: WriteSettings, store: PostgresEventStore, status: RelayStatus | None = None
+) -> None:
     """Run forever (until cancelled): one active relay among all replicas."""
+    status = status or RelayStatus()
     backoff = Backoff()
     while True:
         leadership = Leadership(settings.dsn)
@@ -47,7 +62,7 @@ async def run_relay(settings: WriteSettings, store: PostgresEventStore) -> None:
             if not await leadership.try_acquire():
                 await asyncio.sleep(settings.relay_poll_seconds * 5)
                 continue
-            RELAY_LEADER.set(1)
+            status.lead(True)
             log.info("relay leadership acquired")
             await _lead(settings, store, leadership, backoff)
         except asyncio.CancelledError:
@@ -58,7 +73,7 @@ async def run_relay(settings: WriteSettings, store: PostgresEventStore) -> None:
             log.warning("relay interrupted, retrying in %.1fs: %r", delay, exc)
             await asyncio.sleep(delay)
         finally:
-            RELAY_LEADER.set(0)
+            status.lead(False)
             await leadership.release()
 
 
