@@ -113,7 +113,7 @@ async def run(stack: Stack, *, quick: bool, offered: float = TARGET_RATE) -> Par
         count = 20 if quick else CUSTOMERS
         customers = await register_customers(write_service.url, count, token=token)
         write = HttpPool(write_service.url, max_connections=512, headers=bearer(token))
-        read = HttpPool(read_service.url, max_connections=512)
+        read = HttpPool(read_service.url, max_connections=512, headers=bearer(token))
         probe = FreshnessProbe(write, read, customers)
         try:
             await prime(probe)

@@ -16,17 +16,20 @@ from .loadgen import OpenLoopRun, open_loop, overload_notes
 from .processes import running, start_pair
 from .servers import Stack
 from .stats import Latency, PartResult, Target
-from .workload import place_orders, register_customers
+from .workload import bearer, place_orders, register_customers
 
 RATE = 1000.0
 TARGET_P99_MS = 15.0
 CUSTOMERS, ORDERS = 200, 2000  # ten orders per customer: a full first page of a customer's orders
 
 
-async def wait_visible(read_url: str, orders: list[str], timeout: float = 120.0) -> None:
+async def wait_visible(
+    read_url: str, orders: list[str], *, token: str, timeout: float = 120.0
+) -> None:
     """Every seeded order readable from the read side (projected through Kafka)."""
     gate = asyncio.Semaphore(16)
-    async with httpx.AsyncClient(base_url=read_url, timeout=timeout) as http:
+    headers = bearer(token)
+    async with httpx.AsyncClient(base_url=read_url, timeout=timeout, headers=headers) as http:
 
         async def visible(order_id: str) -> None:
             async with gate:
@@ -78,8 +81,8 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
         token = await asyncio.to_thread(stack.token)
         customers = await register_customers(write_service.url, customers_n, token=token)
         orders = await place_orders(write_service.url, customers, orders_n, token=token)
-        await wait_visible(read_service.url, orders)
-        pool = HttpPool(read_service.url, max_connections=512)
+        await wait_visible(read_service.url, orders, token=token)
+        pool = HttpPool(read_service.url, max_connections=512, headers=bearer(token))
         rng = random.Random(7)
         try:
             print(f"  queries: GET /orders/{{id}} at {RATE:.0f}/s for {seconds:.0f} s", flush=True)
