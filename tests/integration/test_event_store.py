@@ -75,11 +75,12 @@ async def test_email_uniqueness_in_the_append_transaction(store: PostgresEventSt
 
 
 async def test_idempotency_record_is_stored_with_the_append(store: PostgresEventStore) -> None:
-    record = IdempotencyRecord(key="k", fingerprint="f", status_code=201)
+    record = IdempotencyRecord(key="k", fingerprint="f", created=True)
     stream_id, result = await register(store, idempotency=record)
     stored = await store.find_response("k")
     assert stored is not None
     assert (stored.stream_id, stored.version, stored.position) == (stream_id, 1, result.position)
+    assert stored.created, "the append created its stream, and the store says so"
     with pytest.raises(IdempotencyKeyTaken):
         await register(store, "b@x.io", idempotency=record)
     assert len(await store.read_all(START, 100)) == 1
@@ -168,7 +169,7 @@ async def test_concurrent_appends_share_commits_and_only_conflicts_fail(
         expected_version=1,
         events=[CustomerRenamed(name="B")],
         metadata=META,
-        idempotency=IdempotencyRecord(key="used", fingerprint="f", status_code=200),
+        idempotency=IdempotencyRecord(key="used", fingerprint="f", created=False),
     )
 
     def rename(stream_id: UUID, expected: int, **kw: Any) -> Any:
@@ -189,7 +190,7 @@ async def test_concurrent_appends_share_commits_and_only_conflicts_fail(
         *fresh[:10],
         rename(taken, 1),  # version 2 is taken
         register(grouped, "TAKEN@x.io", email=EmailClaim(claim="taken@x.io")),
-        rename(taken, 2, idempotency=IdempotencyRecord("used", "f", 200)),
+        rename(taken, 2, idempotency=IdempotencyRecord("used", "f", created=False)),
         rename(taken, 2),  # the good one
         *fresh[10:],
         return_exceptions=True,

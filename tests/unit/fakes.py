@@ -65,7 +65,7 @@ class FakeEventStore:
         version = expected_version + len(events)
         if idempotency is not None:
             self.responses[idempotency.key] = StoredResponse(
-                idempotency.fingerprint, idempotency.status_code, stream_id, version, self.position
+                idempotency.fingerprint, idempotency.created, stream_id, version, self.position
             )
         return AppendResult(version=version, position=self.position)
 

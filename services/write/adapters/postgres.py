@@ -31,6 +31,9 @@ from ..application.ports import (
 from ..domain.errors import ConcurrencyError, DuplicateEmail
 from .migrations import Conn
 
+# The idempotency table's status_code column predates the `created` flag: kept as it is.
+CREATED, APPLIED = 201, 200
+
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "events_appended"
 # Appends per group commit at most: one statement's worth of rows stays small.
@@ -226,9 +229,10 @@ class PostgresEventStore:
 
     async def find_response(self, key: str) -> StoredResponse | None:
         row = await self._pool.fetchrow(
-            "SELECT fingerprint, status_code, stream_id, version, position"
+            "SELECT fingerprint, status_code = $2 AS created, stream_id, version, position"
             " FROM idempotency_keys WHERE key = $1",
             key,
+            CREATED,
         )
         return None if row is None else StoredResponse(**dict(row))
 
@@ -402,7 +406,7 @@ async def _remember(conn: "Conn", appended: list[tuple[_Append, int]]) -> None:
         " $6::bigint[])",
         [r.key for _, r, _ in records],
         [r.fingerprint for _, r, _ in records],
-        [r.status_code for _, r, _ in records],
+        [CREATED if r.created else APPLIED for _, r, _ in records],
         [item.stream_id for item, _, _ in records],
         [item.version for item, _, _ in records],
         [pos for _, _, pos in records],

@@ -135,7 +135,7 @@ class CommandHandlers:
             stream_id=stored.stream_id,
             version=stored.version,
             position=stored.position,
-            created=stored.status_code == 201,
+            created=stored.created,
             replayed=True,
         )
 
@@ -167,8 +167,7 @@ class CommandHandlers:
                     continue
                 idem = None
                 if ctx.stored_key is not None:
-                    status = 201 if create else 200
-                    idem = IdempotencyRecord(ctx.stored_key, ctx.fingerprint, status)
+                    idem = IdempotencyRecord(ctx.stored_key, ctx.fingerprint, created=create)
                 try:
                     result = await self._store.append(
                         stream_type=kind.stream_type,

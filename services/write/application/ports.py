@@ -37,13 +37,13 @@ class IdempotencyRecord:
 
     key: str
     fingerprint: str
-    status_code: int
+    created: bool  # the command created its stream (what happened, not how HTTP says it)
 
 
 @dataclass(frozen=True)
 class StoredResponse:
     fingerprint: str
-    status_code: int
+    created: bool
     stream_id: UUID
     version: int
     position: int
