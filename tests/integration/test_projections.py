@@ -26,7 +26,7 @@ from services.read.adapters.documents import BufferedDocumentStore, Conflict, Do
 from services.read.adapters.write_api import WriteApi
 from services.read.application import rebuild
 from services.read.application.appliers import PROJECTIONS, Heal
-from services.read.projections import customers, order_details, sales
+from services.read.projections import customers, order_details
 from services.read.projections.base import Event
 from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, create_pool
@@ -45,6 +45,7 @@ from shared.envelope import START, RecordedEvent
 from shared.events import OrderLine
 from tests.backends import Backend, with_database
 from tests.polling import poll
+from tests.sales_days import day_document
 
 pytestmark = pytest.mark.integration
 
@@ -536,7 +537,7 @@ async def assert_groups_match_their_orders(db: AsyncDatabase[Doc]) -> None:
     orders = [doc async for doc in db["sales_v1_orders"].find({})]
     async for day in db["sales_v1"].find({}):
         mine = [o for o in orders if o["day"] == day["_id"]]
-        want = sales.day_document(day["_id"], mine)
+        want = day_document(day["_id"], mine)
         assert {k: v for k, v in day.items() if k != "_rev"} == want
     orders = [doc async for doc in db["customers_v1_orders"].find({})]
     async for customer in db["customers_v1"].find({}):

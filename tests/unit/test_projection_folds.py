@@ -6,6 +6,7 @@ import pytest
 
 from services.read.projections import customers, order_details, sales
 from services.read.projections.base import Docs, Event, Gap, fold_events
+from tests.sales_days import day_document
 
 AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 ORDER, CUSTOMER = "o-1", "c-1"
@@ -77,7 +78,7 @@ def test_day_document_counts_cancelled_orders_but_not_their_revenue() -> None:
     kept = fold(sales.FOLDS, [PLACED, ADDED]).get("orders", ORDER)
     gone = fold(sales.FOLDS, [PLACED, ADDED, CANCELLED]).get("orders", ORDER)
     assert kept is not None and gone is not None
-    day = sales.day_document("2026-11-22", [kept, {**gone, "_id": "o-2"}])
+    day = day_document("2026-11-22", [kept, {**gone, "_id": "o-2"}])
     assert (day["orders_placed"], day["orders_cancelled"], day["units"]) == (2, 1, 3)
     assert (day["revenue"], day["average_order_value"]) == ("31.50", "31.50")
     assert day["products"] == [{"sku": "A", "name": "Apple", "units": 3, "revenue": "31.50"}]

@@ -15,7 +15,6 @@ the greatest name), whatever order the orders came in.
 """
 
 import functools
-from collections.abc import Iterable
 from decimal import Decimal
 
 from .base import Doc, Event, StreamFold, dec, money
@@ -99,14 +98,6 @@ def _products(rollup: Rollup) -> list[Doc]:
         }
         for sku, candidates in sorted(names.items())
     ]
-
-
-def day_document(day: str, orders: Iterable[Doc]) -> Doc:
-    """The statistics of one day from all the orders placed on it."""
-    rollup = Rollup()
-    for order in orders:
-        rollup.set(order["_id"], contribution(order))
-    return day_of(day, rollup)
 
 
 FOLDS = {"order": StreamFold("orders", "order", fold_order, "OrderPlaced")}
