@@ -84,7 +84,7 @@ fuzz: install ## schemathesis against both APIs, longer than in make test (FUZZ_
 	@FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(RUN) pytest -q -o timeout=3600 tests/e2e/test_api_fuzz.py
 
 asyncapi: install ## regenerate the AsyncAPI document of the topics
-	@$(RUN) python -m shared.asyncapi > shared/asyncapi.json
+	@$(RUN) python -m shared.contracts.asyncapi > shared/contracts/asyncapi.json
 
 lint: install ## ruff, mypy and the static checks of deploy/
 	@$(RUN) ruff check .

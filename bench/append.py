@@ -20,7 +20,7 @@ from uuid import UUID
 
 from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, create_pool
-from shared.events import DomainEvent
+from shared.contracts.events import DomainEvent
 
 from . import append_engines as engines
 from .servers import Stack

@@ -20,7 +20,7 @@ import asyncpg
 import orjson
 
 from services.write.adapters.migrations import migrate
-from shared.serialization import EventSerializer
+from shared.contracts.serialization import EventSerializer
 
 from .workload import item_added, metadata, order_placed
 

@@ -18,7 +18,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from shared.auth import TokenVerifier
+from shared.plumbing.auth import TokenVerifier
 
 ISSUER, AUDIENCE = "https://issuer.test", "ordering"
 

@@ -11,8 +11,8 @@ from uuid import UUID
 
 import httpx
 
-from shared.envelope import EventMetadata
-from shared.events import (
+from shared.contracts.envelope import EventMetadata
+from shared.contracts.events import (
     CustomerRegistered,
     DomainEvent,
     OrderCancelled,

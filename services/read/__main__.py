@@ -1,8 +1,8 @@
 """`python -m services.read`: the query API with the projections' consumers."""
 
-from shared.http import serve
-from shared.logging import configure_logging
-from shared.settings import load_settings
+from shared.plumbing.http import serve
+from shared.plumbing.logging import configure_logging
+from shared.plumbing.settings import load_settings
 
 from .entrypoints.app import create_app
 from .settings import ReadSettings

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from shared.metrics import LATENCY_BUCKETS, Counter, Gauge, Histogram, http_metrics
+from shared.plumbing.metrics import LATENCY_BUCKETS, Counter, Gauge, Histogram, http_metrics
 
 LAG_EVENTS = Gauge("projection_lag_events", "Events on Kafka not yet applied", ["projection"])
 LAG_SECONDS = Gauge(

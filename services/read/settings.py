@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from shared.settings import BaseServiceSettings
+from shared.plumbing.settings import BaseServiceSettings
 
 
 class ReadSettings(BaseServiceSettings):

@@ -1,6 +1,6 @@
 """The write service's metrics (names fixed by the design)."""
 
-from shared.metrics import LATENCY_BUCKETS, Counter, Gauge, Histogram, http_metrics
+from shared.plumbing.metrics import LATENCY_BUCKETS, Counter, Gauge, Histogram, http_metrics
 
 HEAD_POSITION = Gauge("eventstore_head_position", "Highest position committed in the event store")
 PUBLISHED_POSITION = Gauge(

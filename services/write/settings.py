@@ -2,7 +2,7 @@
 
 from pydantic import Field, PostgresDsn
 
-from shared.settings import BaseServiceSettings
+from shared.plumbing.settings import BaseServiceSettings
 
 
 class WriteSettings(BaseServiceSettings):

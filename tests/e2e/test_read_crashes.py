@@ -43,8 +43,8 @@ from services.write.domain.commands import (
     RegisterCustomer,
     RenameCustomer,
 )
-from shared.envelope import EventMetadata
-from shared.events import OrderItemAdded
+from shared.contracts.envelope import EventMetadata
+from shared.contracts.events import OrderItemAdded
 from tests.auth import auth_env, bearer, token
 from tests.backends import Backend
 from tests.services import ROOT, wait_ready

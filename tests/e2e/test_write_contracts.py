@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from shared.envelope import MAX_POSITION, MAX_VERSION, Cursor
+from shared.contracts.envelope import MAX_POSITION, MAX_VERSION, Cursor
 from tests.e2e.test_write_api import ADDRESS, assert_problem, new_order, register
 
 ITEM = {"sku": "SKU-1", "name": "Widget", "quantity": 1, "unit_price": "10.00"}

@@ -11,8 +11,8 @@ from services.read.adapters.dead_letters import DeadLetters
 from services.read.adapters.records import Delivered
 from services.read.cli import dead_letters
 from services.read.settings import ReadSettings
-from shared.cloudevents import to_headers
-from shared.envelope import EventMetadata, RecordedEvent
+from shared.contracts.cloudevents import to_headers
+from shared.contracts.envelope import EventMetadata, RecordedEvent
 from tests.backends import Backend
 
 

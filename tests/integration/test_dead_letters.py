@@ -21,8 +21,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.read.adapters.control import ControlState
 from services.read.bootstrap import ReadService, build
 from services.read.settings import ReadSettings
-from shared.cloudevents import Headers, to_headers
-from shared.envelope import EventMetadata, RecordedEvent
+from shared.contracts.cloudevents import Headers, to_headers
+from shared.contracts.envelope import EventMetadata, RecordedEvent
 from tests.backends import Backend
 from tests.polling import poll
 

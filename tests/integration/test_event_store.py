@@ -17,8 +17,8 @@ from services.write.application.ports import (
     IdempotencyRecord,
 )
 from services.write.domain.errors import ConcurrencyError, DuplicateEmail
-from shared.envelope import START, Cursor, EventMetadata
-from shared.events import CustomerRegistered, CustomerRenamed
+from shared.contracts.envelope import START, Cursor, EventMetadata
+from shared.contracts.events import CustomerRegistered, CustomerRenamed
 
 META = EventMetadata(correlation_id="c1")
 

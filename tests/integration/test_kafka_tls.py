@@ -19,8 +19,8 @@ from aiokafka.errors import KafkaConnectionError
 from deploy.local.stack import free_port
 from services.write.adapters.kafka import KafkaPublisher, ensure_topics
 from services.write.settings import WriteSettings
-from shared.envelope import EventMetadata, RecordedEvent
-from shared.kafka import kafka_security_options
+from shared.contracts.envelope import EventMetadata, RecordedEvent
+from shared.plumbing.kafka import kafka_security_options
 from tests.tls import Certificates, make_certificates
 
 pytestmark = pytest.mark.integration

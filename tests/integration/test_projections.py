@@ -41,8 +41,8 @@ from services.write.domain.commands import (
     RenameCustomer,
     ShipOrder,
 )
-from shared.envelope import START, RecordedEvent
-from shared.events import OrderLine
+from shared.contracts.envelope import START, RecordedEvent
+from shared.contracts.events import OrderLine
 from tests.backends import Backend, with_database
 from tests.polling import poll
 from tests.sales_days import day_document

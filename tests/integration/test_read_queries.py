@@ -20,8 +20,8 @@ from services.read.adapters.collections import Collections
 from services.read.entrypoints.deps import ReadModel
 from services.read.entrypoints.queries import router
 from services.read.settings import ReadSettings
-from shared.access import install_auth
-from shared.http import PROBLEM_JSON, install_problem_handlers
+from shared.plumbing.access import install_auth
+from shared.plumbing.http import PROBLEM_JSON, install_problem_handlers
 from tests.auth import AUDIENCE, bearer, token
 from tests.backends import Backend
 

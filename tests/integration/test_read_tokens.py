@@ -1,6 +1,6 @@
 """The read service's own token (client-credentials grant of `read-service`) from the real
 development issuer, and the write API client that carries it, against a stand-in write API over
-HTTP that checks tokens as the write service does (shared/access.py)."""
+HTTP that checks tokens as the write service does (shared/plumbing/access.py)."""
 
 import asyncio
 import contextlib
@@ -17,8 +17,8 @@ from services.read.adapters.tokens import ClientCredentials, TokenUnavailable
 from services.read.adapters.write_api import WriteApi, WriteApiError
 from services.read.bootstrap import client_credentials
 from services.read.settings import ReadSettings
-from shared.access import install_auth, requires
-from shared.auth import EVENTS, OPERATE, InvalidToken, Principal, TokenVerifier
+from shared.plumbing.access import install_auth, requires
+from shared.plumbing.auth import EVENTS, OPERATE, InvalidToken, Principal, TokenVerifier
 from tests.auth import AUDIENCE, auth_env
 from tests.polling import poll
 

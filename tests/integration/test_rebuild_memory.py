@@ -29,8 +29,8 @@ from pymongo import AsyncMongoClient
 
 from deploy.local.stack import LocalIssuer, free_port
 from services.write.adapters.postgres import PostgresEventStore
-from shared.envelope import EventMetadata
-from shared.events import (
+from shared.contracts.envelope import EventMetadata
+from shared.contracts.events import (
     CustomerRegistered,
     DomainEvent,
     OrderCancelled,

@@ -20,7 +20,7 @@ from services.write.domain.commands import AddOrderItem, PlaceOrder, RegisterCus
 from services.write.entrypoints.relay import run_relay
 from services.write.entrypoints.republish import republish
 from services.write.settings import WriteSettings
-from shared.envelope import START, EventMetadata
+from shared.contracts.envelope import START, EventMetadata
 from tests.kafka_utils import Record, read_records
 
 CTX = CommandContext(metadata=EventMetadata(actor={"subject": "clerk", "client_id": "shop"}))

@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from deploy.local.stack import LocalIssuer
-from shared.auth import InvalidToken, Principal, TokenVerifier, bearer_token
+from shared.plumbing.auth import InvalidToken, Principal, TokenVerifier, bearer_token
 from tests.auth import AUDIENCE, another_key, forge, token
 from tests.polling import poll
 

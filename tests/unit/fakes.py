@@ -12,8 +12,8 @@ from services.write.application.ports import (
     StoredStream,
 )
 from services.write.domain.errors import ConcurrencyError, DuplicateEmail
-from shared.envelope import Cursor, EventMetadata, RecordedEvent
-from shared.events import DomainEvent
+from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
+from shared.contracts.events import DomainEvent
 
 
 class FakeEventStore:

@@ -1,14 +1,14 @@
 import json
 from pathlib import Path
 
-from shared.asyncapi import document, render
-from shared.events import EVENT_TYPES
+from shared.contracts.asyncapi import document, render
+from shared.contracts.events import EVENT_TYPES
 
-COMMITTED = Path(__file__).resolve().parents[2] / "shared" / "asyncapi.json"
+COMMITTED = Path(__file__).resolve().parents[2] / "shared" / "contracts" / "asyncapi.json"
 
 
 def test_committed_document_is_up_to_date() -> None:
-    regenerate = "python -m shared.asyncapi > shared/asyncapi.json"
+    regenerate = "python -m shared.contracts.asyncapi > shared/contracts/asyncapi.json"
     assert COMMITTED.read_text() == render(), f"out of date: {regenerate}"
 
 

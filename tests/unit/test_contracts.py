@@ -5,10 +5,16 @@ from uuid import uuid4
 
 import pytest
 
-from shared.cloudevents import from_headers, to_headers
-from shared.envelope import MAX_POSITION, Cursor, EventMetadata, InvalidCursor, RecordedEvent
-from shared.events import CustomerRenamed
-from shared.serialization import EventSerializer, UnknownEventType
+from shared.contracts.cloudevents import from_headers, to_headers
+from shared.contracts.envelope import (
+    MAX_POSITION,
+    Cursor,
+    EventMetadata,
+    InvalidCursor,
+    RecordedEvent,
+)
+from shared.contracts.events import CustomerRenamed
+from shared.contracts.serialization import EventSerializer, UnknownEventType
 
 
 def test_cursor_round_trip_and_rejects_garbage() -> None:

@@ -7,8 +7,8 @@ import pytest
 from fastapi import FastAPI, Response
 from pydantic import ValidationError
 
-from shared.cors import install_cors
-from shared.settings import BaseServiceSettings
+from shared.plumbing.cors import install_cors
+from shared.plumbing.settings import BaseServiceSettings
 
 ALLOWED = "https://shop.example.com"
 

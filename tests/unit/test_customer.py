@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from services.write.domain.commands import ChangeCustomerEmail, RegisterCustomer, RenameCustomer
 from services.write.domain.customer import Customer, normalize_email
 from services.write.domain.errors import DomainError
-from shared.events import CustomerEmailChanged
+from shared.contracts.events import CustomerEmailChanged
 
 
 def test_register_rename_change_email() -> None:

@@ -12,8 +12,8 @@ import pytest
 from services.read.adapters.records import Delivered, decode
 from services.read.adapters.write_api import to_event
 from services.read.projections.base import Event
-from shared.cloudevents import to_headers
-from shared.envelope import EventMetadata, RecordedEvent
+from shared.contracts.cloudevents import to_headers
+from shared.contracts.envelope import EventMetadata, RecordedEvent
 
 ACTOR = {"subject": "ada", "client_id": "shop", "customer_id": str(uuid.uuid4())}
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.kafka import kafka_security_options
-from shared.settings import BaseServiceSettings
+from shared.plumbing.kafka import kafka_security_options
+from shared.plumbing.settings import BaseServiceSettings
 from tests.tls import make_certificates
 
 

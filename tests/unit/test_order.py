@@ -13,7 +13,7 @@ from services.write.domain.commands import (
 )
 from services.write.domain.errors import DomainError, InvalidTransition, NotFound
 from services.write.domain.order import Order, OrderStatus
-from shared.events import OrderCancelled, OrderItemAdded, OrderPlaced
+from shared.contracts.events import OrderCancelled, OrderItemAdded, OrderPlaced
 
 ADDRESS = {"line1": "1 Main St", "city": "Paris", "postal_code": "75001", "country": "FR"}
 

@@ -4,8 +4,8 @@ import httpx
 from fastapi import FastAPI
 
 from services.write.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from shared.http import PROBLEM_JSON, install_problem_handlers
-from shared.middleware import RequestContext
+from shared.plumbing.http import PROBLEM_JSON, install_problem_handlers
+from shared.plumbing.middleware import RequestContext
 
 
 class Bug(Exception):

@@ -7,7 +7,7 @@ import pytest
 
 from services.read.entrypoints.app import create_app
 from services.read.settings import ReadSettings
-from shared.http import PROBLEM_JSON
+from shared.plumbing.http import PROBLEM_JSON
 
 Doc = dict[str, Any]
 PROBLEM = {"$ref": "#/components/schemas/Problem"}

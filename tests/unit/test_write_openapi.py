@@ -10,7 +10,7 @@ from services.write.entrypoints.app import create_app
 from services.write.entrypoints.deps import IF_MATCH_PATTERN, parse_if_match
 from services.write.entrypoints.problems import BadHeader
 from services.write.settings import WriteSettings
-from shared.http import PROBLEM_JSON
+from shared.plumbing.http import PROBLEM_JSON
 
 AUTH = {401, 403}
 COMMAND = {409, 412, 422, 503} | AUTH

@@ -6,8 +6,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from shared.cloudevents import MissingHeader, from_headers, parse_time
-from shared.serialization import EventSerializer, UnknownEventType
+from shared.contracts.cloudevents import MissingHeader, from_headers, parse_time
+from shared.contracts.serialization import EventSerializer, UnknownEventType
 
 from ..projections.base import Event
 

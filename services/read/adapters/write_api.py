@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import orjson
 
-from shared.cloudevents import parse_time
+from shared.contracts.cloudevents import parse_time
 
 from ..projections.base import Event
 from .records import SERIALIZER, validated

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.cloudevents import parse_time
-from shared.kafka import kafka_security_options
+from shared.contracts.cloudevents import parse_time
+from shared.plumbing.kafka import kafka_security_options
 
 from ..metrics import CONSUMER_LAG, LAG_EVENTS, LAG_SECONDS
 from ..settings import ReadSettings

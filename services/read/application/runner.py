@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from shared.kafka import kafka_security_options
+from shared.plumbing.kafka import kafka_security_options
 
 from ..adapters.collections import Collections
 from ..adapters.control import ControlState

@@ -7,10 +7,10 @@ import httpx
 from fastapi import FastAPI
 from pymongo.errors import ConnectionFailure
 
-from shared.access import install_auth
-from shared.cors import install_cors
-from shared.http import install_problem_handlers
-from shared.middleware import BodyLimit, RequestContext
+from shared.plumbing.access import install_auth
+from shared.plumbing.cors import install_cors
+from shared.plumbing.http import install_problem_handlers
+from shared.plumbing.middleware import BodyLimit, RequestContext
 
 from ..bootstrap import build
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS

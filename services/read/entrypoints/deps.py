@@ -12,8 +12,8 @@ from pydantic import BeforeValidator
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.access import requires
-from shared.auth import OPERATE, QUERY, Principal
+from shared.plumbing.access import requires
+from shared.plumbing.auth import OPERATE, QUERY, Principal
 
 from ..adapters.collections import Collections
 from ..queries import customers, orders, stats

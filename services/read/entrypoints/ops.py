@@ -12,10 +12,10 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from shared.access import requires, secured
-from shared.auth import OPERATE, QUERY
-from shared.http import problem, problem_responses
-from shared.metrics import exposition
+from shared.plumbing.access import requires, secured
+from shared.plumbing.auth import OPERATE, QUERY
+from shared.plumbing.http import problem, problem_responses
+from shared.plumbing.metrics import exposition
 
 from ..adapters.control import rebuild_running
 from ..bootstrap import ReadService

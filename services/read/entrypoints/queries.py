@@ -10,10 +10,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from shared.access import secured
-from shared.auth import QUERY
-from shared.events import EMAIL_PATTERN
-from shared.http import problem
+from shared.contracts.events import EMAIL_PATTERN
+from shared.plumbing.access import secured
+from shared.plumbing.auth import QUERY
+from shared.plumbing.http import problem
 
 from ..queries import customers, orders, stats
 from ..queries.orders import OrderStatus

@@ -11,9 +11,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import Currency, Email
-from shared.http import problem_responses
-from shared.money import AMOUNT_PATTERN
+from shared.contracts.events import Currency, Email
+from shared.contracts.money import AMOUNT_PATTERN
+from shared.plumbing.http import problem_responses
 
 from ..queries.orders import OrderStatus
 

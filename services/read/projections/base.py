@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.money import quantize
+from shared.contracts.money import quantize
 
 Doc = dict[str, Any]
 

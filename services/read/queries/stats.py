@@ -6,7 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from shared.money import format_money
+from shared.contracts.money import format_money
 
 from .orders import Doc, Docs, public
 

@@ -11,10 +11,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
-from shared.cloudevents import to_headers
-from shared.envelope import RecordedEvent
-from shared.kafka import kafka_security_options
-from shared.serialization import dumps
+from shared.contracts.cloudevents import to_headers
+from shared.contracts.envelope import RecordedEvent
+from shared.contracts.serialization import dumps
+from shared.plumbing.kafka import kafka_security_options
 
 from ..metrics import PUBLISH_LATENCY
 from ..settings import WriteSettings

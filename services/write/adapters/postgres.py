@@ -16,9 +16,9 @@ from uuid import UUID, uuid4
 import asyncpg
 import orjson
 
-from shared.envelope import Cursor, EventMetadata, RecordedEvent
-from shared.events import DomainEvent
-from shared.serialization import EventSerializer
+from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
+from shared.contracts.events import DomainEvent
+from shared.contracts.serialization import EventSerializer
 
 from ..application.ports import (
     AppendResult,

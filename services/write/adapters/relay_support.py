@@ -5,7 +5,7 @@ import logging
 
 import asyncpg
 
-from shared.envelope import START, Cursor
+from shared.contracts.envelope import START, Cursor
 
 from .postgres import NOTIFY_CHANNEL
 

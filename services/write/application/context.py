@@ -4,7 +4,7 @@ import hashlib
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from shared.envelope import EventMetadata
+from shared.contracts.envelope import EventMetadata
 
 # A longer subject is stored as its digest: the stored key stays far below what one entry of
 # the primary key's B-tree may hold (about 2.7 kB).

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
-from shared.envelope import Cursor, EventMetadata, RecordedEvent
-from shared.events import DomainEvent
+from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
+from shared.contracts.events import DomainEvent
 
 
 @dataclass(frozen=True)

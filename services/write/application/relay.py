@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
-from shared.envelope import START, Cursor, RecordedEvent
+from shared.contracts.envelope import START, Cursor, RecordedEvent
 
 from ..metrics import OUTBOX_LAG, PUBLISHED, PUBLISHED_POSITION
 from .ports import CheckpointStore

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from typing import ClassVar, Self
 from uuid import UUID
 
-from shared.events import DomainEvent, StreamType
+from shared.contracts.events import DomainEvent, StreamType
 
 
 class Aggregate:

@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from shared.events import (
+from shared.contracts.events import (
     Contract,
     Currency,
     Email,

@@ -2,7 +2,12 @@
 
 from uuid import UUID
 
-from shared.events import CUSTOMER, CustomerEmailChanged, CustomerRegistered, CustomerRenamed
+from shared.contracts.events import (
+    CUSTOMER,
+    CustomerEmailChanged,
+    CustomerRegistered,
+    CustomerRenamed,
+)
 
 from .aggregate import Aggregate
 from .commands import ChangeCustomerEmail, RegisterCustomer, RenameCustomer

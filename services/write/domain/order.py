@@ -4,7 +4,7 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
-from shared.events import (
+from shared.contracts.events import (
     MAX_QUANTITY,
     ORDER,
     OrderCancelled,
@@ -15,7 +15,7 @@ from shared.events import (
     OrderPlaced,
     OrderShipped,
 )
-from shared.money import MAX_AMOUNT, quantize
+from shared.contracts.money import MAX_AMOUNT, quantize
 
 from .aggregate import Aggregate
 from .commands import AddOrderItem, CancelOrder, PlaceOrder, RemoveOrderItem, ShipOrder

@@ -6,9 +6,9 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from shared.access import install_auth
-from shared.cors import install_cors
-from shared.middleware import BodyLimit, RequestContext
+from shared.plumbing.access import install_auth
+from shared.plumbing.cors import install_cors
+from shared.plumbing.middleware import BodyLimit, RequestContext
 
 from ..bootstrap import bootstrap
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS

@@ -8,9 +8,9 @@ import orjson
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.routing import APIRoute
 
-from shared.access import authorize, secured
-from shared.auth import COMMAND
-from shared.events import SKU_PATTERN
+from shared.contracts.events import SKU_PATTERN
+from shared.plumbing.access import authorize, secured
+from shared.plumbing.auth import COMMAND
 
 from ..application.handlers import CommandResult
 from ..domain.commands import (

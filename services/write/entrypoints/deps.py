@@ -9,10 +9,10 @@ import orjson
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 
-from shared.access import Authenticator
-from shared.auth import COMMAND, Principal
-from shared.envelope import EventMetadata
-from shared.logging import correlation_id
+from shared.contracts.envelope import EventMetadata
+from shared.plumbing.access import Authenticator
+from shared.plumbing.auth import COMMAND, Principal
+from shared.plumbing.logging import correlation_id
 
 from ..application.handlers import CommandContext, CommandHandlers
 from ..bootstrap import WriteService

@@ -7,9 +7,9 @@ import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from shared.access import requires, secured
-from shared.auth import EVENTS
-from shared.envelope import MAX_VERSION, START, Cursor
+from shared.contracts.envelope import MAX_VERSION, START, Cursor
+from shared.plumbing.access import requires, secured
+from shared.plumbing.auth import EVENTS
 
 from ..domain.errors import NotFound
 from .deps import Service

@@ -6,10 +6,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from shared.access import requires, secured
-from shared.auth import OPERATE
-from shared.http import problem, problem_responses
-from shared.metrics import exposition
+from shared.plumbing.access import requires, secured
+from shared.plumbing.auth import OPERATE
+from shared.plumbing.http import problem, problem_responses
+from shared.plumbing.metrics import exposition
 
 from ..metrics import HEAD_POSITION
 from .deps import Service

@@ -5,8 +5,8 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
-from shared.envelope import InvalidCursor
-from shared.http import install_problem_handlers, problem_responses
+from shared.contracts.envelope import InvalidCursor
+from shared.plumbing.http import install_problem_handlers, problem_responses
 
 from ..application.handlers import IdempotencyMismatch
 from ..domain.errors import (

@@ -8,7 +8,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from shared.logging import configure_logging
+from shared.plumbing.logging import configure_logging
 
 from ..adapters.kafka import KafkaPublisher
 from ..adapters.migrations import migrate

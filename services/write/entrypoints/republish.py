@@ -10,7 +10,7 @@ import time
 
 from aiokafka.errors import KafkaError
 
-from shared.envelope import START
+from shared.contracts.envelope import START
 
 from ..adapters.kafka import KafkaPublisher
 from ..adapters.postgres import PostgresEventStore, create_pool

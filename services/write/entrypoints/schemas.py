@@ -12,8 +12,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from shared.envelope import MAX_VERSION
-from shared.events import EVENT_TYPES, StreamType
+from shared.contracts.envelope import MAX_VERSION
+from shared.contracts.events import EVENT_TYPES, StreamType
 
 
 def _no_default(schema: dict[str, Any]) -> None:

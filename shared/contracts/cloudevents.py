@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from shared.envelope import RecordedEvent
+from shared.contracts.envelope import RecordedEvent
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"

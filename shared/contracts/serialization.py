@@ -5,7 +5,7 @@ from typing import Any
 
 import orjson
 
-from shared.events import EVENT_TYPES, DomainEvent
+from shared.contracts.events import EVENT_TYPES, DomainEvent
 
 JSONObject = dict[str, Any]
 Upcaster = Callable[[JSONObject], JSONObject]

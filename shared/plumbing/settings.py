@@ -30,7 +30,7 @@ class BaseServiceSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092", min_length=3)
     kafka_enable_idempotence: bool = True
-    # Transport security towards the brokers (see shared/kafka.py): TLS, SASL, or both.
+    # Transport security towards the brokers (see shared/plumbing/kafka.py): TLS, SASL, or both.
     kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: KafkaSaslMechanism | None = None  # PLAIN when SASL_* leaves it unset
     kafka_sasl_username: str = ""

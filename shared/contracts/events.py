@@ -2,7 +2,7 @@
 
 Each event is a frozen pydantic model; its type name is the class name and its schema version a
 class variable. Changing an event's shape means a new schema version plus an upcaster in
-`shared.serialization`.
+`shared.contracts.serialization`.
 """
 
 from typing import Annotated, Any, ClassVar, Final, Literal
@@ -19,7 +19,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from shared.money import Money
+from shared.contracts.money import Money
 
 StreamType = Literal["customer", "order"]
 CUSTOMER: Final = "customer"

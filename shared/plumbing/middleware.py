@@ -9,8 +9,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.http import problem
-from shared.logging import correlation_id
+from shared.plumbing.http import problem
+from shared.plumbing.logging import correlation_id
 
 log = logging.getLogger(__name__)
 # A correlation id we take from a client: printable ASCII without spaces, at most 100 characters.

@@ -93,7 +93,7 @@ def tune_gc() -> None:
 
 
 def serve(app: FastAPI, *, host: str, port: int) -> None:
-    """Run an app with uvicorn, logging through ours (see shared.logging), until stopped."""
+    """Run an app with uvicorn, logging through ours (shared.plumbing.logging), until stopped."""
     import uvicorn
 
     tune_gc()
@@ -186,7 +186,7 @@ def install_problem_handlers(
         app.add_exception_handler(kind, status_handler(status))
     for kind in unavailable:
         app.add_exception_handler(kind, unavailable_handler(store))
-    # Any other exception is answered by shared.middleware.RequestContext (a 500 that still
+    # Any other exception is answered by shared.plumbing.middleware.RequestContext (a 500 that still
     # carries the correlation id).
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 

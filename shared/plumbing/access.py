@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from shared.auth import (
+from shared.plumbing.auth import (
     UNCHECKED,
     Forbidden,
     InvalidToken,
@@ -18,8 +18,8 @@ from shared.auth import (
     TokenVerifier,
     bearer_token,
 )
-from shared.http import problem, problem_responses
-from shared.settings import BaseServiceSettings, InvalidSettings
+from shared.plumbing.http import problem, problem_responses
+from shared.plumbing.settings import BaseServiceSettings, InvalidSettings
 
 log = logging.getLogger(__name__)
 REALM = "ordering"

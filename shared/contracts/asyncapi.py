@@ -1,6 +1,6 @@
 """The AsyncAPI 3 document of the event topics, generated from the contracts.
 
-python -m shared.asyncapi > shared/asyncapi.json
+python -m shared.contracts.asyncapi > shared/contracts/asyncapi.json
 """
 
 import json
@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic.json_schema import models_json_schema
 
-from shared.events import EVENT_TYPES
+from shared.contracts.events import EVENT_TYPES
 
 TOPICS = {"customer": "customers.events", "order": "orders.events"}
 REF = "#/components/schemas/{model}"
