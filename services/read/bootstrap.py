@@ -98,10 +98,7 @@ class ReadService:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await self.write_api.close()
-        if self.tokens is not None:
-            await self.tokens.aclose()
-        await self.client.close()
+        await Connections(self.client, self.db, self.tokens, self.write_api).close()
 
 
 def _report_death(task: "asyncio.Task[None]") -> None:
@@ -125,16 +122,43 @@ def client_credentials(settings: ReadSettings) -> ClientCredentials | None:
     )
 
 
-def build(settings: ReadSettings | None = None) -> ReadService:
-    settings = settings or ReadSettings()
+@dataclass
+class Connections:
+    """The read side's clients, one of each: MongoDB, and the write API with the service's own
+    token. The service and every operator command (services/read/cli.py) build them here."""
+
+    client: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    tokens: ClientCredentials | None
+    write_api: WriteApi
+
+    async def close(self) -> None:
+        await self.write_api.close()
+        if self.tokens is not None:
+            await self.tokens.aclose()
+        await self.client.close()
+
+
+def connect(settings: ReadSettings) -> Connections:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000
     )
-    db = client[settings.mongodb_database]
-    control = ControlState(db)
-    dead_letters = DeadLetters(db)
     tokens = client_credentials(settings)
     write_api = WriteApi(settings.write_service_url, tokens=tokens)
+    return Connections(client, client[settings.mongodb_database], tokens, write_api)
+
+
+def build(settings: ReadSettings | None = None) -> ReadService:
+    settings = settings or ReadSettings()
+    connections = connect(settings)
+    client, db, tokens, write_api = (
+        connections.client,
+        connections.db,
+        connections.tokens,
+        connections.write_api,
+    )
+    control = ControlState(db)
+    dead_letters = DeadLetters(db)
     runners = {
         name: ProjectionRunner(
             spec,

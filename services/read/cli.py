@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 import httpx
-from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from .adapters.control import ControlState, RebuildRefused
@@ -23,18 +22,17 @@ from .adapters.tokens import ClientCredentials, TokenUnavailable, bearer_auth
 from .adapters.write_api import WriteApi, WriteApiError
 from .application.appliers import PROJECTIONS
 from .application.rebuild import Progress, Rebuilder
-from .bootstrap import client_credentials
+from .bootstrap import connect
 from .settings import ReadSettings
 
 COLUMNS = ("projection", "state", "version", "position", "lag", "lag s", "applied", "dead", "docs")
 
 
 async def show_projections(settings: ReadSettings, url: str) -> int:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
-    tokens = client_credentials(settings)
+    connections = connect(settings)
+    db = connections.db
     try:
-        db = client[settings.mongodb_database]
-        live = await _live_status(url, tokens)
+        live = await _live_status(url, connections.tokens)
         rows = [COLUMNS]
         for name in PROJECTIONS:
             collections = await ControlState(db).collections(name)
@@ -54,8 +52,7 @@ async def show_projections(settings: ReadSettings, url: str) -> int:
                 )
             )
     finally:
-        await _close(tokens)
-        await client.close()
+        await connections.close()
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
@@ -76,18 +73,11 @@ async def _live_status(url: str, tokens: ClientCredentials | None) -> dict[str, 
     return {p["name"]: p for p in body.get("projections", [])}
 
 
-async def _close(tokens: ClientCredentials | None) -> None:
-    if tokens is not None:
-        await tokens.aclose()
-
-
 async def dead_letters(settings: ReadSettings, *, replay: bool, projection: str | None) -> int:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
-    tokens = client_credentials(settings)
-    write_api = WriteApi(settings.write_service_url, tokens=tokens)
+    connections = connect(settings)
+    db, write_api = connections.db, connections.write_api
     failed = 0
     try:
-        db = client[settings.mongodb_database]
         letters = DeadLetters(db)
         found = await letters.list(projection)
         print(f"{len(found)} dead letters" + (f" for {projection}" if projection else ""))
@@ -101,9 +91,7 @@ async def dead_letters(settings: ReadSettings, *, replay: bool, projection: str 
                     await letters.remove(letter["_id"])
                 print(f"  replayed: {'applied' if ok else 'still failing'}")
     finally:
-        await write_api.close()
-        await _close(tokens)
-        await client.close()
+        await connections.close()
     return 1 if failed else 0
 
 
@@ -170,14 +158,12 @@ class ProgressPrinter:
 
 
 async def rebuild(settings: ReadSettings, projections: list[str], page_size: int) -> int:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
-    tokens = client_credentials(settings)
-    write_api = WriteApi(settings.write_service_url, tokens=tokens)
+    connections = connect(settings)
     printer = ProgressPrinter()
     try:
         rebuilder = Rebuilder(
-            client[settings.mongodb_database],
-            write_api,
+            connections.db,
+            connections.write_api,
             page_size=page_size,
             on_progress=printer,
             buffer_bytes=int(settings.rebuild_buffer_mb * 1_000_000),
@@ -191,9 +177,7 @@ async def rebuild(settings: ReadSettings, projections: list[str], page_size: int
         print(f"\nrebuild failed, the active version keeps serving: {exc}", file=sys.stderr)
         return 1
     finally:
-        await write_api.close()
-        await _close(tokens)
-        await client.close()
+        await connections.close()
     return 0
 
 
