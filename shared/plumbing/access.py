@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from shared.plumbing.auth import (
+    OPERATE,
     UNCHECKED,
     Forbidden,
     InvalidToken,
@@ -23,6 +24,7 @@ from shared.plumbing.settings import BaseServiceSettings, InvalidSettings
 
 log = logging.getLogger(__name__)
 REALM = "ordering"
+ISSUER_DOWN = "the token issuer cannot be reached to check the token"
 SCHEME = "bearerAuth"
 
 
@@ -78,15 +80,27 @@ def secured(
     openapi_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The route keyword arguments (`responses`, `openapi_extra`) that document a route needing
-    one of `scopes` (or, with `customers`, a customer's token too): its security requirement
-    and its 401 and 403, added to what the route documents itself."""
+    one of `scopes` (or, with `customers`, a customer's token too): its security requirement,
+    its 401 and 403, and a 503 while the issuer cannot be reached (unless the route documents a
+    503 of its own), added to what the route documents itself."""
     extra = {**(openapi_extra or {}), "security": [{SCHEME: [scope]} for scope in scopes]}
     if customers:
         extra["x-customer-tokens"] = "a customer's token may call it for the customer's own data"
+    unverifiable = problem_responses(s503=ISSUER_DOWN)
     return {
-        "responses": {**(responses or {}), **problem_responses(401, 403)},
+        "responses": {**unverifiable, **(responses or {}), **problem_responses(401, 403)},
         "openapi_extra": extra,
     }
+
+
+def operators_only(
+    required: bool, *, responses: dict[int | str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The route keyword arguments of a route open by default that a deployment may reserve for
+    ordering:operate (`/metrics`, with AUTH_METRICS_REQUIRED)."""
+    if not required:
+        return {"responses": responses or {}}
+    return {"dependencies": [Depends(requires(OPERATE))], **secured(OPERATE, responses=responses)}
 
 
 def install_auth(app: FastAPI, settings: BaseServiceSettings, http: httpx.AsyncClient) -> None:
@@ -130,7 +144,7 @@ def install_auth(app: FastAPI, settings: BaseServiceSettings, http: httpx.AsyncC
     @app.exception_handler(IssuerUnavailable)
     async def issuer_down(request: Request, exc: IssuerUnavailable) -> Response:
         log.warning("token issuer unavailable: %s", exc)
-        detail = "the token issuer cannot be reached to check the token"
+        detail = ISSUER_DOWN
         return problem(503, detail, instance=request.url.path, headers={"Retry-After": "1"})
 
 

@@ -9,10 +9,10 @@ import asyncio
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from shared.plumbing.access import requires, secured
+from shared.plumbing.access import operators_only, secured
 from shared.plumbing.auth import OPERATE, QUERY
 from shared.plumbing.http import problem, problem_responses
 from shared.plumbing.metrics import exposition
@@ -89,13 +89,7 @@ async def metrics() -> Response:
 def metrics_router(*, required: bool) -> APIRouter:
     """/metrics: open (it holds no personal data), or for ordering:operate when `required`."""
     metered = APIRouter(tags=["operations"])
-    guarded: dict[str, Any] = {}
-    if required:
-        unverifiable = problem_responses(s503="the token issuer cannot be reached to check it")
-        guarded = {
-            "dependencies": [Depends(requires(OPERATE))],
-            **secured(OPERATE, responses=unverifiable),
-        }
+    guarded = operators_only(required)
     metered.add_api_route("/metrics", metrics, response_class=PlainTextResponse, **guarded)
     return metered
 

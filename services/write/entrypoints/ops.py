@@ -3,11 +3,10 @@
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from shared.plumbing.access import requires, secured
-from shared.plumbing.auth import OPERATE
+from shared.plumbing.access import operators_only
 from shared.plumbing.http import problem, problem_responses
 from shared.plumbing.metrics import exposition
 
@@ -53,9 +52,7 @@ def metrics_router(*, token_required: bool) -> APIRouter:
     text: dict[int | str, dict[str, Any]] = {
         200: {"description": "The Prometheus text exposition format"}
     }
-    guard: dict[str, Any] = {"responses": text}
-    if token_required:
-        guard = {"dependencies": [Depends(requires(OPERATE))], **secured(OPERATE, responses=text)}
+    guard = operators_only(token_required, responses=text)
     metrics_only = APIRouter(tags=["operations"])
     metrics_only.add_api_route(
         "/metrics", metrics, operation_id="getMetrics", response_class=PlainTextResponse, **guard
