@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import httpx
 
 from deploy.local.stack import (
     LocalIssuer,
@@ -96,23 +95,12 @@ class Stack:
     def auth_env(self) -> dict[str, str]:
         """The settings of a service that accepts this run's tokens, and of the read side's own
         client of the issuer: the embedded development issuer, started at the first call."""
-        issuer = self._issuer()
-        return {
-            "AUTH_ISSUER": issuer.url,
-            "AUTH_AUDIENCE": AUDIENCE,
-            "AUTH_CLIENT_ID": "read-service",
-            "AUTH_CLIENT_SECRET": issuer.client_secret("read-service"),
-        }
+        return self._issuer().service_settings()
 
     def token(self) -> str:
         """A token with every scope, as staff clients have, for the whole run (not timed)."""
         if not self._token:
-            issuer = self._issuer()
-            form = {"grant_type": "client_credentials", "subject": "bench", "ttl": "86400"}
-            answer = httpx.post(
-                f"{issuer.url}/token", data=form, auth=("dev", issuer.client_secret("dev"))
-            )
-            self._token = str(answer.raise_for_status().json()["access_token"])
+            self._token = self._issuer().dev_token(subject="bench", ttl="86400")
         return self._token
 
     def _issuer(self) -> LocalIssuer:

@@ -38,12 +38,7 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
 
 def auth_env(issuer: LocalIssuer) -> dict[str, str]:
     """The settings of a service that accepts this issuer's tokens, and of a client of it."""
-    return {
-        "AUTH_ISSUER": issuer.url,
-        "AUTH_AUDIENCE": AUDIENCE,
-        "AUTH_CLIENT_ID": "read-service",
-        "AUTH_CLIENT_SECRET": issuer.client_secret("read-service"),
-    }
+    return issuer.service_settings()
 
 
 def token(
@@ -54,14 +49,10 @@ def token(
     subject: str = "test",
 ) -> str:
     """An access token from the issuer's token endpoint."""
-    form = {"grant_type": "client_credentials", "scope": " ".join(scopes), "subject": subject}
+    form = {"scope": " ".join(scopes), "subject": subject}
     if customer is not None:
         form["customer_id"] = str(customer)
-    answer = httpx.post(
-        f"{issuer.url}/token", data=form, auth=("dev", issuer.client_secret("dev")), timeout=10
-    )
-    answer.raise_for_status()
-    return str(answer.json()["access_token"])
+    return issuer.dev_token(**form)
 
 
 @functools.cache

@@ -305,10 +305,7 @@ def service_env(servers: Sequence[LocalServer], ports: dict[str, int]) -> dict[s
         "WRITE_PORT": str(ports["WRITE_PORT"]),
         "READ_PORT": str(ports["READ_PORT"]),
         "WRITE_SERVICE_URL": f"http://127.0.0.1:{ports['WRITE_PORT']}",
-        "AUTH_ISSUER": issuer.url,
-        "AUTH_AUDIENCE": AUDIENCE,
-        "AUTH_CLIENT_ID": "read-service",
-        "AUTH_CLIENT_SECRET": issuer.client_secret("read-service"),
+        **issuer.service_settings(),
         "TOKEN_CLIENT_SECRET": issuer.client_secret("dev"),  # make token's client: `dev`
     }
 

@@ -402,6 +402,29 @@ class LocalIssuer(LocalServer):
 
         return str(json.loads((self.state_dir / "clients.json").read_text())[client_id])
 
+    def service_settings(self, client_id: str = "read-service") -> dict[str, str]:
+        """The settings of a service that accepts this issuer's tokens, with the client the read
+        service and the operator commands get their own token by."""
+        return {
+            "AUTH_ISSUER": self.url,
+            "AUTH_AUDIENCE": self.audience,
+            "AUTH_CLIENT_ID": client_id,
+            "AUTH_CLIENT_SECRET": self.client_secret(client_id),
+        }
+
+    def dev_token(self, **form: str) -> str:
+        """A token of the development client `dev` (form fields: scope, subject, customer_id,
+        ttl), from the token endpoint as `make token` gets it."""
+        import httpx
+
+        answer = httpx.post(
+            f"{self.url}/token",
+            data={"grant_type": "client_credentials", **form},
+            auth=("dev", self.client_secret("dev")),
+            timeout=10,
+        )
+        return str(answer.raise_for_status().json()["access_token"])
+
     def _command(self) -> list[str]:
         cmd = [sys.executable, "-m", "deploy.local.issuer", "--host", self.host]
         cmd += ["--port", str(self.port), "--state", str(self.state_dir)]
