@@ -25,19 +25,41 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class Connections:
+    """The read side's clients, one of each: MongoDB, and the write API with the service's own
+    token. The service and every operator command (services/read/cli.py) build them here."""
+
+    client: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    tokens: ClientCredentials | None
+    write_api: WriteApi
+
+    async def close(self) -> None:
+        await self.write_api.close()
+        if self.tokens is not None:
+            await self.tokens.aclose()
+        await self.client.close()
+
+
+@dataclass
 class ReadService:
     """Everything the entrypoints need; `close` stops the background work."""
 
     settings: ReadSettings
-    client: AsyncMongoClient[dict[str, Any]]
-    db: AsyncDatabase[dict[str, Any]]
+    connections: Connections
     control: ControlState
     dead_letters: DeadLetters
-    write_api: WriteApi
     runners: dict[str, ProjectionRunner]
     lag: LagMonitor
-    tokens: ClientCredentials | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def db(self) -> AsyncDatabase[dict[str, Any]]:
+        return self.connections.db
+
+    @property
+    def write_api(self) -> WriteApi:
+        return self.connections.write_api
 
     @property
     def max_wait_ms(self) -> int:
@@ -98,7 +120,7 @@ class ReadService:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await Connections(self.client, self.db, self.tokens, self.write_api).close()
+        await self.connections.close()
 
 
 def _report_death(task: "asyncio.Task[None]") -> None:
@@ -122,23 +144,6 @@ def client_credentials(settings: ReadSettings) -> ClientCredentials | None:
     )
 
 
-@dataclass
-class Connections:
-    """The read side's clients, one of each: MongoDB, and the write API with the service's own
-    token. The service and every operator command (services/read/cli.py) build them here."""
-
-    client: AsyncMongoClient[dict[str, Any]]
-    db: AsyncDatabase[dict[str, Any]]
-    tokens: ClientCredentials | None
-    write_api: WriteApi
-
-    async def close(self) -> None:
-        await self.write_api.close()
-        if self.tokens is not None:
-            await self.tokens.aclose()
-        await self.client.close()
-
-
 def connect(settings: ReadSettings) -> Connections:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000
@@ -151,12 +156,7 @@ def connect(settings: ReadSettings) -> Connections:
 def build(settings: ReadSettings | None = None) -> ReadService:
     settings = settings or ReadSettings()
     connections = connect(settings)
-    client, db, tokens, write_api = (
-        connections.client,
-        connections.db,
-        connections.tokens,
-        connections.write_api,
-    )
+    db, write_api = connections.db, connections.write_api
     control = ControlState(db)
     dead_letters = DeadLetters(db)
     runners = {
@@ -172,6 +172,4 @@ def build(settings: ReadSettings | None = None) -> ReadService:
     }
     lag = LagMonitor(settings, list(runners))
     start_series(runners)
-    return ReadService(
-        settings, client, db, control, dead_letters, write_api, runners, lag, tokens=tokens
-    )
+    return ReadService(settings, connections, control, dead_letters, runners, lag)
