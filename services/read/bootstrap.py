@@ -1,9 +1,10 @@
 """The composition root of the read service: Mongo, Kafka consumers, lag monitor, write API
-(with the service's own token)."""
+(with the service's own token). The service and every operator command are wired here."""
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,14 +12,19 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .adapters.collections import Collections
+from .adapters.consumer import KafkaRecordSource
 from .adapters.control import ControlState, rebuild_running
 from .adapters.dead_letters import DeadLetters
+from .adapters.lag import LagMonitor
+from .adapters.records import decode
 from .adapters.tokens import ClientCredentials
+from .adapters.versions import MongoVersions
 from .adapters.write_api import WriteApi, WriteApiError
-from .application.appliers import PROJECTIONS
-from .application.lag import LagMonitor
+from .application.applier import BatchApplier
+from .application.rebuild import Progress, Rebuilder
 from .application.runner import ProjectionRunner
 from .metrics import PAUSED, REBUILD_PROGRESS, start_series
+from .projections import PROJECTIONS
 from .settings import ReadSettings
 
 log = logging.getLogger(__name__)
@@ -153,22 +159,57 @@ def connect(settings: ReadSettings) -> Connections:
     return Connections(client, client[settings.mongodb_database], tokens, write_api)
 
 
+def applier(
+    connections: Connections, projection: str, *, control: ControlState, attempts: int
+) -> BatchApplier:
+    """One projection's batch applier over MongoDB and the write API."""
+    return BatchApplier(
+        PROJECTIONS[projection],
+        decode=decode,
+        versions=MongoVersions(connections.db),
+        control=control,
+        dead_letters=DeadLetters(connections.db),
+        streams=connections.write_api,
+        attempts=attempts,
+    )
+
+
+def rebuilder(
+    connections: Connections,
+    settings: ReadSettings,
+    *,
+    page_size: int,
+    on_progress: Callable[[Progress], None],
+) -> Rebuilder:
+    return Rebuilder(
+        MongoVersions(connections.db),
+        ControlState(connections.db, ttl=0),
+        connections.write_api,
+        page_size=page_size,
+        on_progress=on_progress,
+        buffer_bytes=int(settings.rebuild_buffer_mb * 1_000_000),
+    )
+
+
 def build(settings: ReadSettings | None = None) -> ReadService:
     settings = settings or ReadSettings()
     connections = connect(settings)
-    db, write_api = connections.db, connections.write_api
-    control = ControlState(db)
-    dead_letters = DeadLetters(db)
+    control = ControlState(connections.db)
+    dead_letters = DeadLetters(connections.db)
+
+    def open_source(projection: str) -> KafkaRecordSource:
+        return KafkaRecordSource(settings, projection)
+
     runners = {
         name: ProjectionRunner(
-            spec,
-            settings=settings,
+            applier(connections, name, control=control, attempts=settings.handler_attempts),
+            open_source=open_source,
+            versions=MongoVersions(connections.db),
             control=control,
             dead_letters=dead_letters,
-            write_api=write_api,
-            db=db,
+            batch_max_records=settings.batch_max_records,
         )
-        for name, spec in PROJECTIONS.items()
+        for name in PROJECTIONS
     }
     lag = LagMonitor(settings, list(runners))
     start_series(runners)

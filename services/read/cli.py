@@ -16,13 +16,11 @@ from pymongo.errors import PyMongoError
 
 from .adapters.control import ControlState, RebuildRefused
 from .adapters.dead_letters import DeadLetters, as_delivered
-from .adapters.documents import DocumentStore
-from .adapters.records import Undecodable, UnknownType, decode
 from .adapters.tokens import ClientCredentials, TokenUnavailable, bearer_auth
-from .adapters.write_api import WriteApi, WriteApiError
-from .application.appliers import PROJECTIONS
-from .application.rebuild import Progress, Rebuilder
-from .bootstrap import connect
+from .application.ports import Conflict, Unavailable
+from .application.rebuild import Progress
+from .bootstrap import Connections, applier, connect, rebuilder
+from .projections import PROJECTIONS
 from .settings import ReadSettings
 
 COLUMNS = ("projection", "state", "version", "position", "lag", "lag s", "applied", "dead", "docs")
@@ -75,17 +73,16 @@ async def _live_status(url: str, tokens: ClientCredentials | None) -> dict[str, 
 
 async def dead_letters(settings: ReadSettings, *, replay: bool, projection: str | None) -> int:
     connections = connect(settings)
-    db, write_api = connections.db, connections.write_api
     failed = 0
     try:
-        letters = DeadLetters(db)
+        letters = DeadLetters(connections.db)
         found = await letters.list(projection)
         print(f"{len(found)} dead letters" + (f" for {projection}" if projection else ""))
         for letter in found:
             where = f"{letter['topic']}/{letter['partition']}@{letter['offset']}"
             print(f"- {letter['projection']:<14} {where:<28} {letter['error'][:90]}")
             if replay:
-                ok = await _replay(db, write_api, letter)
+                ok = await _replay(connections, letter)
                 failed += not ok
                 if ok:
                     await letters.remove(letter["_id"])
@@ -95,20 +92,14 @@ async def dead_letters(settings: ReadSettings, *, replay: bool, projection: str 
     return 1 if failed else 0
 
 
-async def _replay(db: Any, write_api: WriteApi, letter: dict[str, Any]) -> bool:
-    spec = PROJECTIONS[letter["projection"]]
+async def _replay(connections: Connections, letter: dict[str, Any]) -> bool:
+    """Apply a dead letter's record once more: True when it was applied (or needs nothing)."""
+    control = ControlState(connections.db, ttl=0)
     try:
-        event = decode(as_delivered(letter))
-        store = DocumentStore(db, await ControlState(db).collections(spec.name))
-        heal = write_api.stream_events
-
-        async def healer(stream_id: str, have: int) -> list[Any]:
-            return await heal(stream_id, after_version=have)
-
-        await spec.apply(store, [event], healer)
-    except UnknownType:
-        return True  # known to a newer version only: nothing to apply, nothing to keep
-    except (Undecodable, WriteApiError, PyMongoError, KeyError, ValueError, TypeError) as exc:
+        await applier(connections, letter["projection"], control=control, attempts=1).replay(
+            as_delivered(letter)
+        )
+    except (Unavailable, Conflict, PyMongoError, KeyError, ValueError, TypeError) as exc:
         print(f"  error: {exc!r}")
         return False
     return True
@@ -161,19 +152,13 @@ async def rebuild(settings: ReadSettings, projections: list[str], page_size: int
     connections = connect(settings)
     printer = ProgressPrinter()
     try:
-        rebuilder = Rebuilder(
-            connections.db,
-            connections.write_api,
-            page_size=page_size,
-            on_progress=printer,
-            buffer_bytes=int(settings.rebuild_buffer_mb * 1_000_000),
-        )
+        rebuilding = rebuilder(connections, settings, page_size=page_size, on_progress=printer)
         for name in projections:
-            printer.summary(await rebuilder.rebuild(name))
+            printer.summary(await rebuilding.rebuild(name))
     except RebuildRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
-    except (WriteApiError, PyMongoError, TimeoutError) as exc:
+    except (Unavailable, PyMongoError, TimeoutError) as exc:
         print(f"\nrebuild failed, the active version keeps serving: {exc}", file=sys.stderr)
         return 1
     finally:

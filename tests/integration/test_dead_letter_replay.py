@@ -8,7 +8,7 @@ import orjson
 from pymongo import AsyncMongoClient
 
 from services.read.adapters.dead_letters import DeadLetters
-from services.read.adapters.records import Delivered
+from services.read.application.ports import Delivered
 from services.read.cli import dead_letters
 from services.read.settings import ReadSettings
 from shared.contracts.cloudevents import to_headers

@@ -20,14 +20,17 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.read.adapters.buffered import BufferedDocumentStore
 from services.read.adapters.collections import Collections
 from services.read.adapters.control import ControlState, RebuildLock
-from services.read.adapters.documents import BufferedDocumentStore, Conflict, DocumentStore
+from services.read.adapters.documents import DocumentStore
+from services.read.adapters.versions import MongoVersions
 from services.read.adapters.write_api import WriteApi
 from services.read.application import rebuild
-from services.read.application.appliers import PROJECTIONS, Heal
-from services.read.projections import customers, order_details
-from services.read.projections.base import Event
+from services.read.application.ports import Conflict
+from services.read.projections import PROJECTIONS, customers, order_details
+from services.read.projections.base import Event, Heal
+from services.read.projections.rollup import Rollups
 from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, create_pool
 from services.write.application.handlers import CommandContext, CommandHandlers
@@ -239,10 +242,12 @@ async def no_gaps(stream_id: str, have: int) -> list[Event]:
 async def project(
     db: AsyncDatabase[Doc], batches: Sequence[Sequence[Event]], heal: Heal = no_gaps
 ) -> None:
-    """Apply every batch to all three projections, as three consumers would."""
+    """Apply every batch to all three projections, as three consumers would (each a memo of its
+    own for each batch: nothing kept between batches)."""
     for batch in batches:
         for spec in PROJECTIONS.values():
-            await spec.apply(DocumentStore(db, Collections(spec.name, 1)), batch, heal)
+            store = DocumentStore(db, Collections(spec.name, 1))
+            await spec.apply(store, batch, heal, Rollups())
 
 
 async def snapshot(db: AsyncDatabase[Doc]) -> Snapshot:
@@ -497,7 +502,7 @@ class WatchedStore(DocumentStore):
     """Notes the groups summed again from all their orders; may crash before saving groups."""
 
     def __init__(self, writer: "Writer", name: str, *, crash: bool = False) -> None:
-        super().__init__(writer.db, Collections(name, 1), writer.memos[name])
+        super().__init__(writer.db, Collections(name, 1))
         self.writer, self.crash = writer, crash
 
     async def find(self, role: str, field: str, values: Iterable[str]) -> list[Doc]:
@@ -516,14 +521,14 @@ class Writer:
 
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self.db = db
-        self.memos: dict[str, dict[str, Any]] = {name: {} for name in ROLLED_UP}
+        self.memos: dict[str, Rollups] = {name: Rollups() for name in ROLLED_UP}
         self.summed_again: dict[str, Counter[str]] = {name: Counter() for name in ROLLED_UP}
 
     async def apply(self, batch: Sequence[Event], *, crash: bool = False) -> None:
         for name in ROLLED_UP:
             store = WatchedStore(self, name, crash=crash)
             try:
-                await PROJECTIONS[name].apply(store, batch, no_gaps)
+                await PROJECTIONS[name].apply(store, batch, no_gaps, self.memos[name])
             except Crash:
                 pass
 
@@ -661,9 +666,10 @@ async def test_a_rebuild_buffering_documents_in_memory_writes_the_same_documents
         spec.name: BufferedDocumentStore(db, Collections(spec.name, 1), budget_bytes=budget)
         for spec in PROJECTIONS.values()
     }
+    memos = {name: Rollups() for name in PROJECTIONS}
     for batch in batched(random_merge(3)(history.events), 20):
         for spec in PROJECTIONS.values():
-            await spec.apply(stores[spec.name], batch, no_gaps)
+            await spec.apply(stores[spec.name], batch, no_gaps, memos[spec.name])
     written_before_flush = sum(store.written for store in stores.values())
     for store in stores.values():
         await store.flush()
@@ -765,7 +771,10 @@ async def test_a_rebuild_keeps_its_lock_and_the_pause_while_mongodb_builds_the_i
     await lock.acquire(target_version=2, phase="replaying")
     phases: list[str] = []
     rebuilder = rebuild.Rebuilder(
-        db, WriteApi("http://127.0.0.1:9"), on_progress=lambda p: phases.append(p.phase)
+        MongoVersions(db),
+        control,
+        WriteApi("http://127.0.0.1:9"),
+        on_progress=lambda p: phases.append(p.phase),
     )
     store = HeldIndexes(db, Collections("order_details", 2))
     await store.ensure_indexes(order_details.INDEXES)

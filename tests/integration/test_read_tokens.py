@@ -162,21 +162,21 @@ async def test_the_write_api_carries_the_token_and_renews_it_once_after_a_401(
     tokens = credentials(issuer, http)
     write_api = WriteApi(url, tokens=tokens)
     try:
-        assert (await write_api.head())["position"] == 7
+        assert await write_api.head_position() == 7
         first = api.seen[-1]
         api.refusing = {first}
-        assert (await write_api.head())["position"] == 7
+        assert await write_api.head_position() == 7
         assert api.seen[-2:] == [first, api.seen[-1]] and api.seen[-1] != first
         assert paths.count("/token") == 2
         api.refusing = True
         with pytest.raises(WriteApiError, match="answered 401"):
-            await write_api.head()
+            await write_api.head_position()
         assert paths.count("/token") == 3  # once more, not again and again
     finally:
         await write_api.close()
     anonymous = WriteApi(url)
     try:
         with pytest.raises(WriteApiError, match="answered 401"):
-            await anonymous.head()
+            await anonymous.head_position()
     finally:
         await anonymous.close()

@@ -9,8 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from services.read.adapters.records import Delivered, decode
+from services.read.adapters.records import decode
 from services.read.adapters.write_api import to_event
+from services.read.application.ports import Delivered
 from services.read.projections.base import Event
 from shared.contracts.cloudevents import to_headers
 from shared.contracts.envelope import EventMetadata, RecordedEvent

@@ -1,8 +1,12 @@
 """The event contracts stand alone: an outside Kafka consumer imports them without the web
 framework or the services' plumbing."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from tests.services import ROOT
 
@@ -22,3 +26,33 @@ def test_the_contracts_import_no_web_framework_and_no_plumbing() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[] []", done.stdout
+
+
+FORBIDDEN_IN_APPLICATION = ("aiokafka", "pymongo", "bson", "asyncpg", "motor", "httpx", "fastapi")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Absolute names of what a module imports (relative imports resolved from its package)."""
+    package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            found.add(".".join([*base, *(node.module or "").split(".")]).strip("."))
+    return found
+
+
+@pytest.mark.parametrize("service", ["read", "write"])
+def test_the_application_layers_know_no_driver_and_no_adapter(service: str) -> None:
+    application = ROOT / "services" / service / "application"
+    offending = {
+        f"{path.name}: {name}"
+        for path in sorted(application.glob("*.py"))
+        for name in imported_modules(path)
+        if name.split(".")[0] in FORBIDDEN_IN_APPLICATION
+        or name.startswith(f"services.{service}.adapters")
+        or name.startswith(f"services.{service}.entrypoints")
+    }
+    assert offending == set()

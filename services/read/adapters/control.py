@@ -16,18 +16,23 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from .collections import STATE, Collections
+from .mongo import unavailable_on_error
 
 DEFAULT_STATE: dict[str, Any] = {"active_version": 1, "paused": False}
 
 
 class ControlState:
-    """The `projection_state` collection, with a short-lived cache for hot paths."""
+    """The `projection_state` collection, with a short-lived cache for hot paths.
+
+    Any failure of MongoDB is `Unavailable`: without this state nothing may go on.
+    """
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], *, ttl: float = 0.25) -> None:
         self._coll = db[STATE]
         self._ttl = ttl
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
+    @unavailable_on_error
     async def get(self, projection: str, *, fresh: bool = False) -> dict[str, Any]:
         cached = self._cache.get(projection)
         if cached and not fresh and time.monotonic() - cached[0] < self._ttl:
@@ -44,6 +49,12 @@ class ControlState:
     async def collections(self, projection: str) -> Collections:
         state = await self.get(projection)
         return Collections(projection, int(state["active_version"]))
+
+    async def active_version(self, projection: str) -> int:
+        return int((await self.get(projection))["active_version"])
+
+    def lock(self, projection: str) -> "RebuildLock":
+        return RebuildLock(self, projection)
 
     def cached_collections(self, projection: str) -> Collections:
         cached = self._cache.get(projection)
@@ -64,6 +75,7 @@ class ControlState:
             return "paused while a rebuild switches versions"
         return None
 
+    @unavailable_on_error
     async def set_if(
         self, projection: str, condition: dict[str, Any], values: dict[str, Any]
     ) -> dict[str, Any] | None:
@@ -74,10 +86,12 @@ class ControlState:
         )
         return before
 
+    @unavailable_on_error
     async def advance(self, projection: str, position: int) -> None:
         """Record the highest event-store position applied (it only ever grows)."""
         await self._coll.update_one({"_id": projection}, {"$max": {"position": position}})
 
+    @unavailable_on_error
     async def ack(self, projection: str, instance: str, *, paused: bool) -> None:
         """A consumer reports whether it is holding still (read by a rebuild before its switch)."""
         entry = {"paused": paused, "at": datetime.now(UTC)}
@@ -94,6 +108,7 @@ class ControlState:
         ]
         return all(a["paused"] for a in live)
 
+    @unavailable_on_error
     async def set(self, projection: str, **fields: Any) -> None:
         await self.get(projection, fresh=True)
         await self._coll.update_one({"_id": projection}, {"$set": fields})

@@ -7,8 +7,9 @@ from bson import Binary
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from ..application.ports import Delivered
 from .collections import DEAD_LETTERS
-from .records import Delivered
+from .mongo import unavailable_on_error
 
 
 class DeadLetters:
@@ -17,9 +18,11 @@ class DeadLetters:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._coll = db[DEAD_LETTERS]
 
+    @unavailable_on_error
     async def ensure_indexes(self) -> None:
         await self._coll.create_index([("projection", ASCENDING), ("failed_at", ASCENDING)])
 
+    @unavailable_on_error
     async def add(self, projection: str, record: Delivered, error: str) -> None:
         key = f"{projection}:{record.topic}:{record.partition}:{record.offset}"
         doc = {

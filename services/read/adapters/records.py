@@ -1,50 +1,15 @@
 """Kafka records to projection events: CloudEvents headers + JSON data, checked on the way in."""
 
-from dataclasses import dataclass
-from typing import Any
-
 import orjson
 from pydantic import ValidationError
 
 from shared.contracts.cloudevents import MissingHeader, from_headers, parse_time
 from shared.contracts.serialization import EventSerializer, UnknownEventType
 
+from ..application.ports import Delivered, Undecodable, UnknownType
 from ..projections.base import Event
 
 SERIALIZER = EventSerializer()
-
-
-class Undecodable(ValueError):
-    """The record is not an event of ours: not JSON, headers missing, or data invalid."""
-
-
-class UnknownType(ValueError):
-    """A well-formed event of a type this version does not know (skipped, counted)."""
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """A record as received, kept for dead letters and offsets."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-    timestamp_ms: int
-
-
-def delivered(message: Any) -> Delivered:
-    return Delivered(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
-        headers=tuple(message.headers or ()),
-        timestamp_ms=message.timestamp,
-    )
 
 
 def decode(record: Delivered) -> Event:

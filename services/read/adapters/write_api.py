@@ -7,12 +7,13 @@ import orjson
 
 from shared.contracts.cloudevents import parse_time
 
+from ..application.ports import LogPage, Unavailable
 from ..projections.base import Event
 from .records import SERIALIZER, validated
 from .tokens import ClientCredentials, TokenUnavailable, bearer_auth
 
 
-class WriteApiError(Exception):
+class WriteApiError(Unavailable):
     """The write service could not be reached or answered unexpectedly."""
 
 
@@ -70,14 +71,18 @@ class WriteApi:
             return False
         return customer_id is None or body["events"][0]["data"].get("customer_id") == customer_id
 
-    async def head(self) -> dict[str, Any]:
-        return await self._get("/events/head", {})
+    async def head_position(self) -> int:
+        """The position of the last event in the log (0 when it is empty)."""
+        return int((await self._get("/events/head", {}))["position"])
 
-    async def events_page(self, after: str | None, limit: int) -> dict[str, Any]:
+    async def page(self, after: str | None, limit: int) -> LogPage:
+        """Up to `limit` events of the log after the cursor `after` (from the start: None)."""
         params: dict[str, Any] = {"limit": limit}
         if after:
             params["after"] = after
-        return await self._get("/events", params)
+        body = await self._get("/events", params)
+        events = [to_event(row, trusted=True) for row in body["events"]]
+        return LogPage(events, body["next"], bool(body["has_more"]))
 
     async def _get(
         self, path: str, params: dict[str, Any], *, missing: dict[str, Any] | None = None

@@ -14,15 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
-from ..adapters.collections import Collections
-from ..adapters.control import ControlState, RebuildLock
-from ..adapters.documents import DEFAULT_BUFFER_BYTES, BufferedDocumentStore
-from ..adapters.write_api import WriteApi, to_event
-from .appliers import PROJECTIONS
+from ..projections import PROJECTIONS
+from ..projections.base import Event
+from ..projections.rollup import Rollups
+from .ports import BufferedStore, Control, EventLog, Lock, Versions
 
 log = logging.getLogger(__name__)
 # A rebuild's pause of the live consumers lapses this long after its last renewal, so a rebuild
@@ -31,6 +27,8 @@ PAUSE_LEASE_SECONDS = 60
 # While MongoDB writes the last documents or builds indexes (no pages to count), the rebuild
 # renews its lock and the pause this often: well within LEASE_SECONDS and PAUSE_LEASE_SECONDS.
 HEARTBEAT_SECONDS = 5.0
+# What a rebuild keeps of the new version's documents in memory (as JSON), unless told otherwise.
+DEFAULT_BUFFER_BYTES = 8_000_000
 
 
 @dataclass
@@ -87,8 +85,9 @@ class Rebuilder:
 
     def __init__(
         self,
-        db: AsyncDatabase[dict[str, Any]],
-        write_api: WriteApi,
+        versions: Versions,
+        control: Control,
+        log_: EventLog,
         *,
         page_size: int = 2000,
         on_progress: Callable[[Progress], None] = lambda p: None,
@@ -96,31 +95,32 @@ class Rebuilder:
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
     ) -> None:
         self.buffer_bytes = buffer_bytes
-        self.db = db
-        self.control = ControlState(db, ttl=0)
-        self.write_api = write_api
+        self.versions = versions
+        self.control = control  # read fresh: what the live consumers acknowledged, not a cache
+        self.log = log_
         self.page_size = page_size
         self.on_progress = on_progress
         self.switch_grace = switch_grace
 
     async def rebuild(self, projection: str) -> Progress:
-        lock = RebuildLock(self.control, projection)
+        lock = self.control.lock(projection)
         state = await self.control.get(projection, fresh=True)
         active = int(state["active_version"])
         progress = Progress(projection, started=time.monotonic(), target_version=active + 1)
         await lock.acquire(target_version=active + 1, phase="starting")
         switched = False
         try:
-            await self._drop_versions(projection, keep=active)
-            target = Collections(projection, active + 1)
-            store = BufferedDocumentStore(self.db, target, budget_bytes=self.buffer_bytes)
-            await store.ensure_indexes(PROJECTIONS[projection].module.INDEXES)
-            progress.total = int((await self.write_api.head())["position"])
-            cursor = await self._replay(store, lock, progress, None, "replaying")
+            await self.versions.drop_except(projection, keep=active)
+            store = self.versions.buffered(projection, active + 1, self.buffer_bytes)
+            await store.ensure_indexes(PROJECTIONS[projection].indexes)
+            progress.total = await self.log.head_position()
+            memo = Rollups()  # one for the whole replay: the new version has no other writer
+            replay = Replay(projection, store, lock, memo)
+            cursor = await self._replay(replay, progress, None, "replaying")
             pausing = time.monotonic()
             await self._pause(projection, lock, progress)
             progress.pausing_seconds = time.monotonic() - pausing
-            await self._replay(store, lock, progress, cursor, "final catch-up", paused=True)
+            await self._replay(replay, progress, cursor, "final catch-up", paused=True)
             progress.writes, progress.read_back = store.written, store.read_back
             await self.control.set(projection, active_version=active + 1, previous_version=active)
             switched = True
@@ -128,7 +128,7 @@ class Rebuilder:
             await self.control.set(projection, paused_until=None)
             progress.phase = "switched"
             await asyncio.sleep(self.switch_grace)  # readers still on the old name finish
-            await self._drop_versions(projection, keep=active + 1)
+            await self.versions.drop_except(projection, keep=active + 1)
             progress.documents = store.documents
             progress.phase = "done"
         finally:
@@ -141,8 +141,7 @@ class Rebuilder:
 
     async def _replay(
         self,
-        store: BufferedDocumentStore,
-        lock: RebuildLock,
+        replay: "Replay",
         progress: Progress,
         cursor: str | None,
         phase: str,
@@ -151,28 +150,27 @@ class Rebuilder:
     ) -> str | None:
         """Fold the log from `cursor` to its head into the new version, page by page."""
         progress.phase = phase
-        spec = PROJECTIONS[store.collections.projection]
+        projection, store, lock = PROJECTIONS[replay.projection], replay.store, replay.lock
         began, before = time.monotonic(), progress.replay_seconds
-        fetch = asyncio.create_task(self.write_api.events_page(cursor, self.page_size))
+        fetch = asyncio.create_task(self.log.page(cursor, self.page_size))
         try:
             while True:
                 page = await fetch
-                cursor = page["next"]
-                if page["has_more"]:  # fetch the next page while this one is folded
-                    fetch = asyncio.create_task(self.write_api.events_page(cursor, self.page_size))
-                events = [to_event(row, trusted=True) for row in page["events"]]
-                if events:
-                    await spec.apply(store, events, self._heal)
+                cursor = page.next
+                if page.has_more:  # fetch the next page while this one is folded
+                    fetch = asyncio.create_task(self.log.page(cursor, self.page_size))
+                if page.events:
+                    await projection.apply(store, page.events, self._heal, replay.memo)
                 progress.replay_seconds = before + time.monotonic() - began
-                await self._advance(progress, lock, len(events), phase, paused)
-                if not page["has_more"]:
+                await self._advance(progress, lock, len(page.events), phase, paused)
+                if not page.has_more:
                     await self._write_out(store, progress, lock, paused)
                     return cursor
         finally:
             fetch.cancel()
 
     async def _write_out(
-        self, store: BufferedDocumentStore, progress: Progress, lock: RebuildLock, paused: bool
+        self, store: BufferedStore, progress: Progress, lock: Lock, paused: bool
     ) -> None:
         """All of it in MongoDB, indexed, before the next phase; the phases show as progress."""
         beating = asyncio.create_task(self._heartbeat(progress, lock, paused))
@@ -190,13 +188,13 @@ class Rebuilder:
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
 
-    async def _enter(self, progress: Progress, lock: RebuildLock, phase: str) -> None:
+    async def _enter(self, progress: Progress, lock: Lock, phase: str) -> None:
         progress.phase = phase
         progress.elapsed = time.monotonic() - progress.started
         await lock.update(phase=phase)
         self.on_progress(progress)
 
-    async def _heartbeat(self, progress: Progress, lock: RebuildLock, paused: bool) -> None:
+    async def _heartbeat(self, progress: Progress, lock: Lock, paused: bool) -> None:
         """Keep the lock (and the pause, if held) while there are no pages to count."""
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
@@ -205,7 +203,7 @@ class Rebuilder:
                 await self._extend_pause(progress.projection)
 
     async def _advance(
-        self, progress: Progress, lock: RebuildLock, count: int, phase: str, paused: bool
+        self, progress: Progress, lock: Lock, count: int, phase: str, paused: bool
     ) -> None:
         progress.events += count
         progress.total = max(progress.total, progress.events)
@@ -217,7 +215,7 @@ class Rebuilder:
             await self._extend_pause(progress.projection)
         self.on_progress(progress)
 
-    async def _pause(self, projection: str, lock: RebuildLock, progress: Progress) -> None:
+    async def _pause(self, projection: str, lock: Lock, progress: Progress) -> None:
         """Pause the live consumers (a lease: it lapses if this process dies) and wait for them."""
         progress.phase = "pausing live consumers"
         deadline = time.monotonic() + 30
@@ -234,13 +232,15 @@ class Rebuilder:
         until = datetime.now(UTC) + timedelta(seconds=PAUSE_LEASE_SECONDS)
         await self.control.set(projection, paused_until=until)
 
-    async def _heal(self, stream_id: str, have: int) -> list[Any]:
-        return await self.write_api.stream_events(stream_id, after_version=have)
+    async def _heal(self, stream_id: str, have: int) -> list[Event]:
+        return await self.log.stream_events(stream_id, after_version=have)
 
-    async def _drop_versions(self, projection: str, *, keep: int) -> None:
-        prefix = f"{projection}_v"
-        for name in await self.db.list_collection_names():
-            version = name[len(prefix) :].split("_", 1)[0]
-            if name.startswith(prefix) and version.isdigit() and int(version) != keep:
-                log.info("dropping %s", name)
-                await self.db.drop_collection(name)
+
+@dataclass(frozen=True)
+class Replay:
+    """What the two passes of one rebuild share: the new version's store, the lock, the memo."""
+
+    projection: str
+    store: BufferedStore
+    lock: Lock
+    memo: Rollups

@@ -12,6 +12,7 @@ from shared.plumbing.cors import install_cors
 from shared.plumbing.http import install_problem_handlers
 from shared.plumbing.middleware import BodyLimit, RequestContext
 
+from ..application.ports import Unavailable
 from ..bootstrap import build
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from ..settings import ReadSettings
@@ -39,7 +40,8 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
         description="Queries over projections of the order events, with lag and rebuild status.",
         lifespan=lifespan,
     )
-    install_problem_handlers(app, [], [ConnectionFailure, TimeoutError], store="read store")
+    unavailable = [ConnectionFailure, Unavailable, TimeoutError]
+    install_problem_handlers(app, [], unavailable, store="read store")
     install_auth(app, settings, issuer_http)
     app.include_router(queries.router, tags=["queries"])
     app.include_router(ops.router)

@@ -1,20 +1,29 @@
-"""The shared mechanics of every projection: events in, documents out, no I/O.
+"""The shared mechanics of every projection: events in, documents out.
 
 Each document records the stream versions it has applied. Folding an event whose version is
 not above that mark is a no-op (duplicates, replays); an event more than one version ahead is a
-gap, which the caller heals by supplying the missing events.
+gap, healed with the missing events the write service gives (`Heal`).
+
+Each projection is one module of this package, behind `Projection`: its folds, its indexes, its
+denormalisation and its apply step. Folding is pure; the apply step reads and writes documents
+only through the `Store` it is given, and asks for missing events only through `Heal`.
 """
 
 import copy
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from shared.contracts.money import quantize
 
+from .rollup import Rollups
+
+log = logging.getLogger(__name__)
 Doc = dict[str, Any]
+Indexes = Mapping[str, list[list[tuple[str, int]]]]  # role -> index keys
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,51 @@ class Gap(Exception):
 
 
 Folder = Callable[[Doc | None, Event], Doc]
+Heal = Callable[[str, int], Awaitable[list[Event]]]  # (stream, version held) -> later events
+
+
+class Store(Protocol):
+    """One version of one projection's documents, by role (`main` and auxiliary roles).
+
+    Each document carries `_rev`, bumped on each write; `save` writes a changed document only if
+    it still has the `_rev` it was loaded with, and raises a conflict otherwise.
+    """
+
+    async def load(self, role: str, ids: Iterable[str]) -> dict[str, Doc]: ...
+
+    async def find(self, role: str, field: str, values: Iterable[str]) -> list[Doc]: ...
+
+    async def save(
+        self, role: str, changed: Mapping[str, Doc], loaded: Mapping[str, Doc]
+    ) -> None: ...
+
+
+@dataclass
+class Outcome:
+    """What applying a batch did: events applied, duplicates skipped, gaps healed."""
+
+    applied: int = 0
+    skipped: int = 0
+    gaps_healed: int = 0
+
+
+class Projection(Protocol):
+    """One projection: its name, its indexes, and how a batch of events changes its documents.
+
+    `memo` is what the projection keeps in memory from one batch to the next for one version of
+    its documents (its rollups); whoever applies batches keeps one per version, and starts a new
+    one when the version changes.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def indexes(self) -> Indexes: ...
+
+    async def apply(
+        self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups
+    ) -> Outcome: ...
 
 
 @dataclass(frozen=True)
@@ -119,6 +173,34 @@ def fold_events(
             for doc in docs.changed.get(spec.role, {}).values():
                 spec.finish(doc)
     return applied, skipped
+
+
+async def fold_with_healing(
+    store: Store, folds: dict[str, StreamFold], events: Sequence[Event], heal: Heal
+) -> tuple[Docs, Outcome]:
+    """Load the documents the events touch and fold the events into them."""
+    ids: dict[str, set[str]] = {spec.role: set() for spec in folds.values()}
+    for event in events:
+        if event.stream_type in folds:
+            ids[folds[event.stream_type].role].add(event.stream_id)
+    docs = Docs(loaded={role: await store.load(role, wanted) for role, wanted in ids.items()})
+    healed: dict[str, list[Event]] = {}
+    outcome = Outcome()
+    while True:
+        attempt = docs.fresh()
+        try:
+            outcome.applied, outcome.skipped = fold_events(attempt, events, folds, healed)
+            return attempt, outcome
+        except Gap as gap:
+            if gap.stream_id in healed:
+                raise  # the write service does not have the missing versions either
+            log.warning("version gap, healing from the write service: %s", gap)
+            healed[gap.stream_id] = await heal(gap.stream_id, gap.have)
+            outcome.gaps_healed += 1
+
+
+def stream_ids(events: Sequence[Event], stream_type: str) -> set[str]:
+    return {e.stream_id for e in events if e.stream_type == stream_type}
 
 
 def _fold_one(spec: StreamFold, doc: Doc | None, event: Event) -> Doc:

@@ -11,11 +11,13 @@ and a batch applied again after a crash that saved its orders but not its custom
 right. Orders of a customer not registered yet create the customer's document (version 0).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from .base import Doc, Event, StreamFold, dec, money
-from .rollup import Rollup, Tally
+from . import groups
+from .base import Doc, Event, Heal, Outcome, Store, StreamFold, dec, fold_with_healing, money
+from .base import stream_ids as _ids
+from .rollup import Rollup, Rollups, Tally
 
 NAME = "customers"
 INDEXES = {"main": [[("email_lower", 1)]], "orders": [[("customer_id", 1)]]}
@@ -105,3 +107,40 @@ FOLDS = {
     "customer": StreamFold("main", "customer", fold_profile, "CustomerRegistered"),
     "order": StreamFold("orders", "order", fold_order, "OrderPlaced", finish=order_total),
 }
+
+
+class Customers:
+    """Profiles folded from customer events; counts and values rolled up from their orders."""
+
+    name = NAME
+    indexes = INDEXES
+
+    async def apply(
+        self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups
+    ) -> Outcome:
+        docs, outcome = await fold_with_healing(store, FOLDS, events, heal)
+        await store.save("orders", docs.changed.get("orders", {}), docs.loaded["orders"])
+        orders = groups.touched(docs, "orders", _ids(events, "order"), "customer_id")
+        affected = _ids(events, "customer") | {o["customer_id"] for o in orders}
+        profiles = docs.loaded["main"]
+        profiles.update(await store.load("main", affected - set(profiles)))
+        rolled = await groups.roll_up(
+            store, memo, "customer_id", profiles, affected, orders, contribution
+        )
+        for customer_id, (rollup, moved) in rolled.items():
+            doc = docs.get("main", customer_id) or new_customer(customer_id)
+            count, value = totals_of(rollup)
+            if (
+                moved
+                or (doc.get("order_count"), doc.get("lifetime_value")) != (count, value)
+                or (customer_id in docs.changed.get("main", {}))
+            ):
+                docs.put(
+                    "main", customer_id, {**doc, "order_count": count, "lifetime_value": value}
+                )
+        await store.save("main", docs.changed.get("main", {}), profiles)
+        groups.keep(memo, rolled, docs.changed.get("main", {}), profiles)
+        return outcome
+
+
+PROJECTION = Customers()

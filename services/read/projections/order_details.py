@@ -4,9 +4,12 @@ The projection keeps its own copy of each customer's name and email (role `custo
 result is the same whichever of the two topics arrives first.
 """
 
+from collections.abc import Sequence
 from decimal import Decimal
 
-from .base import Doc, Event, StreamFold, dec, money
+from .base import Doc, Event, Heal, Outcome, Store, StreamFold, dec, fold_with_healing, money
+from .base import stream_ids as _ids
+from .rollup import Rollups
 
 NAME = "order_details"
 INDEXES = {
@@ -107,3 +110,37 @@ FOLDS = {
     "order": StreamFold("main", "order", fold_order, "OrderPlaced", finish=totals),
     "customer": StreamFold("customers", "customer", fold_customer, "CustomerRegistered"),
 }
+
+
+class OrderDetails:
+    """Orders folded with their customers' copies; a customer's change reaches their orders."""
+
+    name = NAME
+    indexes = INDEXES
+
+    async def apply(
+        self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups
+    ) -> Outcome:
+        docs, outcome = await fold_with_healing(store, FOLDS, events, heal)
+        orders = docs.changed.get("main", {})
+        known = docs.loaded["customers"]
+        wanted = {o["customer_id"] for o in orders.values()} - set(known)
+        known.update(await store.load("customers", wanted))
+        for order in orders.values():
+            denormalize(order, docs.get("customers", order["customer_id"]))
+        await store.save("customers", docs.changed.get("customers", {}), known)
+        await store.save("main", orders, docs.loaded["main"])
+        # Orders placed before a change of their customer (or before it registered) take it now.
+        changed = {c: docs.get("customers", c) for c in _ids(events, "customer")}
+        current = {c: doc for c, doc in changed.items() if doc is not None}
+        found = {o["_id"]: o for o in await store.find("main", "customer_id", current)}
+        behind = {}
+        for order_id, order in found.items():
+            updated = dict(order)
+            if denormalize(updated, current[order["customer_id"]]):
+                behind[order_id] = updated
+        await store.save("main", behind, found)
+        return outcome
+
+
+PROJECTION = OrderDetails()

@@ -15,10 +15,13 @@ the greatest name), whatever order the orders came in.
 """
 
 import functools
+from collections.abc import Sequence
 from decimal import Decimal
 
-from .base import Doc, Event, StreamFold, dec, money
-from .rollup import Amount, Key, Rollup, Tally, add
+from . import groups
+from .base import Doc, Event, Heal, Outcome, Store, StreamFold, dec, fold_with_healing, money
+from .base import stream_ids as _ids
+from .rollup import Amount, Key, Rollup, Rollups, Tally, add
 
 NAME = "sales"
 INDEXES = {"main": [], "orders": [[("day", 1)]]}
@@ -101,3 +104,32 @@ def _products(rollup: Rollup) -> list[Doc]:
 
 
 FOLDS = {"order": StreamFold("orders", "order", fold_order, "OrderPlaced")}
+
+
+class Sales:
+    """Orders kept with their day; each day's figures rolled up from its orders."""
+
+    name = NAME
+    indexes = INDEXES
+
+    async def apply(
+        self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups
+    ) -> Outcome:
+        docs, outcome = await fold_with_healing(store, FOLDS, events, heal)
+        await store.save("orders", docs.changed.get("orders", {}), docs.loaded["orders"])
+        orders = groups.touched(docs, "orders", _ids(events, "order"), "day")
+        days = {o["day"] for o in orders}
+        existing = await store.load("main", days)
+        rolled = await groups.roll_up(store, memo, "day", existing, days, orders, contribution)
+        changed = {}
+        for day, (rollup, moved) in rolled.items():
+            doc = day_of(day, rollup)
+            before = existing.get(day)
+            if moved or before is None or {k: v for k, v in before.items() if k != "_rev"} != doc:
+                changed[day] = doc
+        await store.save("main", changed, existing)
+        groups.keep(memo, rolled, changed, existing)
+        return outcome
+
+
+PROJECTION = Sales()

@@ -70,7 +70,7 @@ class LagMonitor:
         await reader.start()
         try:
             while True:
-                partitions = await self._partitions(reader)
+                partitions = await self._partitions(admin, reader)
                 for name in self.lags:
                     await self._measure(name, admin, reader, partitions)
                 await asyncio.sleep(self.settings.lag_poll_seconds)
@@ -78,11 +78,16 @@ class LagMonitor:
             await reader.stop()
             await admin.close()
 
-    async def _partitions(self, reader: AIOKafkaConsumer) -> list[TopicPartition]:
-        metadata = await reader._client.fetch_all_metadata()  # noqa: SLF001
+    async def _partitions(
+        self, admin: AIOKafkaAdminClient, reader: AIOKafkaConsumer
+    ) -> list[TopicPartition]:
         topics = [self.settings.customers_topic, self.settings.orders_topic]
+        # Every topic's metadata (asking for ours by name could have a broker create them).
         found = [
-            TopicPartition(t, p) for t in topics for p in metadata.partitions_for_topic(t) or ()
+            TopicPartition(topic["topic"], part["partition"])
+            for topic in await admin.describe_topics()
+            if topic["topic"] in topics and not topic.get("error_code")
+            for part in topic["partitions"]
         ]
         if set(found) != reader.assignment():
             reader.assign(found)

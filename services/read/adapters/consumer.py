@@ -1,0 +1,106 @@
+"""One projection's Kafka consumer: its group's share of both topics, committed by hand."""
+
+import logging
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from shared.plumbing.kafka import kafka_security_options
+
+from ..application.ports import Delivered, Partition, Unavailable
+from ..settings import ReadSettings
+
+log = logging.getLogger(__name__)
+# How long a fetch waits for records when there are none.
+POLL_TIMEOUT_MS = 200
+FETCH_MAX_WAIT_MS = 20
+
+
+def delivered(message: Any) -> Delivered:
+    return Delivered(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple(message.headers or ()),
+        timestamp_ms=message.timestamp,
+    )
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, source: "KafkaRecordSource") -> None:
+        self.source = source
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Batches are applied and committed before the next poll, so nothing is in flight.
+        log.info("partitions revoked: %s", sorted(map(str, revoked)))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info("partitions assigned: %s", sorted(map(str, assigned)))
+        if self.source.held and assigned:  # a held projection holds its new partitions too
+            self.source.consumer.pause(*assigned)
+
+
+class KafkaRecordSource:
+    """A `RecordSource` over aiokafka; an async context manager that starts and stops it.
+
+    Broker failures are `Unavailable`.
+    """
+
+    def __init__(self, settings: ReadSettings, projection: str) -> None:
+        self.held = False
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.group_for(projection),
+            client_id=f"read-{projection}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            max_poll_interval_ms=600_000,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            **kafka_security_options(settings),
+        )
+        topics = [settings.customers_topic, settings.orders_topic]
+        self.consumer.subscribe(topics, listener=_Rebalance(self))
+
+    async def __aenter__(self) -> "KafkaRecordSource":
+        try:
+            await self.consumer.start()
+        except KafkaError as exc:
+            await self.consumer.stop()
+            raise Unavailable(f"Kafka: {exc!r}") from exc
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.consumer.stop()
+
+    async def poll(self, max_records: int) -> list[Delivered]:
+        try:
+            batch = await self.consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=max_records)
+        except KafkaError as exc:
+            raise Unavailable(f"Kafka: {exc!r}") from exc
+        return [delivered(m) for tp in sorted(batch, key=str) for m in batch[tp]]
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> bool:
+        try:
+            await self.consumer.commit({TopicPartition(*tp): o for tp, o in offsets.items()})
+        except CommitFailedError as exc:  # partitions moved on; the new owner re-applies
+            log.warning("commit refused after a rebalance: %r", exc)
+            return False
+        except KafkaError as exc:
+            raise Unavailable(f"Kafka: {exc!r}") from exc
+        return True
+
+    def hold(self, held: bool) -> None:
+        self.held = held
+        parts = self.consumer.assignment()
+        (self.consumer.pause if held else self.consumer.resume)(*parts)

@@ -1,0 +1,45 @@
+"""MongoDB's failures in the application's terms (services/read/application/ports.py)."""
+
+import functools
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+from pymongo.errors import ConnectionFailure, PyMongoError
+
+from ..application.ports import Unavailable
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def transient(exc: PyMongoError) -> bool:
+    """The server could not be reached or did not answer in time (as opposed to refusing)."""
+    return isinstance(exc, ConnectionFailure) or bool(getattr(exc, "timeout", False))
+
+
+@contextmanager
+def unavailable_when_unreachable() -> Iterator[None]:
+    """MongoDB out of reach: Unavailable; any other refusal goes up as it is."""
+    try:
+        yield
+    except PyMongoError as exc:
+        if transient(exc):
+            raise Unavailable(f"MongoDB: {exc}") from exc
+        raise
+
+
+def unavailable_on_error(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Every MongoDB failure of `method` is Unavailable: for state that work cannot go on
+    without (whether a projection is paused), where waiting is the only answer."""
+
+    @functools.wraps(method)
+    async def translated(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except PyMongoError as exc:
+            raise Unavailable(f"MongoDB: {exc}") from exc
+
+    return translated

@@ -1,0 +1,34 @@
+"""The versions of each projection's documents in MongoDB: `<projection>_v<n>[_<role>]`."""
+
+import logging
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ..projections.base import Doc
+from .buffered import BufferedDocumentStore
+from .collections import Collections
+from .documents import DocumentStore
+
+log = logging.getLogger(__name__)
+
+
+class MongoVersions:
+    """Stores for one version of a projection, and the dropping of the others."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._db = db
+
+    def live(self, projection: str, version: int) -> DocumentStore:
+        return DocumentStore(self._db, Collections(projection, version))
+
+    def buffered(self, projection: str, version: int, budget_bytes: int) -> BufferedDocumentStore:
+        collections = Collections(projection, version)
+        return BufferedDocumentStore(self._db, collections, budget_bytes=budget_bytes)
+
+    async def drop_except(self, projection: str, keep: int) -> None:
+        prefix = f"{projection}_v"
+        for name in await self._db.list_collection_names():
+            version = name[len(prefix) :].split("_", 1)[0]
+            if name.startswith(prefix) and version.isdigit() and int(version) != keep:
+                log.info("dropping %s", name)
+                await self._db.drop_collection(name)

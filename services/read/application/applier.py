@@ -1,0 +1,192 @@
+"""One projection's batches: decode, apply (retrying while the infrastructure fails), dead-letter
+what cannot be applied, and commit only what was written.
+
+A crash or a refused commit re-delivers (the version marks make a re-delivery a no-op), never
+loses an event: offsets are committed only once the batch's documents are written.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..metrics import APPLIED, APPLY_LATENCY, DEAD_LETTERS, DUPLICATES, GAPS, POSITION, SKIPPED
+from ..projections.base import Event, Outcome, Projection
+from ..projections.rollup import Rollups
+from .ports import (
+    Conflict,
+    Control,
+    DeadLetterSink,
+    Decode,
+    Delivered,
+    Partition,
+    RecordSource,
+    StreamReader,
+    Unavailable,
+    Undecodable,
+    UnknownType,
+    Versions,
+)
+from .waiters import StreamWaiters
+
+log = logging.getLogger(__name__)
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class RunnerStatus:
+    """What /projections, readiness and the lag monitor read about a running projection."""
+
+    committed: dict[Partition, int] = field(default_factory=dict)
+    position: int = 0
+    applied: int = 0
+    healthy: bool = True
+    last_error: str | None = None
+    paused: bool = False
+
+    def unhealthy(self, name: str, exc: BaseException) -> None:
+        if self.healthy:
+            log.warning("projection %s cannot progress: %r", name, exc)
+        self.healthy, self.last_error = False, f"{type(exc).__name__}: {exc}"
+
+
+class BatchApplier:
+    """Applies one projection's batches of records; knows the outside only by its ports."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        *,
+        decode: Decode,
+        versions: Versions,
+        control: Control,
+        dead_letters: DeadLetterSink,
+        streams: StreamReader,
+        attempts: int,
+        status: RunnerStatus | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.projection = projection
+        self.decode = decode
+        self.versions = versions
+        self.control = control
+        self.dead_letters = dead_letters
+        self.streams = streams
+        self.attempts = attempts
+        self.status = status or RunnerStatus()
+        self.sleep = sleep
+        self.applied = StreamWaiters()  # woken after each write, for read-your-writes
+        self._memo_version = 0
+        self._memo = Rollups()
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    async def handle(self, source: RecordSource, records: Sequence[Delivered]) -> None:
+        """Apply a batch, then commit past it (unless the partitions moved on meanwhile)."""
+        await self.process(records)
+        offsets: dict[Partition, int] = {}
+        for record in records:
+            offsets[record.topic, record.partition] = record.offset + 1
+        if await source.commit(offsets):
+            self.status.committed.update(offsets)
+
+    async def replay(self, record: Delivered) -> None:
+        """Apply one record once, as it stands (a dead letter, at an operator's demand), raising
+        whatever stops it; an event of a type this version does not know needs nothing."""
+        try:
+            event = self.decode(record)
+        except UnknownType:
+            return
+        version = await self.control.active_version(self.name)
+        store = self.versions.live(self.name, version)
+        await self.projection.apply(store, [event], self._heal, Rollups())
+
+    async def process(self, records: Sequence[Delivered]) -> None:
+        """Decode, apply (retrying while the infrastructure fails), dead-letter what cannot be."""
+        events: list[tuple[Delivered, Event]] = []
+        for record in records:
+            try:
+                events.append((record, self.decode(record)))
+            except UnknownType as exc:
+                SKIPPED.labels(self.name).inc()
+                log.info("skipping unknown event type %s", exc)
+            except Undecodable as exc:
+                await self._dead_letter(record, str(exc))
+        if events:
+            await self._apply_all(events)
+
+    async def _apply_all(self, events: list[tuple[Delivered, Event]]) -> None:
+        try:
+            await self._apply([e for _, e in events])
+        except Exception as exc:  # noqa: BLE001 - a handler failed: isolate the culprit(s)
+            log.warning("batch failed (%r): applying its events one by one", exc)
+            for one in events:
+                await self._apply_alone(one)
+
+    async def _apply_alone(self, item: tuple[Delivered, Event]) -> None:
+        record, event = item
+        error = ""
+        for attempt in range(self.attempts):
+            try:
+                await self._apply([event])
+                return
+            except Exception as exc:  # noqa: BLE001
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("event %s failed (attempt %d): %s", event.event_id, attempt + 1, error)
+        await self._dead_letter(record, error)
+
+    async def _apply(self, events: list[Event]) -> None:
+        """Apply until it works, as long as failures are the infrastructure's."""
+        delay = 0.1
+        while True:
+            try:
+                version = await self.control.active_version(self.name)
+                store = self.versions.live(self.name, version)
+                memo = self._memo_for(version)
+                outcome = await self.projection.apply(store, events, self._heal, memo)
+                break
+            except Conflict:
+                continue  # another writer was first: fold again from what it wrote
+            except (Unavailable, OSError, TimeoutError) as exc:
+                self.status.unhealthy(self.name, exc)
+                await self.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self._progress(events, outcome)
+
+    def _memo_for(self, version: int) -> Rollups:
+        """What the projection keeps between batches, for the active version only: a rebuild
+        switches to a new one, and what was kept for the old one must not follow."""
+        if version != self._memo_version:
+            self._memo_version, self._memo = version, Rollups()
+        return self._memo
+
+    async def _heal(self, stream_id: str, have: int) -> list[Event]:
+        return await self.streams.stream_events(stream_id, after_version=have)
+
+    def _progress(self, events: list[Event], outcome: Outcome) -> None:
+        name = self.name
+        now = time.time()
+        for event in events:
+            APPLY_LATENCY.labels(name).observe(max(0.0, now - event.recorded_at.timestamp()))
+        APPLIED.labels(name).inc(outcome.applied)
+        DUPLICATES.labels(name).inc(outcome.skipped)
+        GAPS.labels(name).inc(outcome.gaps_healed)
+        self.status.position = max(self.status.position, *(e.position for e in events))
+        POSITION.labels(name).set(self.status.position)
+        self.status.applied += outcome.applied
+        self.status.healthy, self.status.last_error = True, None
+        self.applied.wake({e.stream_id for e in events})
+
+    async def _dead_letter(self, record: Delivered, error: str) -> None:
+        log.error("dead letter %s/%d@%d: %s", record.topic, record.partition, record.offset, error)
+        while True:
+            try:
+                await self.dead_letters.add(self.name, record, error)
+                break
+            except Unavailable as exc:
+                self.status.unhealthy(self.name, exc)
+                await self.sleep(1.0)
+        DEAD_LETTERS.labels(self.name).inc()

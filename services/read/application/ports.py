@@ -1,0 +1,159 @@
+"""What the read side's application needs from the outside world; adapters implement these.
+
+Adapters translate their drivers' failures: `Unavailable` when the infrastructure failed and the
+same work should be tried again later, `Conflict` when another writer got to a document first.
+Anything else a port raises is a failure of the work itself.
+"""
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..projections.base import Event, Indexes, Store
+
+Partition = tuple[str, int]  # (topic, partition)
+
+
+class Unavailable(Exception):
+    """The infrastructure failed (MongoDB, the broker, the write service): try again later."""
+
+
+class Conflict(Exception):
+    """Another writer changed a document between our read and our write: fold again."""
+
+
+class Undecodable(ValueError):
+    """The record is not an event of ours: not JSON, headers missing, or data invalid."""
+
+
+class UnknownType(ValueError):
+    """A well-formed event of a type this version does not know (skipped, counted)."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A record as received, kept for dead letters and offsets."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+
+
+Decode = Callable[[Delivered], Event]  # raises Undecodable or UnknownType
+
+
+class RecordSource(Protocol):
+    """One projection's share of the topics: its consumer group's records, in partition order."""
+
+    async def poll(self, max_records: int) -> list[Delivered]:
+        """The next records (a short wait when there are none); empty when none came."""
+        ...
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> bool:
+        """Commit the next offsets to read; False when refused (the partitions moved to
+        another consumer, which will deliver the records again)."""
+        ...
+
+    def hold(self, held: bool) -> None:
+        """Stop (or resume) fetching on every partition this consumer has or will be given."""
+        ...
+
+
+OpenSource = Callable[[str], AbstractAsyncContextManager[RecordSource]]
+
+
+class DocumentStore(Store, Protocol):
+    """One version of one projection's documents."""
+
+    async def ensure_indexes(self, indexes: Indexes) -> None: ...
+
+
+class BufferedStore(DocumentStore, Protocol):
+    """A version being rebuilt, written by nobody else: kept in memory, written in bulk."""
+
+    written: int
+    read_back: int
+
+    @property
+    def documents(self) -> int: ...
+
+    @property
+    def indexes_pending(self) -> bool: ...
+
+    async def write_changed(self) -> None: ...
+
+    async def build_indexes(self) -> None: ...
+
+
+class Versions(Protocol):
+    """Where the versions of each projection's documents live."""
+
+    def live(self, projection: str, version: int) -> DocumentStore: ...
+
+    def buffered(self, projection: str, version: int, budget_bytes: int) -> BufferedStore: ...
+
+    async def drop_except(self, projection: str, keep: int) -> None:
+        """Drop every version of the projection but `keep`."""
+        ...
+
+
+class DeadLetterSink(Protocol):
+    async def ensure_indexes(self) -> None: ...
+
+    async def add(self, projection: str, record: Delivered, error: str) -> None: ...
+
+
+class StreamReader(Protocol):
+    """The write service's streams: what heals a version gap."""
+
+    async def stream_events(self, stream_id: str, *, after_version: int) -> list[Event]: ...
+
+
+@dataclass(frozen=True)
+class LogPage:
+    events: list[Event]
+    next: str | None
+    has_more: bool
+
+
+class EventLog(StreamReader, Protocol):
+    """The write service's whole log, in commit order: what a rebuild replays."""
+
+    async def head_position(self) -> int: ...
+
+    async def page(self, after: str | None, limit: int) -> LogPage: ...
+
+
+class Lock(Protocol):
+    """A rebuild's lease on its projection, with its progress."""
+
+    async def acquire(self, **fields: Any) -> dict[str, Any] | None: ...
+
+    async def update(self, **fields: Any) -> None: ...
+
+    async def release(self, **fields: Any) -> None: ...
+
+
+class Control(Protocol):
+    """The projections' shared state: active version, pauses, positions, rebuild locks."""
+
+    async def get(self, projection: str, *, fresh: bool = False) -> dict[str, Any]: ...
+
+    async def active_version(self, projection: str) -> int: ...
+
+    async def paused(self, projection: str) -> bool: ...
+
+    async def ack(self, projection: str, instance: str, *, paused: bool) -> None: ...
+
+    async def advance(self, projection: str, position: int) -> None: ...
+
+    async def all_paused(self, projection: str) -> bool: ...
+
+    async def set(self, projection: str, **fields: Any) -> None: ...
+
+    def lock(self, projection: str) -> Lock: ...

@@ -1,0 +1,206 @@
+"""In-memory doubles of the read service's ports, for unit tests."""
+
+import copy
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from services.read.application.ports import (
+    Conflict,
+    Delivered,
+    Lock,
+    Partition,
+    Unavailable,
+    Undecodable,
+    UnknownType,
+)
+from services.read.projections.base import Doc, Event, Indexes
+
+
+class FakeStore:
+    """A projection version's documents in dicts, with the real store's `_rev` guard.
+
+    `fail` is asked before every operation ("load", "find", "save") and may raise (an outage).
+    """
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Doc]] = {}
+        self.saves = 0
+        self.fail: Callable[[str], None] = lambda op: None
+
+    def role(self, role: str) -> dict[str, Doc]:
+        return self.docs.setdefault(role, {})
+
+    async def load(self, role: str, ids: Iterable[str]) -> dict[str, Doc]:
+        self.fail("load")
+        found = self.role(role)
+        return {i: copy.deepcopy(found[i]) for i in set(ids) if i in found}
+
+    async def find(self, role: str, field: str, values: Iterable[str]) -> list[Doc]:
+        self.fail("find")
+        wanted = set(values)
+        return [copy.deepcopy(d) for d in self.role(role).values() if d.get(field) in wanted]
+
+    async def save(self, role: str, changed: Mapping[str, Doc], loaded: Mapping[str, Doc]) -> None:
+        self.fail("save")
+        if not changed:
+            return
+        stored, lost = self.role(role), 0
+        for doc_id, doc in changed.items():  # unordered, like a bulk write: the rest still land
+            rev = (loaded.get(doc_id) or {}).get("_rev", 0)
+            if stored.get(doc_id, {}).get("_rev", 0) != rev:
+                lost += 1
+                continue
+            stored[doc_id] = {**copy.deepcopy(doc), "_rev": rev + 1}
+        self.saves += 1
+        if lost:
+            raise Conflict(f"{role}: {lost} documents changed concurrently")
+
+    async def ensure_indexes(self, indexes: Indexes) -> None:
+        self.fail("ensure_indexes")
+
+
+class FakeVersions:
+    """One FakeStore per (projection, version)."""
+
+    def __init__(self) -> None:
+        self.stores: dict[tuple[str, int], FakeStore] = {}
+
+    def live(self, projection: str, version: int) -> FakeStore:
+        return self.stores.setdefault((projection, version), FakeStore())
+
+    def buffered(self, projection: str, version: int, budget_bytes: int) -> Any:
+        raise NotImplementedError
+
+    async def drop_except(self, projection: str, keep: int) -> None:
+        self.stores = {k: v for k, v in self.stores.items() if k[0] != projection or k[1] == keep}
+
+
+class FakeControl:
+    def __init__(self) -> None:
+        self.version = 1
+        self.is_paused = False
+        self.acks: list[tuple[str, str, bool]] = []
+        self.positions: dict[str, int] = {}
+
+    async def get(self, projection: str, *, fresh: bool = False) -> dict[str, Any]:
+        return {"active_version": self.version, "paused": self.is_paused}
+
+    async def active_version(self, projection: str) -> int:
+        return self.version
+
+    async def paused(self, projection: str) -> bool:
+        return self.is_paused
+
+    async def ack(self, projection: str, instance: str, *, paused: bool) -> None:
+        self.acks.append((projection, instance, paused))
+
+    async def advance(self, projection: str, position: int) -> None:
+        self.positions[projection] = max(self.positions.get(projection, 0), position)
+
+    async def all_paused(self, projection: str) -> bool:
+        return True
+
+    async def set(self, projection: str, **fields: Any) -> None:
+        pass
+
+    def lock(self, projection: str) -> Lock:
+        raise NotImplementedError
+
+
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.letters: list[tuple[str, Delivered, str]] = []
+
+    async def ensure_indexes(self) -> None:
+        pass
+
+    async def add(self, projection: str, record: Delivered, error: str) -> None:
+        self.letters.append((projection, record, error))
+
+
+class FakeStreams:
+    """The write service's streams: what it would answer to a gap's healing."""
+
+    def __init__(self, events: Iterable[Event] = ()) -> None:
+        self.events = list(events)
+        self.asked: list[tuple[str, int]] = []
+
+    async def stream_events(self, stream_id: str, *, after_version: int) -> list[Event]:
+        self.asked.append((stream_id, after_version))
+        found = [e for e in self.events if e.stream_id == stream_id and e.version > after_version]
+        return sorted(found, key=lambda e: e.version)
+
+
+class FakeSource:
+    """Records to hand out, and the commits asked for; `refuse` refuses commits (the partitions
+    moved to another consumer meanwhile)."""
+
+    def __init__(self, batches: Iterable[list[Delivered]] = ()) -> None:
+        self.batches = list(batches)
+        self.commits: list[dict[Partition, int]] = []
+        self.refuse = False
+        self.held = False
+
+    async def poll(self, max_records: int) -> list[Delivered]:
+        return self.batches.pop(0) if self.batches else []
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> bool:
+        if self.refuse:
+            return False
+        self.commits.append(dict(offsets))
+        return True
+
+    def hold(self, held: bool) -> None:
+        self.held = held
+
+
+class Records:
+    """Makes records and decodes them: each record stands for an event, a poison pill (not an
+    event of ours) or an event of a type unknown here."""
+
+    def __init__(self, topic: str = "orders.events") -> None:
+        self.topic = topic
+        self.carried: dict[tuple[str, int, int], Event | Exception] = {}
+        self.offsets: dict[int, int] = {}
+
+    def _record(self, partition: int, carried: Event | Exception) -> Delivered:
+        offset = self.offsets.get(partition, 0)
+        self.offsets[partition] = offset + 1
+        self.carried[self.topic, partition, offset] = carried
+        return Delivered(self.topic, partition, offset, None, b"{}", (), 0)
+
+    def of(self, event: Event, partition: int = 0) -> Delivered:
+        return self._record(partition, event)
+
+    def poison(self, partition: int = 0) -> Delivered:
+        return self._record(partition, Undecodable("cannot decode record: not JSON"))
+
+    def unknown(self, partition: int = 0) -> Delivered:
+        return self._record(partition, UnknownType("OrderTeleported"))
+
+    def decode(self, record: Delivered) -> Event:
+        carried = self.carried[record.topic, record.partition, record.offset]
+        if isinstance(carried, Exception):
+            raise carried
+        return carried
+
+
+class Outage:
+    """MongoDB unreachable for the operations chosen, until `end()`."""
+
+    def __init__(self, *, after_saves: int = 0) -> None:
+        self.after_saves = after_saves
+        self.saves = 0
+        self.down = False
+        self.refused = 0
+
+    def __call__(self, op: str) -> None:
+        if op == "save" and not self.down:
+            self.saves += 1
+            self.down = self.saves > self.after_saves
+        if self.down:
+            self.refused += 1
+            raise Unavailable("MongoDB: connection refused")
+
+    def end(self) -> None:
+        self.down, self.after_saves = False, 10**9
