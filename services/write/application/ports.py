@@ -81,3 +81,36 @@ class CheckpointStore(Protocol):
     async def load(self) -> Cursor: ...
 
     async def save(self, cursor: Cursor) -> None: ...
+
+
+class EventFeed(Protocol):
+    """The commit-ordered log, as the relay and the republish command read it."""
+
+    async def read_all(
+        self, after: Cursor, limit: int, *, min_position: int = 0
+    ) -> list[RecordedEvent]: ...
+
+    async def count_after(self, after: Cursor) -> int: ...
+
+
+class BrokerPublisher(Protocol):
+    """Sends stored events to the broker and waits for its acknowledgements."""
+
+    async def start(self) -> bool:
+        """Connect; True when the broker had lost what was published before."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, events: Sequence[RecordedEvent]) -> None:
+        """Every event acknowledged, or PartialPublish (or any error: none acknowledged)."""
+        ...
+
+
+class PartialPublish(Exception):
+    """Some records of a batch were not acknowledged; `acked` leading ones were."""
+
+    def __init__(self, acked: int, cause: BaseException) -> None:
+        super().__init__(f"{acked} records acknowledged before failure: {cause!r}")
+        self.acked = acked
+        self.cause = cause

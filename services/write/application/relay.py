@@ -7,28 +7,13 @@ re-sends (consumers dedupe) but never skips.
 import logging
 import time
 from collections.abc import Sequence
-from typing import Protocol
 
-from shared.contracts.envelope import START, Cursor, RecordedEvent
+from shared.contracts.envelope import START, RecordedEvent
 
 from ..metrics import OUTBOX_LAG, PUBLISHED, PUBLISHED_POSITION
-from .ports import CheckpointStore
+from .ports import BrokerPublisher, CheckpointStore, EventFeed, PartialPublish
 
 log = logging.getLogger(__name__)
-
-
-class EventFeed(Protocol):
-    async def read_all(self, after: Cursor, limit: int) -> list[RecordedEvent]: ...
-
-    async def count_after(self, after: Cursor) -> int: ...
-
-
-class BrokerPublisher(Protocol):
-    async def start(self) -> bool: ...
-
-    async def stop(self) -> None: ...
-
-    async def publish(self, events: Sequence[RecordedEvent]) -> None: ...
 
 
 class Relay:
@@ -74,9 +59,10 @@ class Relay:
         failure: BaseException | None = None
         try:
             await self._publisher.publish(events)
+        except PartialPublish as exc:
+            acked, failure = exc.acked, exc
         except Exception as exc:
-            acked = getattr(exc, "acked", 0)
-            failure = exc
+            acked, failure = 0, exc
         if acked:
             await self._advance(events[:acked])
         if failure is not None:
