@@ -114,3 +114,33 @@ class PartialPublish(Exception):
         super().__init__(f"{acked} records acknowledged before failure: {cause!r}")
         self.acked = acked
         self.cause = cause
+
+
+class Leadership(Protocol):
+    """One term of the relay's leadership among replicas, and the wake-up sent by appends.
+
+    A term, once lost or released, is over: the next attempt takes a new Leadership.
+    """
+
+    async def try_acquire(self) -> bool:
+        """Become the leader, if no other replica is; True on success."""
+        ...
+
+    @property
+    def lost(self) -> bool:
+        """The leadership is gone (or was never held): stop publishing."""
+        ...
+
+    async def check(self) -> None:
+        """Make sure `lost` is up to date (a dead connection is noticed only when used)."""
+        ...
+
+    async def release(self) -> None: ...
+
+    def clear_wakeup(self) -> None:
+        """Forget the wake-ups so far: the log is about to be read."""
+        ...
+
+    async def wait_for_wakeup(self, timeout: float) -> None:
+        """Return when events were appended since `clear_wakeup`, or after `timeout` seconds."""
+        ...
