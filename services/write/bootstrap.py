@@ -15,6 +15,7 @@ from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
 from .adapters.relay_support import Leadership, PostgresCheckpoints
 from .application.handlers import CommandHandlers
+from .application.ports import BrokerPublisher, EventFeed
 from .application.relay import RelayPace, RelayRunner, RelayStatus
 from .settings import WriteSettings
 
@@ -97,3 +98,13 @@ async def standalone_relay(settings: WriteSettings) -> AsyncIterator[RelayRunner
         yield relay_runner(settings, store)
     finally:
         await store.pool.close()
+
+
+@contextlib.asynccontextmanager
+async def republishing(settings: WriteSettings) -> AsyncIterator[tuple[EventFeed, BrokerPublisher]]:
+    """What the republish command reads and sends to, over a small pool of its own."""
+    pool = await create_pool(settings.dsn, min_size=1, max_size=2)
+    try:
+        yield PostgresEventStore(pool), KafkaPublisher(settings)
+    finally:
+        await pool.close()
