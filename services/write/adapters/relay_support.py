@@ -8,7 +8,7 @@ import asyncpg
 
 from shared.contracts.envelope import START, Cursor
 
-from .postgres import NOTIFY_CHANNEL
+from .event_log import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 
