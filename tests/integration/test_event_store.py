@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
-from services.write.adapters import postgres
+from services.write.adapters import event_log
 from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore
 from services.write.application.ports import (
@@ -121,8 +121,8 @@ async def test_feed_and_head_walk_the_commit_order_index_without_sorting(
             # only an index walk or an explicit Sort can give the order: make any other plan lose
             for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
                 await conn.execute(f"SET LOCAL {setting} = off")
-            page = await conn.fetch(f"EXPLAIN {postgres._READ_ALL}", "0", 0, 100, 0)
-            head = await conn.fetch(f"EXPLAIN {postgres._HEAD}")
+            page = await conn.fetch(f"EXPLAIN {event_log._READ_ALL}", "0", 0, 100, 0)
+            head = await conn.fetch(f"EXPLAIN {event_log._HEAD}")
     finally:
         await conn.close()
     for plan in (page, head):

@@ -16,8 +16,8 @@ from services.write.adapters.postgres import PostgresEventStore
 from services.write.adapters.relay_support import PostgresCheckpoints
 from services.write.application.handlers import CommandContext, CommandHandlers
 from services.write.application.relay import Relay
+from services.write.bootstrap import relay_runner
 from services.write.domain.commands import AddOrderItem, PlaceOrder, RegisterCustomer
-from services.write.entrypoints.relay import run_relay
 from services.write.entrypoints.republish import republish
 from services.write.settings import WriteSettings
 from shared.contracts.envelope import START, EventMetadata
@@ -29,7 +29,7 @@ ADDRESS = {"line1": "1 Main St", "city": "Paris", "postal_code": "75001", "count
 
 @contextlib.asynccontextmanager
 async def relay_running(settings: WriteSettings, store: PostgresEventStore) -> AsyncIterator[None]:
-    task = asyncio.create_task(run_relay(settings, store))
+    task = asyncio.create_task(relay_runner(settings, store).run())
     try:
         yield
     finally:

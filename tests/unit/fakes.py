@@ -1,18 +1,22 @@
 """In-memory doubles of the write service's ports, for unit tests."""
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
-from uuid import UUID
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
 
 from services.write.application.ports import (
     AppendResult,
     EmailClaim,
     IdempotencyKeyTaken,
     IdempotencyRecord,
+    PartialPublish,
     StoredResponse,
     StoredStream,
 )
 from services.write.domain.errors import ConcurrencyError, DuplicateEmail
-from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
+from shared.contracts.envelope import START, Cursor, EventMetadata, RecordedEvent
 from shared.contracts.events import DomainEvent
 
 
@@ -77,3 +81,133 @@ class FakeEventStore:
 
     async def read_all(self, after: Cursor, limit: int) -> list[RecordedEvent]:
         return []
+
+
+class FakeEventLog:
+    """The commit-ordered log as a list; each event its own transaction."""
+
+    def __init__(self) -> None:
+        self.events: list[RecordedEvent] = []
+
+    def add(self, count: int) -> list[RecordedEvent]:
+        added = [self._event(len(self.events) + n + 1) for n in range(count)]
+        self.events.extend(added)
+        return added
+
+    async def read_all(
+        self, after: Cursor, limit: int, *, min_position: int = 0
+    ) -> list[RecordedEvent]:
+        later = (e for e in self.events if e.cursor > after and e.position >= min_position)
+        return list(later)[:limit]
+
+    async def count_after(self, after: Cursor) -> int:
+        return sum(1 for e in self.events if e.cursor > after)
+
+    @staticmethod
+    def _event(position: int) -> RecordedEvent:
+        return RecordedEvent(
+            position=position,
+            transaction_id=position,
+            event_id=uuid4(),
+            stream_type="customer",
+            stream_id=uuid4(),
+            version=1,
+            event_type="CustomerRegistered",
+            schema_version=1,
+            data={"name": "A", "email": f"a{position}@x.io"},
+            metadata=EventMetadata(),
+            recorded_at=datetime.now(UTC),
+        )
+
+
+class FakeCheckpoints:
+    """The relay's checkpoint, with every cursor saved."""
+
+    def __init__(self) -> None:
+        self.saved: list[Cursor] = []
+
+    async def load(self) -> Cursor:
+        return self.saved[-1] if self.saved else START
+
+    async def save(self, cursor: Cursor) -> None:
+        self.saved.append(cursor)
+
+
+class FakePublisher:
+    """Acknowledges what it is sent, unless `failures` holds the error for the next batch."""
+
+    def __init__(self) -> None:
+        self.sent: list[RecordedEvent] = []
+        self.failures: list[Exception] = []
+        self.started = self.stopped = 0
+
+    async def start(self) -> bool:
+        self.started += 1
+        return False
+
+    async def stop(self) -> None:
+        self.stopped += 1
+
+    async def publish(self, events: Sequence[RecordedEvent]) -> None:
+        if self.failures:
+            failure = self.failures.pop(0)
+            self.sent.extend(events[: failure.acked if isinstance(failure, PartialPublish) else 0])
+            raise failure
+        self.sent.extend(events)
+
+
+class FakeElection:
+    """The relay's lock among replicas: hands out one FakeLeadership per attempt to lead."""
+
+    def __init__(self, *, taken: bool = False) -> None:
+        self.taken = taken  # another replica holds the lock
+        self.terms: list[FakeLeadership] = []
+
+    def leadership(self) -> "FakeLeadership":
+        term = FakeLeadership(self)
+        self.terms.append(term)
+        return term
+
+    @property
+    def leader(self) -> "FakeLeadership | None":
+        return next((t for t in self.terms if t.held), None)
+
+
+class FakeLeadership:
+    """One attempt to lead; `depose` ends it as a dropped connection would."""
+
+    def __init__(self, election: FakeElection) -> None:
+        self._election = election
+        self._wakeup = asyncio.Event()
+        self.held = self.released = False
+
+    async def try_acquire(self) -> bool:
+        if self._election.taken or self._election.leader is not None:
+            return False
+        self.held = True
+        self._wakeup.set()
+        return True
+
+    @property
+    def lost(self) -> bool:
+        return not self.held
+
+    async def check(self) -> None:
+        pass
+
+    async def release(self) -> None:
+        self.held, self.released = False, True
+
+    def clear_wakeup(self) -> None:
+        self._wakeup.clear()
+
+    async def wait_for_wakeup(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    def wake(self) -> None:
+        """Events were appended."""
+        self._wakeup.set()
+
+    def depose(self) -> None:
+        self.held = False

@@ -16,6 +16,7 @@ from shared.contracts.envelope import RecordedEvent
 from shared.contracts.serialization import dumps
 from shared.plumbing.kafka import kafka_security_options
 
+from ..application.ports import PartialPublish
 from ..metrics import PUBLISH_LATENCY
 from ..settings import WriteSettings
 
@@ -32,15 +33,6 @@ def partition_for(key: bytes | None, all_partitions: list[int], available: list[
     if key is None:
         return int(DefaultPartitioner()(key, all_partitions, available))
     return all_partitions[(_murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
-
-
-class PartialPublish(Exception):
-    """Some records of a batch were not acknowledged; `acked` leading ones were."""
-
-    def __init__(self, acked: int, cause: BaseException) -> None:
-        super().__init__(f"{acked} records acknowledged before failure: {cause!r}")
-        self.acked = acked
-        self.cause = cause
 
 
 class KafkaPublisher:

@@ -1,22 +1,16 @@
-"""The PostgreSQL event store: appends with optimistic concurrency, commit-order reads.
-
-Readers only see rows whose transaction id is below the oldest transaction still running
-(`pg_snapshot_xmin`), in `(transaction_id, position)` order. A transaction that took a position
-earlier but commits later therefore can never appear behind a reader's checkpoint.
+"""The PostgreSQL event store: appends with optimistic concurrency, grouped into shared commits,
+over the commit-ordered log (event_log) it reads.
 """
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
 import orjson
 
-from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
+from shared.contracts.envelope import EventMetadata
 from shared.contracts.events import DomainEvent
 from shared.contracts.serialization import EventSerializer
 
@@ -29,15 +23,14 @@ from ..application.ports import (
     StoredStream,
 )
 from ..domain.errors import ConcurrencyError, DuplicateEmail
+from .event_log import Notifier, PostgresEventLog
+from .group_commit import GroupCommit, PendingAppend
 from .migrations import Conn
 
 # The idempotency table's status_code column predates the `created` flag: kept as it is.
 CREATED, APPLIED = 201, 200
 
 log = logging.getLogger(__name__)
-NOTIFY_CHANNEL = "events_appended"
-# Appends per group commit at most: one statement's worth of rows stays small.
-MAX_BATCH = 64
 
 # The rows of one or more appends in one statement, in order, each with its own stream.
 _INSERT = """
@@ -51,39 +44,6 @@ FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::int[]
                           data, metadata, ord)
 ORDER BY e.ord
 RETURNING stream_id, version, position
-"""
-
-_SELECT_RECORDED = """
-SELECT position, transaction_id::text::bigint AS transaction_id, event_id, stream_type, stream_id,
-       version, event_type, schema_version, data, metadata, recorded_at
-FROM events
-"""
-
-_READ_ALL = (
-    _SELECT_RECORDED
-    + """
-WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
-  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-  AND position >= $4
-ORDER BY events.transaction_id, events.position
-LIMIT $3
-"""
-)
-
-_READ_STREAM = (
-    _SELECT_RECORDED
-    + """
-WHERE stream_id = $1 AND version > $2
-ORDER BY version
-LIMIT $3
-"""
-)
-
-_HEAD = """
-SELECT transaction_id::text::bigint AS transaction_id, position FROM events
-WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY events.transaction_id DESC, events.position DESC
-LIMIT 1
 """
 
 
@@ -105,8 +65,8 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asy
     return pool
 
 
-class PostgresEventStore:
-    """The event store over one asyncpg pool."""
+class PostgresEventStore(PostgresEventLog):
+    """The event store over one asyncpg pool: the log's reads, and appends to it."""
 
     def __init__(
         self,
@@ -115,14 +75,10 @@ class PostgresEventStore:
         *,
         max_in_flight: int = 2,
     ) -> None:
-        self._pool = pool
+        super().__init__(pool)
         self._serializer = serializer or EventSerializer()
         self._notifier = Notifier(pool)
         self._group = GroupCommit(self._commit, max_in_flight=max_in_flight)
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        return self._pool
 
     async def load(self, stream_id: UUID, after_version: int = 0) -> StoredStream:
         rows = await self._pool.fetch(
@@ -150,7 +106,7 @@ class PostgresEventStore:
     ) -> AppendResult:
         if not events:
             raise ValueError("an append needs at least one event")
-        pending = _Append(
+        pending = PendingAppend(
             stream_type=stream_type,
             stream_id=stream_id,
             expected_version=expected_version,
@@ -166,7 +122,7 @@ class PostgresEventStore:
         self._notifier.poke()
         return result
 
-    async def _commit(self, batch: list["_Append"]) -> None:
+    async def _commit(self, batch: list[PendingAppend]) -> None:
         """Commit a batch of appends: one transaction for all, or one each after a conflict.
 
         A conflict (a taken version, email or idempotency key) rolls the whole batch back; each
@@ -191,7 +147,7 @@ class PostgresEventStore:
             except Exception as exc:  # noqa: BLE001 - handed to the caller waiting for it
                 item.fail(exc)
 
-    async def _insert(self, batch: list["_Append"]) -> dict[tuple[UUID, int], int]:
+    async def _insert(self, batch: list[PendingAppend]) -> dict[tuple[UUID, int], int]:
         """Every append of the batch (one or more) in one transaction, with the emails it claims
         and the idempotency keys it records; the position of each event by (stream, version)."""
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
@@ -236,150 +192,6 @@ class PostgresEventStore:
         )
         return None if row is None else StoredResponse(**dict(row))
 
-    async def read_all(
-        self, after: Cursor, limit: int, *, min_position: int = 0
-    ) -> list[RecordedEvent]:
-        rows = await self.read_all_raw(after, limit, min_position=min_position)
-        return [_recorded(r) for r in rows]
-
-    async def read_all_raw(
-        self, after: Cursor, limit: int, *, min_position: int = 0
-    ) -> list[dict[str, Any]]:
-        """The log in commit order, as plain dicts (the feed serialises them directly)."""
-        rows = await self._pool.fetch(
-            _READ_ALL, str(after.transaction_id), after.position, limit, min_position
-        )
-        return [dict(r) for r in rows]
-
-    async def read_stream(
-        self, stream_id: UUID, *, after_version: int = 0, limit: int = 1000
-    ) -> list[RecordedEvent]:
-        rows = await self._pool.fetch(_READ_STREAM, stream_id, after_version, limit)
-        return [_recorded(dict(r)) for r in rows]
-
-    async def head(self) -> Cursor | None:
-        row = await self._pool.fetchrow(_HEAD)
-        return None if row is None else Cursor(row["transaction_id"], row["position"])
-
-    async def count_after(self, after: Cursor) -> int:
-        value = await self._pool.fetchval(
-            "SELECT count(*) FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2)"
-            " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
-            str(after.transaction_id),
-            after.position,
-        )
-        return int(value)
-
-    async def max_position(self) -> int:
-        value = await self._pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
-        return int(value)
-
-
-class Notifier:
-    """Wakes the relay (through NOTIFY) after appends, outside the appending transactions.
-
-    A NOTIFY inside the append would serialise every commit on PostgreSQL's notification
-    queue; here a burst of appends costs one NOTIFY, sent as soon as the previous one is done.
-    """
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self._pending = False
-        self._task: asyncio.Task[None] | None = None
-
-    def poke(self) -> None:
-        self._pending = True
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._drain(), name="notifier")
-
-    async def _drain(self) -> None:
-        """NOTIFY until no append happened during the last one, then stop."""
-        while self._pending:
-            self._pending = False
-            try:
-                await self._pool.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                log.debug("notify failed (the relay's poll will catch up): %r", exc)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-
-@dataclass(eq=False)
-class _Append:
-    """One append waiting to be committed, alone or with others."""
-
-    stream_type: str
-    stream_id: UUID
-    expected_version: int
-    metadata: dict[str, Any]
-    event_ids: list[UUID]
-    event_types: list[str]
-    schema_versions: list[int]
-    data: list[dict[str, Any]]
-    email: EmailClaim | None
-    idempotency: IdempotencyRecord | None
-    done: "asyncio.Future[AppendResult]" = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-
-    @property
-    def version(self) -> int:
-        return self.expected_version + len(self.event_ids)
-
-    def succeed(self, position: int) -> None:
-        if not self.done.done():
-            self.done.set_result(AppendResult(version=self.version, position=position))
-
-    def fail(self, exc: BaseException) -> None:
-        if not self.done.done():
-            self.done.set_exception(exc)
-
-
-class GroupCommit:
-    """Group commit: appends that arrive while others are being committed share a transaction.
-
-    At most `max_in_flight` batches are committed at once. An append that finds a free slot
-    goes at once, alone; under load the appends queued meanwhile go together, so a burst of
-    commands costs a few commits (and WAL flushes) instead of one each.
-    """
-
-    def __init__(
-        self, commit: Callable[[list[_Append]], Awaitable[None]], *, max_in_flight: int = 2
-    ) -> None:
-        self._commit = commit
-        self._max_in_flight = max(1, max_in_flight)
-        self._in_flight = 0
-        self._queue: list[_Append] = []
-
-    async def submit(self, item: _Append) -> AppendResult:
-        self._queue.append(item)
-        if self._in_flight < self._max_in_flight:
-            self._in_flight += 1
-            asyncio.get_running_loop().create_task(self._drain(), name="group-commit")
-        return await item.done
-
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                # An append whose caller went away (cancelled) before its turn is not written.
-                batch = [item for item in batch if not item.done.done()]
-                if not batch:
-                    continue
-                try:
-                    await self._commit(batch)
-                except BaseException as exc:
-                    for item in batch:
-                        item.fail(exc)
-                    if not isinstance(exc, Exception):
-                        raise
-        finally:
-            self._in_flight -= 1
-
 
 async def _claim_emails(conn: "Conn", claims: list[tuple[UUID, EmailClaim]]) -> None:
     released = [(c.release, customer) for customer, c in claims if c.release is not None]
@@ -398,7 +210,7 @@ async def _claim_emails(conn: "Conn", claims: list[tuple[UUID, EmailClaim]]) -> 
     )
 
 
-async def _remember(conn: "Conn", appended: list[tuple[_Append, int]]) -> None:
+async def _remember(conn: "Conn", appended: list[tuple[PendingAppend, int]]) -> None:
     records = [(item, item.idempotency, pos) for item, pos in appended if item.idempotency]
     await conn.execute(
         "INSERT INTO idempotency_keys (key, fingerprint, status_code, stream_id, version, position)"
@@ -416,12 +228,6 @@ async def _remember(conn: "Conn", appended: list[tuple[_Append, int]]) -> None:
 def _positions(rows: list[asyncpg.Record]) -> dict[tuple[UUID, int], int]:
     """The position of each inserted (stream, version)."""
     return {(r["stream_id"], r["version"]): r["position"] for r in rows}
-
-
-def _recorded(row: dict[str, Any]) -> RecordedEvent:
-    """A row of the events table as a RecordedEvent; the table's own types need no validation."""
-    row["metadata"] = EventMetadata.model_construct(**row["metadata"])
-    return RecordedEvent.model_construct(**row)
 
 
 def _translate(exc: asyncpg.UniqueViolationError) -> Exception:

@@ -1,13 +1,14 @@
 """PostgreSQL pieces of the relay: its checkpoint and the leadership lock."""
 
 import asyncio
+import contextlib
 import logging
 
 import asyncpg
 
 from shared.contracts.envelope import START, Cursor
 
-from .postgres import NOTIFY_CHANNEL
+from .event_log import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ class PostgresCheckpoints:
 
 
 class Leadership:
-    """Holds the relay's advisory lock on a dedicated connection, and LISTENs on it.
+    """Holds the relay's advisory lock on a dedicated connection, and LISTENs on it for the
+    appends' NOTIFY.
 
     The lock lives as long as the connection: if the connection drops, another replica can
     take over, and `lost` tells this one to stop publishing.
@@ -52,7 +54,7 @@ class Leadership:
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
         self._conn: asyncpg.Connection | None = None
-        self.wakeup = asyncio.Event()
+        self._wakeup = asyncio.Event()
 
     async def try_acquire(self) -> bool:
         conn = await asyncpg.connect(self._dsn)
@@ -61,7 +63,7 @@ class Leadership:
             return False
         await conn.add_listener(NOTIFY_CHANNEL, self._notified)
         self._conn = conn
-        self.wakeup.set()
+        self._wakeup.set()
         return True
 
     @property
@@ -81,5 +83,12 @@ class Leadership:
             except (OSError, asyncpg.PostgresError, TimeoutError):
                 conn.terminate()
 
+    def clear_wakeup(self) -> None:
+        self._wakeup.clear()
+
+    async def wait_for_wakeup(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+
     def _notified(self, *_: object) -> None:
-        self.wakeup.set()
+        self._wakeup.set()

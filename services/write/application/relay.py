@@ -1,34 +1,22 @@
-"""The relay loop: publish the event store's log to the broker in commit order.
+"""The relay: publish the event store's log to the broker in commit order, from one replica.
 
 The checkpoint moves only past records the broker acknowledged, so a crash or a broker outage
 re-sends (consumers dedupe) but never skips.
 """
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from shared.contracts.envelope import START, Cursor, RecordedEvent
+from shared.contracts.envelope import START, RecordedEvent
 
-from ..metrics import OUTBOX_LAG, PUBLISHED, PUBLISHED_POSITION
-from .ports import CheckpointStore
+from ..metrics import OUTBOX_LAG, PUBLISH_ERRORS, PUBLISHED, PUBLISHED_POSITION, RELAY_LEADER
+from .ports import BrokerPublisher, CheckpointStore, EventFeed, Leadership, PartialPublish
 
 log = logging.getLogger(__name__)
-
-
-class EventFeed(Protocol):
-    async def read_all(self, after: Cursor, limit: int) -> list[RecordedEvent]: ...
-
-    async def count_after(self, after: Cursor) -> int: ...
-
-
-class BrokerPublisher(Protocol):
-    async def start(self) -> bool: ...
-
-    async def stop(self) -> None: ...
-
-    async def publish(self, events: Sequence[RecordedEvent]) -> None: ...
 
 
 class Relay:
@@ -74,9 +62,10 @@ class Relay:
         failure: BaseException | None = None
         try:
             await self._publisher.publish(events)
+        except PartialPublish as exc:
+            acked, failure = exc.acked, exc
         except Exception as exc:
-            acked = getattr(exc, "acked", 0)
-            failure = exc
+            acked, failure = 0, exc
         if acked:
             await self._advance(events[:acked])
         if failure is not None:
@@ -97,3 +86,119 @@ class Relay:
         self._published_position = max(self._published_position, *(e.position for e in events))
         PUBLISHED.inc(len(events))
         PUBLISHED_POSITION.set(self._published_position)
+
+
+class Backoff:
+    """Exponential delays between attempts, reset by a success."""
+
+    def __init__(self, first: float = 0.2, cap: float = 5.0) -> None:
+        self._first, self._cap, self._delay = first, cap, first
+
+    def next(self) -> float:
+        delay, self._delay = self._delay, min(self._delay * 2, self._cap)
+        return delay
+
+    def reset(self) -> None:
+        self._delay = self._first
+
+
+class LeadershipLost(Exception):
+    """The relay's leadership is gone (the connection holding its lock, say)."""
+
+
+@dataclass
+class RelayStatus:
+    """What this process's relay is doing, for /health/ready."""
+
+    leader: bool = False
+
+    def lead(self, leading: bool) -> None:
+        self.leader = leading
+        RELAY_LEADER.set(1 if leading else 0)
+
+
+@dataclass(frozen=True)
+class RelayPace:
+    """How much the relay publishes at once and how long it waits between batches."""
+
+    batch_size: int = 1000
+    # The longest wait for a wake-up; five times this between attempts to become the leader.
+    poll_seconds: float = 1.0
+    # While events keep coming, the wait between batches, so that each carries more.
+    linger_seconds: float = 0.01
+
+
+class RelayRunner:
+    """Runs forever (until cancelled): one active relay among all replicas.
+
+    Each attempt to lead takes a new Leadership, and each term a new publisher, from the
+    factories; the feed and the checkpoints are shared by every term.
+    """
+
+    def __init__(
+        self,
+        *,
+        feed: EventFeed,
+        checkpoints: CheckpointStore,
+        leaderships: Callable[[], Leadership],
+        publishers: Callable[[], BrokerPublisher],
+        pace: RelayPace | None = None,
+        status: RelayStatus | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._feed = feed
+        self._checkpoints = checkpoints
+        self._leaderships = leaderships
+        self._publishers = publishers
+        self._pace = pace or RelayPace()
+        self.status = status or RelayStatus()
+        self._backoff = backoff or Backoff()
+
+    async def run(self) -> None:
+        while True:
+            leadership = self._leaderships()
+            try:
+                if not await leadership.try_acquire():
+                    await asyncio.sleep(self._pace.poll_seconds * 5)
+                    continue
+                self.status.lead(True)
+                log.info("relay leadership acquired")
+                await self._lead(leadership)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                PUBLISH_ERRORS.inc()
+                delay = self._backoff.next()
+                log.warning("relay interrupted, retrying in %.1fs: %r", delay, exc)
+                await asyncio.sleep(delay)
+            finally:
+                self.status.lead(False)
+                await leadership.release()
+
+    async def _lead(self, leadership: Leadership) -> None:
+        """Publish until the leadership is lost or an error interrupts."""
+        pace = self._pace
+        relay = Relay(self._feed, self._publishers(), self._checkpoints, batch_size=pace.batch_size)
+        try:
+            await relay.connect()
+            while True:
+                await self._step(relay, leadership)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(relay.disconnect(), timeout=5)
+
+    async def _step(self, relay: Relay, leadership: Leadership) -> None:
+        """One batch; unless it was full (more are waiting), then wait for appends."""
+        pace = self._pace
+        leadership.clear_wakeup()
+        published = await relay.publish_pending()
+        self._backoff.reset()
+        await relay.update_lag(idle=published < pace.batch_size)
+        if published == pace.batch_size:
+            return
+        await leadership.wait_for_wakeup(pace.poll_seconds)
+        if published:  # busy: let the next batch gather (an idle relay wakes at once)
+            await asyncio.sleep(pace.linger_seconds)
+        await leadership.check()
+        if leadership.lost:
+            raise LeadershipLost()

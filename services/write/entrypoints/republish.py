@@ -10,34 +10,32 @@ import time
 
 from aiokafka.errors import KafkaError
 
-from shared.contracts.envelope import START
-
-from ..adapters.kafka import KafkaPublisher
-from ..adapters.postgres import PostgresEventStore, create_pool
+from ..application.republish import Progress, republish_events
+from ..bootstrap import republishing
 from ..settings import WriteSettings
 
 
 async def republish(settings: WriteSettings, from_position: int, batch_size: int) -> int:
     """Publish every committed event with position >= from_position; returns the count."""
-    pool = await create_pool(settings.dsn, min_size=1, max_size=2)
-    publisher = KafkaPublisher(settings)
-    sent, started, cursor = 0, time.monotonic(), START
-    try:
-        store = PostgresEventStore(pool)
-        total = await store.count_after(START) if from_position == 0 else None
-        await publisher.start()
-        while events := await store.read_all(cursor, batch_size, min_position=from_position):
-            await publisher.publish(events)
-            sent += len(events)
-            cursor = events[-1].cursor
-            of = f"/{total}" if total else ""
-            print(f"republished {sent}{of} events (up to position {cursor.position})", flush=True)
-    finally:
-        await publisher.stop()
-        await pool.close()
+    async with republishing(settings) as (feed, publisher):
+        started = time.monotonic()
+        sent = await republish_events(
+            feed,
+            publisher,
+            from_position=from_position,
+            batch_size=batch_size,
+            progress=_print_progress,
+        )
     elapsed = time.monotonic() - started
     print(f"done: {sent} events republished in {elapsed:.1f}s", flush=True)
     return sent
+
+
+def _print_progress(progress: Progress) -> None:
+    of = f"/{progress.total}" if progress.total else ""
+    print(
+        f"republished {progress.sent}{of} events (up to position {progress.position})", flush=True
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,140 @@
+"""The commit-ordered log of the event store: how it is read, and how its readers hear it grew.
+
+Readers only see rows whose transaction id is below the oldest transaction still running
+(`pg_snapshot_xmin`), in `(transaction_id, position)` order. A transaction that took a position
+earlier but commits later therefore can never appear behind a reader's checkpoint.
+"""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
+
+log = logging.getLogger(__name__)
+NOTIFY_CHANNEL = "events_appended"
+
+_SELECT_RECORDED = """
+SELECT position, transaction_id::text::bigint AS transaction_id, event_id, stream_type, stream_id,
+       version, event_type, schema_version, data, metadata, recorded_at
+FROM events
+"""
+
+_READ_ALL = (
+    _SELECT_RECORDED
+    + """
+WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
+  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+  AND position >= $4
+ORDER BY events.transaction_id, events.position
+LIMIT $3
+"""
+)
+
+_READ_STREAM = (
+    _SELECT_RECORDED
+    + """
+WHERE stream_id = $1 AND version > $2
+ORDER BY version
+LIMIT $3
+"""
+)
+
+_HEAD = """
+SELECT transaction_id::text::bigint AS transaction_id, position FROM events
+WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY events.transaction_id DESC, events.position DESC
+LIMIT 1
+"""
+
+
+class PostgresEventLog:
+    """Reads of the events table: the whole log in commit order, one stream, the head."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    async def read_all(
+        self, after: Cursor, limit: int, *, min_position: int = 0
+    ) -> list[RecordedEvent]:
+        rows = await self.read_all_raw(after, limit, min_position=min_position)
+        return [_recorded(r) for r in rows]
+
+    async def read_all_raw(
+        self, after: Cursor, limit: int, *, min_position: int = 0
+    ) -> list[dict[str, Any]]:
+        """The log in commit order, as plain dicts (the feed serialises them directly)."""
+        rows = await self._pool.fetch(
+            _READ_ALL, str(after.transaction_id), after.position, limit, min_position
+        )
+        return [dict(r) for r in rows]
+
+    async def read_stream(
+        self, stream_id: UUID, *, after_version: int = 0, limit: int = 1000
+    ) -> list[RecordedEvent]:
+        rows = await self._pool.fetch(_READ_STREAM, stream_id, after_version, limit)
+        return [_recorded(dict(r)) for r in rows]
+
+    async def head(self) -> Cursor | None:
+        row = await self._pool.fetchrow(_HEAD)
+        return None if row is None else Cursor(row["transaction_id"], row["position"])
+
+    async def count_after(self, after: Cursor) -> int:
+        value = await self._pool.fetchval(
+            "SELECT count(*) FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2)"
+            " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
+            str(after.transaction_id),
+            after.position,
+        )
+        return int(value)
+
+    async def max_position(self) -> int:
+        value = await self._pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        return int(value)
+
+
+class Notifier:
+    """Wakes the relay (through NOTIFY) after appends, outside the appending transactions.
+
+    A NOTIFY inside the append would serialise every commit on PostgreSQL's notification
+    queue; here a burst of appends costs one NOTIFY, sent as soon as the previous one is done.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._pending = False
+        self._task: asyncio.Task[None] | None = None
+
+    def poke(self) -> None:
+        self._pending = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain(), name="notifier")
+
+    async def _drain(self) -> None:
+        """NOTIFY until no append happened during the last one, then stop."""
+        while self._pending:
+            self._pending = False
+            try:
+                await self._pool.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                log.debug("notify failed (the relay's poll will catch up): %r", exc)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def _recorded(row: dict[str, Any]) -> RecordedEvent:
+    """A row of the events table as a RecordedEvent; the table's own types need no validation."""
+    row["metadata"] = EventMetadata.model_construct(**row["metadata"])
+    return RecordedEvent.model_construct(**row)
