@@ -28,6 +28,10 @@ from .projections import PROJECTIONS
 from .settings import ReadSettings
 
 log = logging.getLogger(__name__)
+# How often a process reads the projections' shared state, and how long what it read is used:
+# longer than the refresh, so that the consumers never ask themselves while it runs.
+STATE_REFRESH_SECONDS = 1.0
+STATE_TTL_SECONDS = 3.0
 
 
 @dataclass
@@ -108,17 +112,17 @@ class ReadService:
             self._spawn(self.lag.run(), "lag")
 
     async def _refresh_state(self) -> None:
-        """The shared state, read every half second: for the routes' cache, and for the gauges
-        that come from it (an operator's pause, a rebuild's progress)."""
+        """The shared state, read every second in one query: the consumers learn of pauses and
+        switches from it, the routes from its cache, and the gauges (an operator's pause, a
+        rebuild's progress) come from it."""
         while True:
-            for name in self.runners:
-                with contextlib.suppress(Exception):
-                    state = await self.control.get(name, fresh=True)
+            with contextlib.suppress(Exception):
+                for name, state in (await self.control.refresh(list(self.runners))).items():
                     rebuild = state.get("rebuild") or {}
                     ratio = rebuild.get("ratio", 0.0) if rebuild_running(state) else 0.0
                     REBUILD_PROGRESS.labels(name).set(ratio)
                     PAUSED.labels(name).set(1 if state.get("paused") else 0)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(STATE_REFRESH_SECONDS)
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -160,7 +164,12 @@ def connect(settings: ReadSettings) -> Connections:
 
 
 def applier(
-    connections: Connections, projection: str, *, control: ControlState, attempts: int
+    connections: Connections,
+    projection: str,
+    *,
+    control: ControlState,
+    attempts: int,
+    cache_documents: int = 0,
 ) -> BatchApplier:
     """One projection's batch applier over MongoDB and the write API."""
     return BatchApplier(
@@ -171,6 +180,7 @@ def applier(
         dead_letters=DeadLetters(connections.db),
         streams=connections.write_api,
         attempts=attempts,
+        cache_documents=cache_documents,
     )
 
 
@@ -194,7 +204,7 @@ def rebuilder(
 def build(settings: ReadSettings | None = None) -> ReadService:
     settings = settings or ReadSettings()
     connections = connect(settings)
-    control = ControlState(connections.db)
+    control = ControlState(connections.db, ttl=STATE_TTL_SECONDS)
     dead_letters = DeadLetters(connections.db)
 
     def open_source(projection: str) -> KafkaRecordSource:
@@ -202,7 +212,13 @@ def build(settings: ReadSettings | None = None) -> ReadService:
 
     runners = {
         name: ProjectionRunner(
-            applier(connections, name, control=control, attempts=settings.handler_attempts),
+            applier(
+                connections,
+                name,
+                control=control,
+                attempts=settings.handler_attempts,
+                cache_documents=settings.live_cache_documents,
+            ),
             open_source=open_source,
             versions=MongoVersions(connections.db),
             control=control,

@@ -14,7 +14,11 @@ class ReadSettings(BaseServiceSettings):
     read_port: int = Field(default=8002, ge=1, le=65535)
     write_service_url: str = Field(default="http://127.0.0.1:8001", pattern=r"^https?://")
     consumer_group_prefix: str = "read"
-    batch_max_records: int = Field(default=500, ge=1, le=10_000)
+    # A batch holds what has arrived, up to this many records: small when keeping up, large
+    # (fewer writes per event) while catching up.
+    batch_max_records: int = Field(default=5000, ge=1, le=50_000)
+    # Documents each projection's consumer keeps in memory between batches (its own streams').
+    live_cache_documents: int = Field(default=20_000, ge=0, le=1_000_000)
     handler_attempts: int = Field(default=3, ge=1)
     stall_seconds: float = Field(default=30.0, gt=0)
     lag_poll_seconds: float = Field(default=1.0, gt=0)

@@ -25,6 +25,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Doc]] = {}
         self.saves = 0
+        self.loaded: list[tuple[str, str]] = []  # (role, id) of every document asked for by id
         self.fail: Callable[[str], None] = lambda op: None
 
     def role(self, role: str) -> dict[str, Doc]:
@@ -32,6 +33,8 @@ class FakeStore:
 
     async def load(self, role: str, ids: Iterable[str]) -> dict[str, Doc]:
         self.fail("load")
+        ids = set(ids)
+        self.loaded += sorted((role, i) for i in ids)
         found = self.role(role)
         return {i: copy.deepcopy(found[i]) for i in set(ids) if i in found}
 
@@ -140,6 +143,7 @@ class FakeSource:
         self.commits: list[dict[Partition, int]] = []
         self.refuse = False
         self.held = False
+        self.generation = 0
 
     async def poll(self, max_records: int) -> list[Delivered]:
         return self.batches.pop(0) if self.batches else []

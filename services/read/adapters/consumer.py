@@ -14,9 +14,12 @@ from ..application.ports import Delivered, Partition, Unavailable
 from ..settings import ReadSettings
 
 log = logging.getLogger(__name__)
-# How long a fetch waits for records when there are none.
-POLL_TIMEOUT_MS = 200
-FETCH_MAX_WAIT_MS = 20
+# A poll returns as soon as records are there; with none, it returns after this long, so that the
+# loop notices a pause meanwhile.
+POLL_TIMEOUT_MS = 1000
+# How long the broker holds a fetch that finds no records (Kafka's default): a fetch returns as
+# soon as records arrive, so this costs no latency, and an idle consumer costs the broker little.
+FETCH_MAX_WAIT_MS = 500
 
 
 def delivered(message: Any) -> Delivered:
@@ -36,11 +39,12 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.source = source
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        # Batches are applied and committed before the next poll, so nothing is in flight.
         log.info("partitions revoked: %s", sorted(map(str, revoked)))
+        self.source.generation += 1
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("partitions assigned: %s", sorted(map(str, assigned)))
+        self.source.generation += 1
         if self.source.held and assigned:  # a held projection holds its new partitions too
             self.source.consumer.pause(*assigned)
 
@@ -53,6 +57,7 @@ class KafkaRecordSource:
 
     def __init__(self, settings: ReadSettings, projection: str) -> None:
         self.held = False
+        self.generation = 0
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.group_for(projection),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..metrics import APPLIED, APPLY_LATENCY, DEAD_LETTERS, DUPLICATES, GAPS, POSITION, SKIPPED
 from ..projections.base import Event, Outcome, Projection
 from ..projections.rollup import Rollups
+from .cache import CachedStore, DocumentCache
 from .ports import (
     Conflict,
     Control,
@@ -51,8 +52,22 @@ class RunnerStatus:
         self.healthy, self.last_error = False, f"{type(exc).__name__}: {exc}"
 
 
+@dataclass
+class Kept:
+    """What a consumer keeps in memory between batches for one version of its projection."""
+
+    version: int
+    memo: Rollups
+    cache: DocumentCache
+
+
 class BatchApplier:
-    """Applies one projection's batches of records; knows the outside only by its ports."""
+    """Applies one projection's batches of records; knows the outside only by its ports.
+
+    Between batches it keeps the documents of the streams it owns (cache.py) and the
+    projection's rollups, both for the active version only, and both forgotten when the
+    consumer's partitions change.
+    """
 
     def __init__(
         self,
@@ -64,6 +79,7 @@ class BatchApplier:
         dead_letters: DeadLetterSink,
         streams: StreamReader,
         attempts: int,
+        cache_documents: int = 20_000,
         status: RunnerStatus | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -77,8 +93,9 @@ class BatchApplier:
         self.status = status or RunnerStatus()
         self.sleep = sleep
         self.applied = StreamWaiters()  # woken after each write, for read-your-writes
-        self._memo_version = 0
-        self._memo = Rollups()
+        self.cache_documents = cache_documents
+        self._kept = Kept(0, Rollups(), DocumentCache(cache_documents))
+        self._generation = 0
 
     @property
     def name(self) -> str:
@@ -86,6 +103,9 @@ class BatchApplier:
 
     async def handle(self, source: RecordSource, records: Sequence[Delivered]) -> None:
         """Apply a batch, then commit past it (unless the partitions moved on meanwhile)."""
+        if source.generation != self._generation:  # partitions moved: others may have written
+            self._generation = source.generation
+            self.forget()
         await self.process(records)
         offsets: dict[Partition, int] = {}
         for record in records:
@@ -104,6 +124,10 @@ class BatchApplier:
         store = self.versions.live(self.name, version)
         await self.projection.apply(store, [event], self._heal, Rollups())
 
+    def forget(self) -> None:
+        """Drop what is kept between batches: it may no longer be what MongoDB holds."""
+        self._kept = Kept(self._kept.version, Rollups(), DocumentCache(self.cache_documents))
+
     async def process(self, records: Sequence[Delivered]) -> None:
         """Decode, apply (retrying while the infrastructure fails), dead-letter what cannot be."""
         events: list[tuple[Delivered, Event]] = []
@@ -119,17 +143,24 @@ class BatchApplier:
             await self._apply_all(events)
 
     async def _apply_all(self, events: list[tuple[Delivered, Event]]) -> None:
+        """Apply the events together; when that fails, in halves, down to the culprits alone."""
         try:
             await self._apply([e for _, e in events])
         except Exception as exc:  # noqa: BLE001 - a handler failed: isolate the culprit(s)
-            log.warning("batch failed (%r): applying its events one by one", exc)
-            for one in events:
-                await self._apply_alone(one)
+            if len(events) == 1:
+                await self._apply_alone(events[0], exc)
+                return
+            log.warning("batch of %d failed (%r): applying it in halves", len(events), exc)
+            half = len(events) // 2
+            await self._apply_all(events[:half])
+            await self._apply_all(events[half:])
 
-    async def _apply_alone(self, item: tuple[Delivered, Event]) -> None:
+    async def _apply_alone(self, item: tuple[Delivered, Event], failure: Exception) -> None:
+        """An event that failed alone: tried again up to `attempts` in all, then dead-lettered."""
         record, event = item
-        error = ""
-        for attempt in range(self.attempts):
+        error = f"{type(failure).__name__}: {failure}"
+        log.warning("event %s failed (attempt 1): %s", event.event_id, error)
+        for attempt in range(1, self.attempts):
             try:
                 await self._apply([event])
                 return
@@ -143,10 +174,10 @@ class BatchApplier:
         delay = 0.1
         while True:
             try:
-                version = await self.control.active_version(self.name)
-                store = self.versions.live(self.name, version)
-                memo = self._memo_for(version)
-                outcome = await self.projection.apply(store, events, self._heal, memo)
+                kept = self._kept_for(await self.control.active_version(self.name))
+                kept.cache.owned.update(e.stream_id for e in events)
+                store = CachedStore(self.versions.live(self.name, kept.version), kept.cache)
+                outcome = await self.projection.apply(store, events, self._heal, kept.memo)
                 break
             except Conflict:
                 continue  # another writer was first: fold again from what it wrote
@@ -156,12 +187,12 @@ class BatchApplier:
                 delay = min(delay * 2, 5.0)
         self._progress(events, outcome)
 
-    def _memo_for(self, version: int) -> Rollups:
-        """What the projection keeps between batches, for the active version only: a rebuild
-        switches to a new one, and what was kept for the old one must not follow."""
-        if version != self._memo_version:
-            self._memo_version, self._memo = version, Rollups()
-        return self._memo
+    def _kept_for(self, version: int) -> Kept:
+        """What is kept between batches, for the active version only: a rebuild switches to a
+        new one, and what was kept for the old one must not follow."""
+        if version != self._kept.version:
+            self._kept = Kept(version, Rollups(), DocumentCache(self.cache_documents))
+        return self._kept
 
     async def _heal(self, stream_id: str, have: int) -> list[Event]:
         return await self.streams.stream_events(stream_id, after_version=have)

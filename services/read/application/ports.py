@@ -48,7 +48,13 @@ Decode = Callable[[Delivered], Event]  # raises Undecodable or UnknownType
 
 
 class RecordSource(Protocol):
-    """One projection's share of the topics: its consumer group's records, in partition order."""
+    """One projection's share of the topics: its consumer group's records, in partition order.
+
+    `generation` changes whenever the partitions this consumer is given change (a rebalance):
+    what it kept of their documents may then have been written by another consumer.
+    """
+
+    generation: int
 
     async def poll(self, max_records: int) -> list[Delivered]:
         """The next records (a short wait when there are none); empty when none came."""

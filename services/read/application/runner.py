@@ -16,6 +16,9 @@ from .ports import Control, DeadLetterSink, OpenSource, RecordSource, Unavailabl
 from .waiters import StreamWaiters
 
 log = logging.getLogger(__name__)
+# A consumer tells the others it is alive (and whether it holds still) this often, and at once
+# when that changes; a rebuild counts consumers silent for 5 s as gone.
+ACK_SECONDS = 2.0
 
 
 class ProjectionRunner:
@@ -119,7 +122,7 @@ class ProjectionRunner:
             source.hold(paused)
             self.status.paused = paused
             log.info("projection %s %s", self.name, "paused" if paused else "resumed")
-        if changed or time.monotonic() - self._acked_at > 1.0:
+        if changed or time.monotonic() - self._acked_at > ACK_SECONDS:
             with contextlib.suppress(Unavailable):
                 await self.control.ack(self.name, self.instance, paused=paused)
                 self._acked_at = time.monotonic()

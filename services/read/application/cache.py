@@ -1,0 +1,114 @@
+"""Documents kept in memory from one batch to the next, so that a consumer reads a document from
+MongoDB once rather than once per batch.
+
+What is kept is only ever what MongoDB held when it was last read or written by this consumer,
+with its `_rev`. Writes still go through the store's revision guard: a kept copy that another
+writer has since changed (another replica, the consumer that owned the partition before a
+rebalance, a rebuild's switch) fails its write with a conflict, is forgotten, and the batch is
+folded again from what MongoDB holds. A write that fails in any other way also forgets what it
+was writing, since it may or may not have landed.
+
+A document can also be read without being written: order_details reads a customer's copy to
+denormalize an order. No guard would catch a stale copy there, so only the documents of the
+streams this consumer owns are kept (their events come to it, and nobody else folds them):
+`owned` holds those streams, and is emptied with the rest when the consumer's partitions change.
+Other documents (a day of sales, a customer whose orders come here but whose own events go to
+another consumer) are read from MongoDB each batch.
+"""
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+
+from ..projections.base import Doc, Indexes
+from .ports import DocumentStore
+
+ABSENT: Doc = {}  # known not to exist (a kept answer to a load, never handed out)
+
+
+class DocumentCache:
+    """The documents of one version of one projection, least recently used first out."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._docs: OrderedDict[tuple[str, str], Doc] = OrderedDict()
+        self.owned: set[str] = set()  # ids of the streams whose events come to this consumer
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def get(self, role: str, doc_id: str) -> Doc | None:
+        """The kept document, ABSENT when known not to exist, None when not known."""
+        doc = self._docs.get((role, doc_id))
+        if doc is not None:
+            self._docs.move_to_end((role, doc_id))
+        return doc
+
+    def put(self, role: str, doc_id: str, doc: Doc) -> None:
+        self._docs[role, doc_id] = doc
+        self._docs.move_to_end((role, doc_id))
+        while len(self._docs) > self.budget:
+            self._docs.popitem(last=False)
+
+    def forget(self, role: str, doc_ids: Iterable[str]) -> None:
+        for doc_id in doc_ids:
+            self._docs.pop((role, doc_id), None)
+
+    def clear(self) -> None:
+        self._docs.clear()
+        self.owned.clear()
+
+
+class CachedStore:
+    """A `DocumentStore` that answers loads from a `DocumentCache` when it can.
+
+    Documents handed out are never changed by the projections (folding works on copies), so the
+    kept ones are handed out as they are.
+    """
+
+    def __init__(self, inner: DocumentStore, cache: DocumentCache) -> None:
+        self.inner = inner
+        self.cache = cache
+
+    async def load(self, role: str, ids: Iterable[str]) -> dict[str, Doc]:
+        found: dict[str, Doc] = {}
+        unknown: list[str] = []
+        for doc_id in set(ids):
+            kept = self.cache.get(role, doc_id)
+            if kept is None:
+                unknown.append(doc_id)
+            elif kept is not ABSENT:
+                found[doc_id] = kept
+        self.cache.hits += len(found)
+        if unknown:
+            self.cache.misses += len(unknown)
+            loaded = await self.inner.load(role, unknown)
+            for doc_id in unknown:
+                if doc_id in self.cache.owned:
+                    self.cache.put(role, doc_id, loaded.get(doc_id, ABSENT))
+            found.update(loaded)
+        return found
+
+    async def find(self, role: str, field: str, values: Iterable[str]) -> list[Doc]:
+        """Always MongoDB's answer (only it knows every match); what it finds of the streams
+        this consumer owns is kept."""
+        docs = await self.inner.find(role, field, values)
+        for doc in docs:
+            if doc["_id"] in self.cache.owned:
+                self.cache.put(role, doc["_id"], doc)
+        return docs
+
+    async def save(self, role: str, changed: Mapping[str, Doc], loaded: Mapping[str, Doc]) -> None:
+        try:
+            await self.inner.save(role, changed, loaded)
+        except BaseException:
+            self.cache.forget(role, changed)  # written or not, or by whom: ask MongoDB next time
+            raise
+        for doc_id, doc in changed.items():
+            if doc_id in self.cache.owned:
+                rev = int((loaded.get(doc_id) or {}).get("_rev", 0))
+                self.cache.put(role, doc_id, {**doc, "_rev": rev + 1})  # as the store numbers
+
+    async def ensure_indexes(self, indexes: Indexes) -> None:
+        await self.inner.ensure_indexes(indexes)
