@@ -30,8 +30,8 @@ from .settings import ReadSettings
 log = logging.getLogger(__name__)
 # How often a process reads the projections' shared state, and how long what it read is used:
 # longer than the refresh, so that the consumers never ask themselves while it runs.
-STATE_REFRESH_SECONDS = 1.0
-STATE_TTL_SECONDS = 3.0
+STATE_REFRESH_SECONDS = 2.0
+STATE_TTL_SECONDS = 5.0
 
 
 @dataclass
@@ -112,7 +112,7 @@ class ReadService:
             self._spawn(self.lag.run(), "lag")
 
     async def _refresh_state(self) -> None:
-        """The shared state, read every second in one query: the consumers learn of pauses and
+        """The shared state, read every two seconds in one query: the consumers learn of pauses and
         switches from it, the routes from its cache, and the gauges (an operator's pause, a
         rebuild's progress) come from it."""
         while True:

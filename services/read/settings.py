@@ -16,7 +16,7 @@ class ReadSettings(BaseServiceSettings):
     consumer_group_prefix: str = "read"
     # A batch holds what has arrived, up to this many records: small when keeping up, large
     # (fewer writes per event) while catching up.
-    batch_max_records: int = Field(default=5000, ge=1, le=50_000)
+    batch_max_records: int = Field(default=20_000, ge=1, le=100_000)
     # Documents each projection's consumer keeps in memory between batches (its own streams').
     live_cache_documents: int = Field(default=20_000, ge=0, le=1_000_000)
     handler_attempts: int = Field(default=3, ge=1)
@@ -28,6 +28,10 @@ class ReadSettings(BaseServiceSettings):
     # A rebuild keeps up to this much of the new version's documents in memory (as JSON).
     rebuild_buffer_mb: float = Field(default=8.0, gt=0, le=1024)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # How long the broker may hold a consumer's fetch that finds nothing (Kafka's default): a
+    # fetch returns as soon as records arrive, so a long wait costs no latency and keeps an idle
+    # consumer cheap for the broker.
+    kafka_fetch_max_wait_ms: int = Field(default=500, ge=0, le=30_000)
     # The scope the service's own token asks for (AUTH_CLIENT_ID's grant); empty: what the
     # issuer gives the client by default. Entra ID, for one, wants `api://<app>/.default`.
     auth_client_scope: str = ""

@@ -171,6 +171,8 @@ class Cluster:
             "READ_PORT": str(free_port()),
             "LAG_POLL_SECONDS": "0.2",
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            # A catch-up in many batches, so that a kill can land between two of them.
+            "BATCH_MAX_RECORDS": "1000",
         }
         log = self.logs / f"read-{name}.log"
         service = Service(f"read-{name}", "services.read", env, log, self.headers)

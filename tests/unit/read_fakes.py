@@ -1,5 +1,6 @@
 """In-memory doubles of the read service's ports, for unit tests."""
 
+import asyncio
 import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -146,7 +147,10 @@ class FakeSource:
         self.generation = 0
 
     async def poll(self, max_records: int) -> list[Delivered]:
-        return self.batches.pop(0) if self.batches else []
+        if self.batches and not self.held:
+            return self.batches.pop(0)
+        await asyncio.sleep(0.01)  # a broker's poll with nothing to give waits a little
+        return []
 
     async def commit(self, offsets: Mapping[Partition, int]) -> bool:
         if self.refuse:

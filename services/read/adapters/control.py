@@ -49,7 +49,7 @@ class ControlState:
     @unavailable_on_error
     async def refresh(self, projections: list[str]) -> dict[str, dict[str, Any]]:
         """Read the state of every projection in one query, for the cache (a process's reader
-        of the state calls this every second, so that nothing else has to ask)."""
+        of the state calls this every two seconds, so that nothing else has to ask)."""
         found = {doc["_id"]: doc async for doc in self._coll.find({"_id": {"$in": projections}})}
         now = time.monotonic()
         for projection, doc in found.items():
@@ -109,7 +109,7 @@ class ControlState:
         entry = {"paused": paused, "at": datetime.now(UTC)}
         await self._coll.update_one({"_id": projection}, {"$set": {f"acks.{instance}": entry}})
 
-    async def all_paused(self, projection: str, *, alive_within: float = 5.0) -> bool:
+    async def all_paused(self, projection: str, *, alive_within: float = 10.0) -> bool:
         """Every consumer seen in the last `alive_within` seconds acknowledged the pause."""
         state = await self.get(projection, fresh=True)
         now = datetime.now(UTC)

@@ -21,6 +21,11 @@ from ..metrics import CONSUMER_LAG, LAG_EVENTS, LAG_SECONDS
 from ..settings import ReadSettings
 
 log = logging.getLogger(__name__)
+# How often the topics' partitions are looked up again (they are seldom added).
+TOPICS_EVERY_SECONDS = 30.0
+# Measured less often once nothing has moved for this long.
+REST_AFTER = 10.0
+REST_FACTOR = 5
 
 
 @dataclass
@@ -31,6 +36,7 @@ class Lag:
     seconds: float = 0.0
     committed_total: int = -1
     moved_at: float = field(default_factory=time.monotonic)
+    committed_at: float = field(default_factory=time.monotonic)  # the commits last moved
     measured: bool = False
 
     def stalled(self, stall_seconds: float) -> bool:
@@ -69,14 +75,27 @@ class LagMonitor:
         await admin.start()
         await reader.start()
         try:
+            partitions: list[TopicPartition] = []
+            looked_at = 0.0
             while True:
-                partitions = await self._partitions(admin, reader)
+                if time.monotonic() - looked_at > TOPICS_EVERY_SECONDS or not partitions:
+                    partitions, looked_at = await self._partitions(admin, reader), time.monotonic()
+                reader.resume(*partitions)
                 for name in self.lags:
                     await self._measure(name, admin, reader, partitions)
-                await asyncio.sleep(self.settings.lag_poll_seconds)
+                # Between measurements the reader fetches nothing (it would fetch all the time).
+                reader.pause(*partitions)
+                await asyncio.sleep(self._interval())
         finally:
             await reader.stop()
             await admin.close()
+
+    def _interval(self) -> float:
+        """`lag_poll_seconds`; at rest (no lag anywhere, no commit for a while) five times
+        that: a stall needs events waiting, and those are seen at the next measurement."""
+        quiet_for = time.monotonic() - max(lag.committed_at for lag in self.lags.values())
+        resting = all(lag.events == 0 for lag in self.lags.values()) and quiet_for > REST_AFTER
+        return self.settings.lag_poll_seconds * (REST_FACTOR if resting else 1)
 
     async def _partitions(
         self, admin: AIOKafkaAdminClient, reader: AIOKafkaConsumer
@@ -127,6 +146,8 @@ class LagMonitor:
 
     def _record(self, name: str, events: int, seconds: float, committed_total: int) -> None:
         lag = self.lags[name]
+        if committed_total != lag.committed_total:
+            lag.committed_at = time.monotonic()
         if committed_total != lag.committed_total or events == 0:
             lag.moved_at = time.monotonic()
         lag.events, lag.seconds, lag.committed_total, lag.measured = (

@@ -53,6 +53,17 @@ class RunnerStatus:
 
 
 @dataclass
+class Prepared:
+    """A batch decoded: its events, and what is not to be applied (types unknown here, records
+    that are not events of ours)."""
+
+    records: Sequence[Delivered]
+    events: list[tuple[Delivered, Event]] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    undecodable: list[tuple[Delivered, str]] = field(default_factory=list)
+
+
+@dataclass
 class Kept:
     """What a consumer keeps in memory between batches for one version of its projection."""
 
@@ -103,12 +114,35 @@ class BatchApplier:
 
     async def handle(self, source: RecordSource, records: Sequence[Delivered]) -> None:
         """Apply a batch, then commit past it (unless the partitions moved on meanwhile)."""
+        await self.apply(source, self.prepare(records))
+
+    def prepare(self, records: Sequence[Delivered]) -> "Prepared":
+        """Decode a batch (no I/O: the loop does it while the previous batch is written)."""
+        prepared = Prepared(records)
+        for record in records:
+            try:
+                prepared.events.append((record, self.decode(record)))
+            except UnknownType as exc:
+                prepared.unknown.append(str(exc))
+            except Undecodable as exc:
+                prepared.undecodable.append((record, str(exc)))
+        return prepared
+
+    async def apply(self, source: RecordSource, prepared: "Prepared") -> None:
+        """Apply a decoded batch (retrying while the infrastructure fails), dead-letter what
+        cannot be applied, then commit past it (unless the partitions moved on meanwhile)."""
         if source.generation != self._generation:  # partitions moved: others may have written
             self._generation = source.generation
             self.forget()
-        await self.process(records)
+        for unknown in prepared.unknown:
+            SKIPPED.labels(self.name).inc()
+            log.info("skipping unknown event type %s", unknown)
+        for record, error in prepared.undecodable:
+            await self._dead_letter(record, error)
+        if prepared.events:
+            await self._apply_all(prepared.events)
         offsets: dict[Partition, int] = {}
-        for record in records:
+        for record in prepared.records:
             offsets[record.topic, record.partition] = record.offset + 1
         if await source.commit(offsets):
             self.status.committed.update(offsets)
@@ -127,20 +161,6 @@ class BatchApplier:
     def forget(self) -> None:
         """Drop what is kept between batches: it may no longer be what MongoDB holds."""
         self._kept = Kept(self._kept.version, Rollups(), DocumentCache(self.cache_documents))
-
-    async def process(self, records: Sequence[Delivered]) -> None:
-        """Decode, apply (retrying while the infrastructure fails), dead-letter what cannot be."""
-        events: list[tuple[Delivered, Event]] = []
-        for record in records:
-            try:
-                events.append((record, self.decode(record)))
-            except UnknownType as exc:
-                SKIPPED.labels(self.name).inc()
-                log.info("skipping unknown event type %s", exc)
-            except Undecodable as exc:
-                await self._dead_letter(record, str(exc))
-        if events:
-            await self._apply_all(events)
 
     async def _apply_all(self, events: list[tuple[Delivered, Event]]) -> None:
         """Apply the events together; when that fails, in halves, down to the culprits alone."""
@@ -171,16 +191,19 @@ class BatchApplier:
 
     async def _apply(self, events: list[Event]) -> None:
         """Apply until it works, as long as failures are the infrastructure's."""
-        delay = 0.1
+        delay, conflicts = 0.1, 0
         while True:
             try:
                 kept = self._kept_for(await self.control.active_version(self.name))
                 kept.cache.owned.update(e.stream_id for e in events)
+                kept.cache.beginning = {e.stream_id for e in events if e.version == 1}
+                if conflicts:  # fold again from MongoDB, assuming nothing
+                    kept.cache.beginning.clear()
                 store = CachedStore(self.versions.live(self.name, kept.version), kept.cache)
                 outcome = await self.projection.apply(store, events, self._heal, kept.memo)
                 break
             except Conflict:
-                continue  # another writer was first: fold again from what it wrote
+                conflicts += 1  # another writer was first: fold again from what it wrote
             except (Unavailable, OSError, TimeoutError) as exc:
                 self.status.unhealthy(self.name, exc)
                 await self.sleep(delay)

@@ -32,6 +32,10 @@ class DocumentCache:
         self.budget = budget
         self._docs: OrderedDict[tuple[str, str], Doc] = OrderedDict()
         self.owned: set[str] = set()  # ids of the streams whose events come to this consumer
+        # Streams whose first event is in the batch being applied: their documents cannot exist
+        # yet unless that event was applied before (a re-delivery), and then their insert fails
+        # on the duplicate id: a conflict, and the batch is folded again from MongoDB.
+        self.beginning: set[str] = set()
         self.hits = 0
         self.misses = 0
 
@@ -76,7 +80,9 @@ class CachedStore:
         unknown: list[str] = []
         for doc_id in set(ids):
             kept = self.cache.get(role, doc_id)
-            if kept is None:
+            if kept is None and doc_id in self.cache.beginning:
+                self.cache.put(role, doc_id, ABSENT)
+            elif kept is None:
                 unknown.append(doc_id)
             elif kept is not ABSENT:
                 found[doc_id] = kept

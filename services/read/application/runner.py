@@ -17,8 +17,8 @@ from .waiters import StreamWaiters
 
 log = logging.getLogger(__name__)
 # A consumer tells the others it is alive (and whether it holds still) this often, and at once
-# when that changes; a rebuild counts consumers silent for 5 s as gone.
-ACK_SECONDS = 2.0
+# when that changes; a rebuild counts consumers silent for 10 s as gone.
+ACK_SECONDS = 4.0
 
 
 class ProjectionRunner:
@@ -88,15 +88,30 @@ class ProjectionRunner:
                 await asyncio.sleep(1.0)
 
     async def _consume(self, source: RecordSource) -> None:
-        while True:
-            if await self._hold_if_paused(source):
-                continue
-            records = await source.poll(self.batch_max_records)
-            if not records:
-                await self._persist_position(force=True)
-                continue
-            await self.applier.handle(source, records)
-            await self._persist_position(force=False)
+        """Poll and decode the next batch while the previous one is being written: the two
+        overlap (decoding is this process's work, writing mostly MongoDB's), while batches are
+        still applied and committed one after the other, in order."""
+        writing: asyncio.Task[None] | None = None
+        try:
+            while True:
+                if await self._hold_if_paused(source, writing):
+                    continue
+                records = await source.poll(self.batch_max_records)
+                if not records:
+                    if writing is not None:
+                        await writing
+                    await self._persist_position(force=True)
+                    continue
+                prepared = self.applier.prepare(records)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self.applier.apply(source, prepared))
+                await self._persist_position(force=False)
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writing
 
     async def _persist_position(self, *, force: bool) -> None:
         """Keep the applied position for /projections across restarts (at most once a second
@@ -109,14 +124,19 @@ class ProjectionRunner:
             await self.control.advance(self.name, self.status.position)
             self._persisted, self._advanced_at = self.status.position, time.monotonic()
 
-    async def _hold_if_paused(self, source: RecordSource) -> bool:
-        """Between batches: honour a pause, and tell the others (a rebuild waits for it)."""
+    async def _hold_if_paused(
+        self, source: RecordSource, writing: "asyncio.Task[None] | None"
+    ) -> bool:
+        """Between batches: honour a pause, and tell the others (a rebuild waits for it) once
+        the batch being written is written."""
         try:
             paused = await self.control.paused(self.name)
         except Unavailable as exc:  # cannot tell: hold still until MongoDB answers
             self.status.unhealthy(self.name, exc)
             await asyncio.sleep(1.0)
             return True
+        if paused and writing is not None:
+            await writing
         changed = paused != self.status.paused
         if changed:
             source.hold(paused)

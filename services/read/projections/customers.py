@@ -119,7 +119,6 @@ class Customers:
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups
     ) -> Outcome:
         docs, outcome = await fold_with_healing(store, FOLDS, events, heal)
-        await store.save("orders", docs.changed.get("orders", {}), docs.loaded["orders"])
         orders = groups.touched(docs, "orders", _ids(events, "order"), "customer_id")
         affected = _ids(events, "customer") | {o["customer_id"] for o in orders}
         profiles = docs.loaded["main"]
@@ -138,6 +137,10 @@ class Customers:
                 docs.put(
                     "main", customer_id, {**doc, "order_count": count, "lifetime_value": value}
                 )
+        # The orders are written after the roll-up has read the others (fewer to read back),
+        # and before their customers: a crash between the two leaves customers to be summed
+        # again, never counts of orders that were not written.
+        await store.save("orders", docs.changed.get("orders", {}), docs.loaded["orders"])
         await store.save("main", docs.changed.get("main", {}), profiles)
         groups.keep(memo, rolled, docs.changed.get("main", {}), profiles)
         return outcome

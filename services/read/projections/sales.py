@@ -116,7 +116,6 @@ class Sales:
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups
     ) -> Outcome:
         docs, outcome = await fold_with_healing(store, FOLDS, events, heal)
-        await store.save("orders", docs.changed.get("orders", {}), docs.loaded["orders"])
         orders = groups.touched(docs, "orders", _ids(events, "order"), "day")
         days = {o["day"] for o in orders}
         existing = await store.load("main", days)
@@ -127,6 +126,8 @@ class Sales:
             before = existing.get(day)
             if moved or before is None or {k: v for k, v in before.items() if k != "_rev"} != doc:
                 changed[day] = doc
+        # Orders after the roll-up has read the others, before their days (as in customers.py).
+        await store.save("orders", docs.changed.get("orders", {}), docs.loaded["orders"])
         await store.save("main", changed, existing)
         groups.keep(memo, rolled, changed, existing)
         return outcome

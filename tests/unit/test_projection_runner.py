@@ -1,0 +1,70 @@
+"""The live loop over fakes: batches applied and committed in order while the next is decoded,
+nothing applied while paused, and a pause acknowledged only once the batch in flight is written."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from services.read.application.runner import ProjectionRunner
+from tests.polling import poll
+from tests.unit.read_fakes import FakeSource
+from tests.unit.test_batch_applier import World, added, placed
+
+
+def until(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return condition()
+
+    return check
+
+
+def runner(world: World) -> ProjectionRunner:
+    @contextlib.asynccontextmanager
+    async def open_source(projection: str) -> AsyncIterator[FakeSource]:
+        yield world.source
+
+    return ProjectionRunner(
+        world.applier,
+        open_source=open_source,
+        versions=world.versions,
+        control=world.control,
+        dead_letters=world.dead,
+        batch_max_records=100,
+    )
+
+
+async def test_batches_are_applied_and_committed_in_order() -> None:
+    world = World()
+    world.source.batches = [
+        [world.records.of(placed("o1", "c1"))],
+        [world.records.of(added("o1", 2))],
+        [world.records.of(added("o1", 3))],
+    ]
+    running = asyncio.create_task(runner(world).run())
+    try:
+        await poll(
+            until(lambda: len(world.source.commits) == 3), "three batches committed", timeout=10
+        )
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert [c[("orders.events", 0)] for c in world.source.commits] == [1, 2, 3]
+    assert (world.doc("o1")["version"], world.doc("o1")["item_count"]) == (3, 3)
+
+
+async def test_a_paused_projection_applies_nothing_and_says_so() -> None:
+    world = World()
+    world.control.is_paused = True
+    world.source.batches = [[world.records.of(placed("o1", "c1"))]]
+    running = asyncio.create_task(runner(world).run())
+    try:
+        await poll(until(lambda: any(p for _, _, p in world.control.acks)), "paused", timeout=10)
+        assert world.source.held and world.source.batches and world.source.commits == []
+        world.control.is_paused = False
+        await poll(until(lambda: bool(world.source.commits)), "applied once resumed", timeout=10)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert world.doc("o1")["version"] == 1 and not world.source.held
