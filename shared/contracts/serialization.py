@@ -37,6 +37,14 @@ class EventSerializer:
     def to_data(self, event: DomainEvent) -> JSONObject:
         return event.model_dump(mode="json")
 
+    def from_json(self, event_type: str, raw: bytes) -> DomainEvent:
+        """An event of the current schema version straight from its JSON bytes (raises
+        pydantic's ValidationError, also for bytes that are not a JSON object)."""
+        cls = self._registry.get(event_type)
+        if cls is None:
+            raise UnknownEventType(event_type)
+        return cls.model_validate_json(raw)
+
     def from_data(self, event_type: str, schema_version: int, data: JSONObject) -> DomainEvent:
         cls = self._registry.get(event_type)
         if cls is None:

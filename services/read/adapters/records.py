@@ -1,5 +1,7 @@
 """Kafka records to projection events: CloudEvents headers + JSON data, checked on the way in."""
 
+from typing import Any
+
 import orjson
 from pydantic import ValidationError
 
@@ -16,28 +18,55 @@ def decode(record: Delivered) -> Event:
     """The event carried by a record; raises Undecodable or UnknownType."""
     try:
         ce = from_headers(record.headers)
-        data = orjson.loads(record.value or b"")
-        if not isinstance(data, dict):
-            raise Undecodable("the record's value is not a JSON object")
         event_type = ce["type"]
-        version = int(ce.get("streamversion", ""))
         schema = int(ce.get("schemaversion", "1"))
-        event = Event(
+        return Event(
             event_id=ce["id"],
             stream_type=ce.get("streamtype") or _stream_type(record.topic),
             stream_id=ce["subject"],
-            version=version,
+            version=int(ce.get("streamversion", "")),
             event_type=event_type,
             position=int(ce.get("position", "0")),
             recorded_at=parse_time(ce["time"]),
-            data=data,
+            data=_data(event_type, schema, record.value or b""),
             actor=ce.get("actor") or None,
         )
-    except (MissingHeader, KeyError, ValueError, orjson.JSONDecodeError) as exc:
-        if isinstance(exc, Undecodable):
+    except (MissingHeader, KeyError, ValueError) as exc:
+        if isinstance(exc, Undecodable | UnknownType):
             raise
         raise Undecodable(f"cannot decode record: {exc!r}") from exc
-    return validated(event, schema)
+
+
+def _data(event_type: str, schema: int, raw: bytes) -> dict[str, Any]:
+    """A record's data checked against (and upcast to) the current contract; events of the
+    current schema version are validated from their bytes directly (the common case)."""
+    if SERIALIZER.is_current(event_type, schema):
+        try:
+            return SERIALIZER.to_data(SERIALIZER.from_json(event_type, raw))
+        except ValidationError as exc:
+            raise Undecodable(_invalid(event_type, exc)) from exc
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Undecodable(f"cannot decode record: {exc!r}") from exc
+    if not isinstance(data, dict):
+        raise Undecodable("the record's value is not a JSON object")
+    try:
+        model = SERIALIZER.from_data(event_type, schema, data)
+    except UnknownEventType as exc:
+        raise UnknownType(event_type) from exc
+    except ValidationError as exc:
+        raise Undecodable(_invalid(event_type, exc)) from exc
+    return SERIALIZER.to_data(model)
+
+
+def _invalid(event_type: str, exc: ValidationError) -> str:
+    kinds = {error["type"] for error in exc.errors()}
+    if "json_invalid" in kinds:
+        return "cannot decode record: the value is not JSON"
+    if "model_type" in kinds:
+        return "the record's value is not a JSON object"
+    return f"invalid {event_type} data: {exc.error_count()} errors"
 
 
 def validated(event: Event, schema_version: int) -> Event:
@@ -47,7 +76,7 @@ def validated(event: Event, schema_version: int) -> Event:
     except UnknownEventType as exc:
         raise UnknownType(event.event_type) from exc
     except ValidationError as exc:
-        raise Undecodable(f"invalid {event.event_type} data: {exc.error_count()} errors") from exc
+        raise Undecodable(_invalid(event.event_type, exc)) from exc
     return Event(**{**event.__dict__, "data": SERIALIZER.to_data(model)})
 
 

@@ -128,18 +128,23 @@ class OrderDetails:
         known.update(await store.load("customers", wanted))
         for order in orders.values():
             denormalize(order, docs.get("customers", order["customer_id"]))
-        await store.save("customers", docs.changed.get("customers", {}), known)
-        await store.save("main", orders, docs.loaded["main"])
-        # Orders placed before a change of their customer (or before it registered) take it now.
+        # Orders placed before a change of their customer (or before it registered) take it
+        # now: those in MongoDB, asked for before the batch's own orders (which just took it)
+        # are written, so that they do not come back.
         changed = {c: docs.get("customers", c) for c in _ids(events, "customer")}
         current = {c: doc for c, doc in changed.items() if doc is not None}
-        found = {o["_id"]: o for o in await store.find("main", "customer_id", current)}
+        found = {
+            o["_id"]: o
+            for o in await store.find("main", "customer_id", current)
+            if o["_id"] not in orders
+        }
         behind = {}
         for order_id, order in found.items():
             updated = dict(order)
             if denormalize(updated, current[order["customer_id"]]):
                 behind[order_id] = updated
-        await store.save("main", behind, found)
+        await store.save("customers", docs.changed.get("customers", {}), known)
+        await store.save("main", {**orders, **behind}, {**docs.loaded["main"], **found})
         return outcome
 
 
