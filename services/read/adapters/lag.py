@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 TOPICS_EVERY_SECONDS = 30.0
 # Measured less often once nothing has moved for this long.
 REST_AFTER = 10.0
-REST_FACTOR = 5
+REST_FACTOR = 10
 
 
 @dataclass
@@ -91,7 +91,7 @@ class LagMonitor:
             await admin.close()
 
     def _interval(self) -> float:
-        """`lag_poll_seconds`; at rest (no lag anywhere, no commit for a while) five times
+        """`lag_poll_seconds`; at rest (no lag anywhere, no commit for a while) ten times
         that: a stall needs events waiting, and those are seen at the next measurement."""
         quiet_for = time.monotonic() - max(lag.committed_at for lag in self.lags.values())
         resting = all(lag.events == 0 for lag in self.lags.values()) and quiet_for > REST_AFTER
