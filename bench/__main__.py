@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import append, catchup, docstore, freshness, http, queries, rebuild
+from . import append, catchup, docstore, freshness, http, idle, queries, rebuild
 from .cpu import CpuMeter
 from .loadgen import new_event_loop_runner
 from .machine import facts
@@ -37,6 +37,7 @@ PARTS: dict[str, tuple[Runner, set[str]]] = {
     "catchup": (catchup.run, {"postgres", "kafka", "mongo"}),
     "queries": (queries.run, {"postgres", "kafka", "mongo"}),
     "docstore": (docstore.run, {"mongo"}),
+    "idle": (idle.run, {"postgres", "kafka", "mongo"}),
 }
 
 
