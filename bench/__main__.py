@@ -1,4 +1,4 @@
-"""`python -m bench [--only append,http,freshness,rebuild,queries,docstore] [--quick] [--out PATH]`.
+"""`python -m bench [--only append,http,freshness,...] [--quick] [--out PATH]`.
 
 Runs the parts against the servers in the environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS,
 MONGODB_URL) or the embedded stack, prints a table per part and the targets, and writes every
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import append, docstore, freshness, http, queries, rebuild
+from . import append, catchup, docstore, freshness, http, idle, queries, rebuild
 from .cpu import CpuMeter
 from .loadgen import new_event_loop_runner
 from .machine import facts
@@ -34,8 +34,10 @@ PARTS: dict[str, tuple[Runner, set[str]]] = {
     "http": (http.run, {"postgres", "kafka"}),
     "freshness": (freshness.run, {"postgres", "kafka", "mongo"}),
     "rebuild": (rebuild.run, {"postgres", "mongo"}),
+    "catchup": (catchup.run, {"postgres", "kafka", "mongo"}),
     "queries": (queries.run, {"postgres", "kafka", "mongo"}),
     "docstore": (docstore.run, {"mongo"}),
+    "idle": (idle.run, {"postgres", "kafka", "mongo"}),
 }
 
 

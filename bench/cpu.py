@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -41,6 +42,25 @@ def process_stat(pid: int) -> tuple[int, float] | None:
         return None
     fields = text[text.rindex(")") + 2 :].split()
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+def tree_cpu_seconds(roots: Mapping[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each root process and its descendants, those that ended and
+    were reaped included (their time moves into the parent's: fields cutime and cstime)."""
+    parents, used = {}, {}
+    for entry in Path("/proc").iterdir():
+        try:
+            text = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if text:
+            fields = text[text.rindex(")") + 2 :].split()
+            parents[int(entry.name)] = int(fields[1])
+            used[int(entry.name)] = sum(int(f) for f in fields[11:15]) / TICK
+    return {
+        name: sum(cpu for pid, cpu in used.items() if _descends(pid, parents, ancestor=root))
+        for name, root in roots.items()
+    }
 
 
 def _role(pid: int, ours: bool) -> str:
@@ -140,8 +160,9 @@ class CpuMeter:
         return result
 
 
-def _descends(pid: int, parents: dict[int, int]) -> bool:
-    me, seen = os.getpid(), 0
+def _descends(pid: int, parents: dict[int, int], *, ancestor: int | None = None) -> bool:
+    """`pid` is `ancestor` (this process by default) or one of its descendants."""
+    me, seen = ancestor or os.getpid(), 0
     while pid > 1 and seen < 64:
         if pid == me:
             return True

@@ -5,90 +5,33 @@ command in TRACK_EVERY, its response is followed at once by
 GET /orders/{id}?min_version=<its version>, which the read service answers as soon as the
 order_details projection reached that version. Freshness is that GET's completion minus the
 command's response time: what a client doing read-your-writes waits, HTTP round trip included.
+
+Then, on the same services, a search for the highest rate whose p99 stays within the bound
+(ratesearch.py): short runs at rates doubled from SEARCH_START while they pass, then bisected;
+the read side catches up before each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import deque
+from dataclasses import dataclass
 
+from .freshprobe import TRACK_EVERY, WAIT_MS, FreshnessProbe, prime
 from .httpclient import HttpPool
-from .loadgen import open_loop, overload_notes
+from .loadgen import OpenLoopRun, open_loop, overload_notes
 from .processes import running, start_pair
 from .promtext import Samples, mean_between, scrape
+from .ratesearch import RateSearch
+from .readside import wait_caught_up
 from .servers import Stack
-from .stats import Latency, PartResult, Target, rate
-from .workload import add_item_body, bearer, place_order_body, register_customers
+from .stats import Latency, PartResult, Target, format_number, rate
+from .workload import bearer, register_customers
 
 TARGET_RATE = 300.0  # commands/s; python -m bench --freshness-rate N measures another rate
 TARGET_P99_MS = 150.0
-WAIT_MS = 5000
-# Every min_version request re-reads MongoDB whenever order_details writes anything, so each
-# waiter adds load that grows with the lag; tracking a sample keeps the observer light.
-TRACK_EVERY = 5
-GIVE_UP_SECONDS = 60.0
 RELAY, APPLY = "outbox_publish_latency_seconds", "projection_apply_latency_seconds"
 CUSTOMERS = 100
-
-
-class FreshnessProbe:
-    """The job of one scheduled command: send it; for every TRACK_EVERY-th, wait until the read
-    API shows it."""
-
-    def __init__(self, write: HttpPool, read: HttpPool, customers: list[str]) -> None:
-        self.write, self.read, self.customers = write, read, customers
-        self.idle: deque[str] = deque()  # orders with no command in flight
-        self.command_latency: list[float] = []
-        self.freshness: list[float] = []
-        self.censored: list[float] = []  # not visible yet when the run ended: lower bounds
-        self.record = True
-        self.first_scheduled, self.last_answered = 0.0, 0.0
-
-    async def __call__(self, i: int, scheduled: float) -> None:
-        if i % 2 and self.idle:
-            path, body = f"/orders/{self.idle.popleft()}/items", add_item_body(i)
-        else:
-            path, body = "/orders", place_order_body(self.customers[i % len(self.customers)], i)
-        response = await self.write.request("POST", path, json=body)
-        answered = time.perf_counter()
-        if response.status not in (200, 201):
-            raise RuntimeError(f"command answered {response.status}: {response.body[:200]!r}")
-        accepted = response.json()
-        if self.record:
-            self.first_scheduled = self.first_scheduled or scheduled
-            self.last_answered = max(self.last_answered, answered)
-            self.command_latency.append(answered - scheduled)
-        if i % TRACK_EVERY == 0:
-            await self.observe(accepted["id"], accepted["version"], answered)
-        self.idle.append(accepted["id"])
-
-    async def observe(self, order_id: str, version: int, answered: float) -> None:
-        """Wait (WAIT_MS at a time, 503 meaning "not yet") until the order reached `version`."""
-        path = f"/orders/{order_id}?min_version={version}&wait_ms={WAIT_MS}"
-        try:
-            while (seen := await self.read.request("GET", path)).status == 503:
-                if time.perf_counter() - answered > GIVE_UP_SECONDS:
-                    raise TimeoutError(f"order {order_id} v{version} not visible after 60 s")
-        except asyncio.CancelledError:  # the run ended first: it took longer than this, at least
-            if self.record:
-                self.censored.append(time.perf_counter() - answered)
-            raise
-        if seen.status != 200:
-            raise RuntimeError(f"GET {path} answered {seen.status}: {seen.body[:200]!r}")
-        if self.record:
-            self.freshness.append(time.perf_counter() - answered)
-
-
-async def prime(probe: FreshnessProbe) -> None:
-    """One command end to end first: the consumers have joined their groups, topics exist."""
-    record, probe.record = probe.record, False
-    try:
-        body = place_order_body(probe.customers[0], 0)
-        accepted = (await probe.write.request("POST", "/orders", json=body)).json()
-        await probe.observe(accepted["id"], accepted["version"], time.perf_counter())
-    finally:
-        probe.record = record
+SEARCH_START, SEARCH_SECONDS = 100.0, 20.0  # commands/s of the first step; seconds of each
 
 
 def stage_means(before: list[Samples], after: list[Samples]) -> dict[str, float]:
@@ -103,9 +46,60 @@ def stage_means(before: list[Samples], after: list[Samples]) -> dict[str, float]
     return stages
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One run at one rate."""
+
+    offered: float
+    fresh: Latency
+    command: Latency
+    achieved: float
+    load: OpenLoopRun
+    censored: int
+    stages: dict[str, float]
+
+    @property
+    def passed(self) -> bool:
+        """Within the bound, at the offered rate, every command answered."""
+        kept = self.load.kept_up and not self.load.failed and self.achieved >= self.offered * 0.95
+        return kept and self.fresh.p99_ms <= TARGET_P99_MS
+
+
+async def measure(probe: FreshnessProbe, offered: float, seconds: float, warmup: float) -> Measured:
+    """A warm-up, then `seconds` of commands at `offered`/s, the probe recording."""
+    probe.reset(record=False)
+    await open_loop(offered, warmup, probe)
+    probe.reset(record=True)
+    before = [await scrape(probe.write), await scrape(probe.read)]
+    load = await open_loop(offered, seconds, probe)
+    stages = stage_means(before, [await scrape(probe.write), await scrape(probe.read)])
+    return Measured(
+        offered=offered,
+        # changes still invisible at the end count with the time they had waited: lower bounds
+        fresh=Latency.of_seconds(probe.freshness + probe.censored),
+        command=Latency.of_seconds(probe.command_latency),
+        achieved=rate(len(probe.command_latency), probe.last_answered - probe.first_scheduled),
+        load=load,
+        censored=len(probe.censored),
+        stages=stages,
+    )
+
+
+async def search(probe: FreshnessProbe, *, quick: bool) -> list[Measured]:
+    """Short runs at rates chosen by a RateSearch, the read side caught up before each."""
+    seconds, warmup = (3.0, 1.0) if quick else (SEARCH_SECONDS, 2.0)
+    found = RateSearch(SEARCH_START, bisections=1 if quick else 3, max_steps=4 if quick else 10)
+    steps = []
+    while (offered := found.next()) is not None:
+        await wait_caught_up(probe.write, probe.read)
+        print(f"  freshness search: {offered:.0f} commands/s for {seconds:.0f} s ...", flush=True)
+        steps.append(await measure(probe, offered, seconds, warmup))
+        found.record(offered, steps[-1].passed)
+    return steps
+
+
 async def run(stack: Stack, *, quick: bool, offered: float = TARGET_RATE) -> PartResult:
     seconds, warmup = (3.0, 1.0) if quick else (30.0, 3.0)
-    result = PartResult("freshness")
     database = await stack.create_database("bench_fresh")
     write_service, read_service = await asyncio.to_thread(start_pair, stack, database)
     with running(write_service, read_service):
@@ -117,19 +111,21 @@ async def run(stack: Stack, *, quick: bool, offered: float = TARGET_RATE) -> Par
         probe = FreshnessProbe(write, read, customers)
         try:
             await prime(probe)
-            probe.record = False
-            await open_loop(offered, warmup, probe)
-            probe.record = True
             print(f"  freshness: {offered:.0f} commands/s for {seconds:.0f} s ...", flush=True)
-            before = [await scrape(write), await scrape(read)]
-            load = await open_loop(offered, seconds, probe)
-            stages = stage_means(before, [await scrape(write), await scrape(read)])
+            fixed = await measure(probe, offered, seconds, warmup)
+            steps = await search(probe, quick=quick)
         finally:
             await write.close()
             await read.close()
-    # changes still invisible at the end count with the time they had waited: a lower bound
-    fresh = Latency.of_seconds(probe.freshness + probe.censored)
-    command = Latency.of_seconds(probe.command_latency)
+    result = report_fixed(fixed, seconds=seconds, warmup=warmup)
+    report_search(result, steps)
+    return result
+
+
+def report_fixed(fixed: Measured, *, seconds: float, warmup: float) -> PartResult:
+    """The run at the fixed rate: its figures, the target at the target's rate."""
+    result = PartResult("freshness")
+    offered, load = fixed.offered, fixed.load
     result.method = {
         "load_generator": "open loop (bench.loadgen, asyncio + uvloop, HTTP/1.1 keep-alive);"
         " latency from the scheduled send time",
@@ -138,32 +134,67 @@ async def run(stack: Stack, *, quick: bool, offered: float = TARGET_RATE) -> Par
         "warmup_seconds": warmup,
         "visibility_check": f"GET /orders/{{id}}?min_version=N&wait_ms={WAIT_MS} right after"
         f" the command's response, for 1 command in {TRACK_EVERY}",
-        "freshness_samples": fresh.count,
-        "freshness_lower_bounds": len(probe.censored),
+        "freshness_samples": fixed.fresh.count,
+        "freshness_lower_bounds": fixed.censored,
         "commands": "alternating PlaceOrder / AddOrderItem (to an order with no command in flight)",
         "load": load.as_dict(),
     }
-    result.add_latency("freshness", fresh)
-    result.add_latency("command", command)
-    achieved = rate(len(probe.command_latency), probe.last_answered - probe.first_scheduled)
-    result.add("achieved_rate", achieved, "commands/s")
+    result.add_latency("freshness", fixed.fresh)
+    result.add_latency("command", fixed.command)
+    result.add("achieved_rate", fixed.achieved, "commands/s")
     result.add("failed", load.failed, "commands")
     result.add("unfinished", len(load.unfinished_ages), "commands")
-    result.add("not_visible_at_end", len(probe.censored), "commands")
-    for key, value in stages.items():
+    result.add("not_visible_at_end", fixed.censored, "commands")
+    for key, value in fixed.stages.items():
         result.add(key, value, "ms")
     if offered == TARGET_RATE:
-        result.targets.append(Target("freshness p99", fresh.p99_ms, "<=", TARGET_P99_MS, "ms"))
+        result.targets.append(
+            Target("freshness p99", fixed.fresh.p99_ms, "<=", TARGET_P99_MS, "ms")
+        )
     else:
         result.notes.append(f"at {offered:.0f} commands/s, not the target's {TARGET_RATE:.0f}/s")
-    if achieved < offered * 0.95:
+    if fixed.achieved < offered * 0.95:
         result.notes.append(
-            f"the offered {offered:.0f}/s was not reached ({achieved:.0f}/s answered)"
+            f"the offered {offered:.0f}/s was not reached ({fixed.achieved:.0f}/s answered)"
         )
     result.notes += overload_notes(load, "commands")
-    if probe.censored:
+    if fixed.censored:
         result.notes.append(
-            f"{len(probe.censored)} tracked changes were not visible yet when the run ended: they"
+            f"{fixed.censored} tracked changes were not visible yet when the run ended: they"
             " count with the time they had waited, so the percentiles are lower bounds"
         )
     return result
+
+
+def report_search(result: PartResult, steps: list[Measured]) -> None:
+    """The search's steps, in the order taken, and the highest rate that passed."""
+    rows: list[tuple[str, ...]] = [
+        ("step", "offered/s", "achieved/s", "samples", "freshness p50", "freshness p99", "verdict")
+    ]
+    for n, step in enumerate(steps, 1):
+        verdict = "pass" if step.passed else "fail" + ("" if step.load.kept_up else " (overloaded)")
+        p50, p99 = (f"{format_number(ms)} ms" for ms in (step.fresh.p50_ms, step.fresh.p99_ms))
+        shown = (f"{step.offered:.0f}", f"{step.achieved:.0f}", str(step.fresh.count), p50, p99)
+        rows.append((str(n), *shown, verdict))
+    result.tables[f"search for the highest rate with freshness p99 <= {TARGET_P99_MS:.0f} ms"] = (
+        rows
+    )
+    best = max((s.offered for s in steps if s.passed), default=0.0)
+    result.add("search_highest_rate", best, "commands/s")
+    result.method["search"] = (
+        f"from {SEARCH_START:.0f}/s: doubled while a step passed, halved while it failed, then"
+        " bisected; a step passes when its p99 is within the bound, every command was answered"
+        " and 95% of the offered rate was reached; the read side caught up before each step"
+    )
+    result.method["search_steps"] = [
+        {
+            "offered_per_s": s.offered,
+            "achieved_per_s": round(s.achieved, 1),
+            "freshness_p50_ms": round(s.fresh.p50_ms, 1),
+            "freshness_p99_ms": round(s.fresh.p99_ms, 1),
+            "freshness_samples": s.fresh.count,
+            "passed": s.passed,
+            "load": s.load.as_dict(),
+        }
+        for s in steps
+    ]

@@ -59,6 +59,7 @@ def start_service(
             raise ServiceError(f"{name} exited with code {proc.returncode}:\n{log_tail(log)}")
         try:
             if httpx.get(service.url + ready, timeout=2).status_code == 200:
+                print(f"  {name}: pid {proc.pid}, {service.url}", flush=True)
                 return service
         except httpx.HTTPError:
             pass

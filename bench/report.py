@@ -47,6 +47,9 @@ def print_part(result: PartResult) -> None:
         rows = [("figure", "value")]
         rows += [(key, figure.text()) for key, figure in result.figures.items()]
         print(_table(rows))
+    for title, table in result.tables.items():
+        print(f"  {title}:")
+        print(_table(table, indent="    "))
     for target in result.targets:
         print(f"  target: {target.name}: {' '.join(_target_row(result.name, target)[2:])}")
     for note in result.notes:

@@ -53,6 +53,8 @@ class PartResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     machine_load: dict[str, Any] = field(default_factory=dict)
+    # Figures that read best side by side: title -> rows, the first row naming the columns.
+    tables: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
 
     def add(self, key: str, value: float, unit: str) -> Figure:
         figure = Figure(float(value), unit)
@@ -74,6 +76,7 @@ class PartResult:
             "method": self.method,
             "notes": self.notes,
             "machine_load": self.machine_load,
+            "tables": {title: [list(row) for row in rows] for title, rows in self.tables.items()},
         }
 
 

@@ -71,7 +71,11 @@ def history(total_events: int) -> Iterator[tuple[str, UUID, list[DomainEvent]]]:
     customers = total_events - orders * EVENTS_PER_ORDER
     ids = [uuid.uuid4() for _ in range(customers)]
     for n, customer_id in enumerate(ids):
-        yield "customer", customer_id, [CustomerRegistered(name=f"Customer {n}", email=_email(n))]
+        yield (
+            "customer",
+            customer_id,
+            [CustomerRegistered(name=f"Customer {n}", email=email_address(n))],
+        )
     for n in range(orders):
         last: DomainEvent = (
             OrderCancelled(reason="changed their mind")
@@ -82,7 +86,8 @@ def history(total_events: int) -> Iterator[tuple[str, UUID, list[DomainEvent]]]:
         yield "order", uuid.uuid4(), [*events, OrderConfirmed(), last]
 
 
-def _email(n: int) -> str:
+def email_address(n: int) -> str:
+    """A unique address for the n-th customer."""
     return f"customer.{n}.{uuid.uuid4().hex[:6]}@bench.example"
 
 
@@ -113,7 +118,7 @@ async def register_customers(write_url: str, count: int, *, token: str) -> list[
 
         async def register(n: int) -> str:
             async with gate:
-                body = {"name": f"Customer {n}", "email": _email(n)}
+                body = {"name": f"Customer {n}", "email": email_address(n)}
                 response = await http.post("/customers", json=body)
                 response.raise_for_status()
                 return str(response.json()["id"])
