@@ -51,6 +51,11 @@ def _data(event_type: str, schema: int, raw: bytes) -> dict[str, Any]:
         raise Undecodable(f"cannot decode record: {exc!r}") from exc
     if not isinstance(data, dict):
         raise Undecodable("the record's value is not a JSON object")
+    return _checked(event_type, schema, data)
+
+
+def _checked(event_type: str, schema: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Data checked against (and upcast to) the current contract."""
     try:
         model = SERIALIZER.from_data(event_type, schema, data)
     except UnknownEventType as exc:
@@ -71,13 +76,8 @@ def _invalid(event_type: str, exc: ValidationError) -> str:
 
 def validated(event: Event, schema_version: int) -> Event:
     """The event with its data checked against (and upcast to) the current contract."""
-    try:
-        model = SERIALIZER.from_data(event.event_type, schema_version, event.data)
-    except UnknownEventType as exc:
-        raise UnknownType(event.event_type) from exc
-    except ValidationError as exc:
-        raise Undecodable(_invalid(event.event_type, exc)) from exc
-    return Event(**{**event.__dict__, "data": SERIALIZER.to_data(model)})
+    data = _checked(event.event_type, schema_version, event.data)
+    return Event(**{**event.__dict__, "data": data})
 
 
 def _stream_type(topic: str) -> str:

@@ -36,8 +36,6 @@ class DocumentCache:
         # yet unless that event was applied before (a re-delivery), and then their insert fails
         # on the duplicate id: a conflict, and the batch is folded again from MongoDB.
         self.beginning: set[str] = set()
-        self.hits = 0
-        self.misses = 0
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -86,9 +84,7 @@ class CachedStore:
                 unknown.append(doc_id)
             elif kept is not ABSENT:
                 found[doc_id] = kept
-        self.cache.hits += len(found)
         if unknown:
-            self.cache.misses += len(unknown)
             loaded = await self.inner.load(role, unknown)
             for doc_id in unknown:
                 if doc_id in self.cache.owned:
