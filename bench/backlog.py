@@ -18,10 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
-import asyncpg
-
-from services.write.adapters.migrations import migrate
-from services.write.adapters.postgres import PostgresEventStore, init_connection
 from shared.contracts.events import (
     CustomerEmailChanged,
     CustomerRegistered,
@@ -33,6 +29,7 @@ from shared.contracts.events import (
     OrderShipped,
 )
 
+from .rebuild import loading_store
 from .workload import email_address, item_added, line, metadata, order_placed
 
 OPEN_ORDERS = 200
@@ -152,20 +149,8 @@ def by_appender(appends: list[Append], count: int) -> list[list[Append]]:
 
 async def append_history(database_url: str, appends: list[Append]) -> float:
     """Append them with APPENDERS concurrent writers; returns the seconds it took."""
-    # Loading is not what is measured: commits need not wait for the disk here.
-    pool = await asyncpg.create_pool(
-        database_url,
-        min_size=APPENDERS,
-        max_size=APPENDERS,
-        init=init_connection,
-        server_settings={"synchronous_commit": "off"},
-    )
-    assert pool is not None
     started = time.perf_counter()
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn)
-        store = PostgresEventStore(pool)
+    async with loading_store(database_url, APPENDERS) as store:
 
         async def appender(lane: Iterator[Append]) -> None:
             for a in lane:
@@ -178,6 +163,4 @@ async def append_history(database_url: str, appends: list[Append]) -> float:
                 )
 
         await asyncio.gather(*(appender(iter(lane)) for lane in by_appender(appends, APPENDERS)))
-    finally:
-        await pool.close()
     return time.perf_counter() - started

@@ -11,11 +11,13 @@ Peak RSS comes from wait4's ru_maxrss, through a small launcher: a child forked 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,22 +54,31 @@ with open(sys.argv[1], "w") as report:
 """
 
 
-async def write_history(database_url: str, total: int) -> float:
-    """Append the history with 16 concurrent appends; returns the seconds it took."""
+@contextlib.asynccontextmanager
+async def loading_store(database_url: str, writers: int) -> AsyncIterator[PostgresEventStore]:
+    """The event store over a pool for `writers` concurrent appends, its schema migrated."""
     # Loading is not what is measured: commits need not wait for the disk here.
     pool = await asyncpg.create_pool(
         database_url,
-        min_size=16,
-        max_size=16,
+        min_size=writers,
+        max_size=writers,
         init=init_connection,
         server_settings={"synchronous_commit": "off"},
     )
     assert pool is not None
-    started = time.perf_counter()
     try:
         async with pool.acquire() as conn:
             await migrate(conn)
-        store, streams = PostgresEventStore(pool), history(total)
+        yield PostgresEventStore(pool)
+    finally:
+        await pool.close()
+
+
+async def write_history(database_url: str, total: int) -> float:
+    """Append the history with 16 concurrent appends; returns the seconds it took."""
+    started = time.perf_counter()
+    async with loading_store(database_url, 16) as store:
+        streams = history(total)
 
         async def appender() -> None:
             # 16 of these share one generator: next() never yields, so each stream goes once
@@ -81,8 +92,6 @@ async def write_history(database_url: str, total: int) -> float:
                 )
 
         await asyncio.gather(*(appender() for _ in range(16)))
-    finally:
-        await pool.close()
     return time.perf_counter() - started
 
 

@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -21,21 +20,17 @@ from services.write.domain.commands import AddOrderItem, PlaceOrder, RegisterCus
 from services.write.entrypoints.republish import republish
 from services.write.settings import WriteSettings
 from shared.contracts.envelope import START, EventMetadata
+from tests.background import in_background
 from tests.kafka_utils import Record, read_records
 
 CTX = CommandContext(metadata=EventMetadata(actor={"subject": "clerk", "client_id": "shop"}))
 ADDRESS = {"line1": "1 Main St", "city": "Paris", "postal_code": "75001", "country": "FR"}
 
 
-@contextlib.asynccontextmanager
-async def relay_running(settings: WriteSettings, store: PostgresEventStore) -> AsyncIterator[None]:
-    task = asyncio.create_task(relay_runner(settings, store).run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def relay_running(
+    settings: WriteSettings, store: PostgresEventStore
+) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
+    return in_background(relay_runner(settings, store).run())
 
 
 async def write_history(handlers: CommandHandlers, customers: int, items: int) -> None:

@@ -1,11 +1,11 @@
 """The live loop over fakes: batches applied and committed in order while the next is decoded,
 nothing applied while paused, and a pause acknowledged only once the batch in flight is written."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from services.read.application.runner import ProjectionRunner
+from tests.background import in_background
 from tests.polling import poll
 from tests.unit.read_fakes import FakeSource
 from tests.unit.test_batch_applier import World, added, placed
@@ -40,15 +40,10 @@ async def test_batches_are_applied_and_committed_in_order() -> None:
         [world.records.of(added("o1", 2))],
         [world.records.of(added("o1", 3))],
     ]
-    running = asyncio.create_task(runner(world).run())
-    try:
+    async with in_background(runner(world).run()):
         await poll(
             until(lambda: len(world.source.commits) == 3), "three batches committed", timeout=10
         )
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
     assert [c[("orders.events", 0)] for c in world.source.commits] == [1, 2, 3]
     assert (world.doc("o1")["version"], world.doc("o1")["item_count"]) == (3, 3)
 
@@ -57,14 +52,9 @@ async def test_a_paused_projection_applies_nothing_and_says_so() -> None:
     world = World()
     world.control.is_paused = True
     world.source.batches = [[world.records.of(placed("o1", "c1"))]]
-    running = asyncio.create_task(runner(world).run())
-    try:
+    async with in_background(runner(world).run()):
         await poll(until(lambda: any(p for _, _, p in world.control.acks)), "paused", timeout=10)
         assert world.source.held and world.source.batches and world.source.commits == []
         world.control.is_paused = False
         await poll(until(lambda: bool(world.source.commits)), "applied once resumed", timeout=10)
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
     assert world.doc("o1")["version"] == 1 and not world.source.held

@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from services.write.application.ports import PartialPublish
 from services.write.application.relay import Backoff, Relay, RelayPace, RelayRunner, RelayStatus
 from shared.contracts.envelope import RecordedEvent
+from tests.background import in_background
 from tests.polling import poll
 
 from .fakes import FakeCheckpoints, FakeElection, FakeEventLog, FakePublisher
@@ -69,15 +70,8 @@ class Replica:
         return publisher
 
 
-@contextlib.asynccontextmanager
-async def running(replica: Replica) -> AsyncIterator[None]:
-    task = asyncio.create_task(replica.runner.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def running(replica: Replica) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
+    return in_background(replica.runner.run())
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:
