@@ -23,13 +23,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from uvicorn.config import LOGGING_CONFIG
+
+from shared.plumbing.server import serve
 
 SCOPES = ("ordering:command", "ordering:query", "ordering:events", "ordering:operate")
 CLIENTS: dict[str, tuple[tuple[str, ...], bool]] = {  # scopes it may ask for, development client
@@ -205,7 +207,8 @@ def main() -> None:
     args = parser.parse_args()
     url = f"http://{args.host}:{args.port}"
     issuer = Issuer(args.state, url=url, audience=args.audience)
-    uvicorn.run(create_app(issuer), host=args.host, port=args.port, log_level="warning")
+    app = create_app(issuer)
+    serve(app, host=args.host, port=args.port, log_level="warning", log_config=LOGGING_CONFIG)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """`python -m services.write`: the HTTP API with its relay."""
 
-from shared.plumbing.http import serve
 from shared.plumbing.logging import configure_logging
+from shared.plumbing.server import serve
 from shared.plumbing.settings import load_settings
 
 from .entrypoints.app import create_app

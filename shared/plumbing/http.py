@@ -1,6 +1,5 @@
 """RFC 9457 problem details for both HTTP APIs; never a stack trace in a response."""
 
-import gc
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -15,7 +14,6 @@ from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
-GC_YOUNG_THRESHOLD = 20_000  # allocations between collections of the youngest generation
 
 TITLES = {
     400: "Bad request",
@@ -78,28 +76,6 @@ def problem_responses(*statuses: int, **described: str) -> dict[int | str, dict[
         }
         for status in sorted({*statuses, *own})
     }
-
-
-def tune_gc() -> None:
-    """Fewer, cheaper garbage collections for a request-serving process.
-
-    A request allocates thousands of short-lived objects and almost no cycles. With the default
-    threshold (700) the collector runs every few requests, and its full collections over a warm
-    heap stall every request in flight (they made the write service's p99 three times its
-    median). The modules loaded so far are frozen out of the collector's sight for good.
-    """
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
-
-
-def serve(app: FastAPI, *, host: str, port: int) -> None:
-    """Run an app with uvicorn, logging through ours (shared.plumbing.logging), until stopped."""
-    import uvicorn
-
-    tune_gc()
-    uvicorn.run(
-        app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=10
-    )
 
 
 def problem(
