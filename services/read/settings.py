@@ -32,6 +32,9 @@ class ReadSettings(BaseServiceSettings):
     # fetch returns as soon as records arrive, so a long wait costs no latency and keeps an idle
     # consumer cheap for the broker.
     kafka_fetch_max_wait_ms: int = Field(default=500, ge=0, le=30_000)
+    # The same once a consumer has received nothing for a while (REST_AFTER_SECONDS): fewer
+    # fetches at rest. Kafka answers a held fetch when a record arrives, whatever the wait.
+    kafka_fetch_max_wait_at_rest_ms: int = Field(default=2000, ge=0, le=30_000)
     # The scope the service's own token asks for (AUTH_CLIENT_ID's grant); empty: what the
     # issuer gives the client by default. Entra ID, for one, wants `api://<app>/.default`.
     auth_client_scope: str = ""

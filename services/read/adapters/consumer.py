@@ -1,6 +1,7 @@
 """One projection's Kafka consumer: its group's share of both topics, committed by hand."""
 
 import logging
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -22,6 +23,11 @@ POLL_TIMEOUT_MS = 1000
 # then grows past what one fetch brings, and a document changed by many events is written once.
 GATHER_WHEN = 500
 GATHER_MS = 50
+# aiokafka's background fetcher wakes on its own events (a fetch answered, records consumed, a
+# rebalance) and also, by default, every 200 ms to look for work: once a second is enough.
+FETCHER_TIMEOUT_MS = 1000
+# A consumer that has received nothing for this long fetches with the wait at rest.
+REST_AFTER_SECONDS = 10.0
 
 
 def delivered(message: Any) -> Delivered:
@@ -60,6 +66,8 @@ class KafkaRecordSource:
     def __init__(self, settings: ReadSettings, projection: str) -> None:
         self.held = False
         self.generation = 0
+        self.waits_ms = (settings.kafka_fetch_max_wait_ms, settings.kafka_fetch_max_wait_at_rest_ms)
+        self._received_at = time.monotonic()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.group_for(projection),
@@ -69,6 +77,7 @@ class KafkaRecordSource:
             session_timeout_ms=settings.kafka_session_timeout_ms,
             max_poll_interval_ms=600_000,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            consumer_timeout_ms=FETCHER_TIMEOUT_MS,
             **kafka_security_options(settings),
         )
         topics = [settings.customers_topic, settings.orders_topic]
@@ -92,11 +101,32 @@ class KafkaRecordSource:
 
     async def poll(self, max_records: int) -> list[Delivered]:
         records = await self._fetched(POLL_TIMEOUT_MS, max_records)
+        self._pace(bool(records))
         more = records
         while len(more) >= GATHER_WHEN and len(records) < max_records:
             more = await self._fetched(GATHER_MS, max_records - len(records))
             records += more
         return records
+
+    def _pace(self, received: bool) -> None:
+        """The fetch wait for what comes next: the usual one while records come, the one at
+        rest once nothing came for REST_AFTER_SECONDS."""
+        now = time.monotonic()
+        if received:
+            self._received_at = now
+        usual, at_rest = self.waits_ms
+        wait = at_rest if now - self._received_at >= REST_AFTER_SECONDS else usual
+        # aiokafka reads the wait from its fetcher for each request it builds, and has no
+        # public way to change it on a running consumer.
+        fetcher = getattr(self.consumer, "_fetcher", None)
+        if fetcher is not None:
+            fetcher._fetch_max_wait_ms = wait
+
+    @property
+    def fetch_wait_ms(self) -> int | None:
+        """The wait the next fetch asks the broker for (None before the consumer started)."""
+        fetcher = getattr(self.consumer, "_fetcher", None)
+        return None if fetcher is None else int(fetcher._fetch_max_wait_ms)
 
     async def _fetched(self, timeout_ms: int, max_records: int) -> list[Delivered]:
         try:

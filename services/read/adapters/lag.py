@@ -19,6 +19,7 @@ from shared.plumbing.kafka import kafka_security_options
 
 from ..metrics import CONSUMER_LAG, LAG_EVENTS, LAG_SECONDS
 from ..settings import ReadSettings
+from .consumer import FETCHER_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
 # How often the topics' partitions are looked up again (they are seldom added).
@@ -70,6 +71,7 @@ class LagMonitor:
             bootstrap_servers=bootstrap,
             enable_auto_commit=False,
             fetch_max_wait_ms=50,
+            consumer_timeout_ms=FETCHER_TIMEOUT_MS,
             **kafka_security_options(self.settings),
         )
         await admin.start()
