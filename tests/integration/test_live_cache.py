@@ -9,8 +9,11 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.read.adapters.collections import Collections
+from services.read.adapters.documents import DocumentStore
 from services.read.adapters.versions import MongoVersions
 from services.read.application.applier import BatchApplier
+from services.read.application.ports import Conflict
 from services.read.projections import customers, order_details
 from services.read.projections.base import Projection
 from services.read.projections.rollup import Rollups
@@ -97,3 +100,20 @@ async def test_a_rebuilds_switch_is_never_overwritten_by_what_was_kept_of_the_ol
 
 async def _no_gap(stream_id: str, have: int) -> list[Any]:
     raise AssertionError(f"gap in {stream_id}")
+
+
+async def test_a_write_that_loses_only_duplicate_inserts_names_them(
+    db: AsyncDatabase[Doc],
+) -> None:
+    store = DocumentStore(db, Collections("order_details", 1))
+    await store.save("main", {"o1": {"_id": "o1", "version": 1}}, {})
+    batch = {i: {"_id": i, "version": 1} for i in ("o1", "o2", "o3")}
+    with pytest.raises(Conflict) as lost:
+        await store.save("main", batch, {})  # o1 exists already: a re-delivered beginning
+    assert lost.value.ids == {"o1"}
+    assert set(await store.load("main", ["o2", "o3"])) == {"o2", "o3"}  # the others landed
+
+    stale = {"o2": {"_id": "o2", "version": 2}, "o4": {"_id": "o4", "version": 1}}
+    with pytest.raises(Conflict) as unknown:  # a guarded replace lost too: which is not told
+        await store.save("main", {**stale, "o3": batch["o3"]}, {"o2": {"_id": "o2", "_rev": 7}})
+    assert unknown.value.ids == frozenset()

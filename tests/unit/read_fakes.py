@@ -48,16 +48,19 @@ class FakeStore:
         self.fail("save")
         if not changed:
             return
-        stored, lost = self.role(role), 0
+        stored, lost, duplicates = self.role(role), 0, []
         for doc_id, doc in changed.items():  # unordered, like a bulk write: the rest still land
             rev = (loaded.get(doc_id) or {}).get("_rev", 0)
             if stored.get(doc_id, {}).get("_rev", 0) != rev:
                 lost += 1
+                if rev == 0:
+                    duplicates.append(doc_id)
                 continue
             stored[doc_id] = {**copy.deepcopy(doc), "_rev": rev + 1}
         self.saves += 1
-        if lost:
-            raise Conflict(f"{role}: {lost} documents changed concurrently")
+        if lost:  # like the real store, it names the losers when all were duplicate inserts
+            named = duplicates if len(duplicates) == lost else []
+            raise Conflict(f"{role}: {lost} documents changed concurrently", named)
 
     async def ensure_indexes(self, indexes: Indexes) -> None:
         self.fail("ensure_indexes")
@@ -145,11 +148,19 @@ class FakeSource:
         self.refuse = False
         self.held = False
         self.generation = 0
+        self.asked: list[int] = []  # max_records of each poll
 
     async def poll(self, max_records: int) -> list[Delivered]:
+        self.asked.append(max_records)
         if self.batches and not self.held:
             return self.batches.pop(0)
         await asyncio.sleep(0.01)  # a broker's poll with nothing to give waits a little
+        return []
+
+    async def more(self, max_records: int) -> list[Delivered]:
+        if self.batches and not self.held:
+            return self.batches.pop(0)
+        await asyncio.sleep(0.005)
         return []
 
     async def commit(self, offsets: Mapping[Partition, int]) -> bool:

@@ -43,6 +43,22 @@ async def test_a_beginning_delivered_again_finds_its_document_and_changes_nothin
     assert world.doc("o1")["_rev"] == 1 and world.dead.letters == []
 
 
+async def test_after_a_beginning_delivered_again_only_its_document_is_read() -> None:
+    world = World()
+    await world.handle([world.records.of(placed("o1", "c1"))])
+    restarted = world.new_applier()  # nothing kept; o1's first event comes again with others
+    batch = [world.records.of(placed(f"o{n}", "c1")) for n in range(1, 6)]
+    await world.handle([*batch, world.records.of(added("o1", 2))], restarted)
+    assert world.store.loaded.count(("main", "o1")) == 1  # read after its insert failed
+    assert [i for role, i in world.store.loaded if role == "main"] == ["o1"]
+    assert [world.doc(f"o{n}")["_rev"] for n in range(1, 6)] == [2, 1, 1, 1, 1]
+    assert (world.doc("o1")["version"], world.doc("o1")["item_count"]) == (2, 2)
+    later = [added("o1", 3), *(added(f"o{n}", 2) for n in range(2, 6))]
+    await world.handle([world.records.of(e) for e in later], restarted)
+    assert [i for role, i in world.store.loaded if role == "main"] == ["o1"]  # the rest kept
+    assert [world.doc(f"o{n}")["version"] for n in range(1, 6)] == [3, 2, 2, 2, 2]
+
+
 async def placed_order() -> dict[str, Any]:
     """An order as the projection writes it after its first event."""
     world = World()

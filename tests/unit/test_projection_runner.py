@@ -1,9 +1,14 @@
 """The live loop over fakes: batches applied and committed in order while the next is decoded,
 nothing applied while paused, and a pause acknowledged only once the batch in flight is written."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
+import pytest
+
+from services.read.application import runner as runner_module
 from services.read.application.runner import ProjectionRunner
 from tests.background import in_background
 from tests.polling import poll
@@ -42,10 +47,42 @@ async def test_batches_are_applied_and_committed_in_order() -> None:
     ]
     async with in_background(runner(world).run()):
         await poll(
-            until(lambda: len(world.source.commits) == 3), "three batches committed", timeout=10
+            until(lambda: world.source.commits[-1:] == [{("orders.events", 0): 3}]),
+            "the last batch committed",
+            timeout=10,
         )
-    assert [c[("orders.events", 0)] for c in world.source.commits] == [1, 2, 3]
+    committed = [c[("orders.events", 0)] for c in world.source.commits]
+    assert committed == sorted(set(committed)) and committed[0] == 1
     assert (world.doc("o1")["version"], world.doc("o1")["item_count"]) == (3, 3)
+
+
+async def test_what_arrives_while_a_batch_is_written_goes_in_the_next_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runner_module, "START_RECORDS", 3)
+    world = World()
+    world.source.batches = [
+        [world.records.of(placed("o1", "c1"))],
+        [world.records.of(added("o1", 2))],
+        [world.records.of(added("o1", 3)), world.records.of(placed("o2", "c1"))],
+    ]
+    written = asyncio.Event()
+    save = world.store.save
+
+    async def slow_save(*args: Any) -> None:
+        await written.wait()  # MongoDB takes its time over the first batch
+        await save(*args)
+
+    world.store.save = slow_save
+    async with in_background(runner(world).run()):
+        await poll(until(lambda: not world.source.batches), "both later batches polled", timeout=10)
+        assert world.source.commits == []
+        written.set()
+        await poll(until(lambda: len(world.source.commits) == 2), "two commits", timeout=10)
+    assert [c[("orders.events", 0)] for c in world.source.commits] == [1, 4]
+    # the first batch small, so that writing starts at once; the next one as big as allowed
+    assert world.source.asked[:2] == [3, 100]
+    assert (world.doc("o1")["version"], world.doc("o2")["version"]) == (3, 1)
 
 
 async def test_a_paused_projection_applies_nothing_and_says_so() -> None:

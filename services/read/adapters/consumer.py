@@ -108,6 +108,12 @@ class KafkaRecordSource:
             records += more
         return records
 
+    async def more(self, max_records: int) -> list[Delivered]:
+        records = await self._fetched(GATHER_MS, max_records)
+        if records:
+            self._pace(True)
+        return records
+
     def _pace(self, received: bool) -> None:
         """The fetch wait for what comes next: the usual one while records come, the one at
         rest once nothing came for REST_AFTER_SECONDS."""

@@ -60,6 +60,7 @@ class DocumentStore:
     async def save(self, role: str, changed: Mapping[str, Doc], loaded: Mapping[str, Doc]) -> None:
         """Write changed documents, each guarded on the `_rev` it was loaded with."""
         ops: list[Any] = []
+        ids = list(changed)
         for doc_id, doc in changed.items():
             before = loaded.get(doc_id)
             if before is None:
@@ -67,18 +68,26 @@ class DocumentStore:
             else:
                 rev = before.get("_rev", 0)
                 ops.append(ReplaceOne({"_id": doc_id, "_rev": rev}, {**doc, "_rev": rev + 1}))
-        await self._bulk(role, ops, expected=len(ops))
+        await self._bulk(role, ops, ids)
 
-    async def _bulk(self, role: str, ops: list[Any], *, expected: int) -> None:
+    async def _bulk(self, role: str, ops: list[Any], ids: list[str]) -> None:
+        """Unordered: every write is tried. When the only failures are inserts of documents
+        that exist, and every other write landed, the Conflict names the ones that failed."""
         if not ops:
             return
+        expected = len(ops)
         try:
             with unavailable_when_unreachable():
                 result = await self._coll(role).bulk_write(ops, ordered=False)
         except BulkWriteError as exc:
-            codes = {e.get("code") for e in exc.details.get("writeErrors", [])}
-            if codes == {DUPLICATE_KEY}:
-                raise Conflict(f"{role}: a document was created concurrently") from exc
+            errors = exc.details.get("writeErrors", [])
+            if {e.get("code") for e in errors} == {DUPLICATE_KEY}:
+                landed = exc.details.get("nInserted", 0) + exc.details.get("nMatched", 0)
+                failed = (
+                    [ids[e["index"]] for e in errors] if landed + len(errors) == expected else []
+                )
+                message = f"{role}: {len(errors)} documents were created concurrently"
+                raise Conflict(message, failed) from exc
             raise
         written = result.inserted_count + result.matched_count
         if written != expected:

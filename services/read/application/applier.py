@@ -62,6 +62,15 @@ class Prepared:
     unknown: list[str] = field(default_factory=list)
     undecodable: list[tuple[Delivered, str]] = field(default_factory=list)
 
+    def joined(self, later: "Prepared") -> "Prepared":
+        """This batch followed by a later one, as one."""
+        return Prepared(
+            [*self.records, *later.records],
+            self.events + later.events,
+            self.unknown + later.unknown,
+            self.undecodable + later.undecodable,
+        )
+
 
 @dataclass
 class Kept:
@@ -202,8 +211,9 @@ class BatchApplier:
                 store = CachedStore(self.versions.live(self.name, kept.version), kept.cache)
                 outcome = await self.projection.apply(store, events, self._heal, kept.memo)
                 break
-            except Conflict:
-                conflicts += 1  # another writer was first: fold again from what it wrote
+            except Conflict as exc:  # another writer was first: fold again from what it wrote
+                conflicts += 1
+                log.info("projection %s: %s; folding the batch again", self.name, exc)
             except (Unavailable, OSError, TimeoutError) as exc:
                 self.status.unhealthy(self.name, exc)
                 await self.sleep(delay)

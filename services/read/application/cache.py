@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
 from ..projections.base import Doc, Indexes
-from .ports import DocumentStore
+from .ports import Conflict, DocumentStore
 
 ABSENT: Doc = {}  # known not to exist (a kept answer to a load, never handed out)
 
@@ -34,7 +34,8 @@ class DocumentCache:
         self.owned: set[str] = set()  # ids of the streams whose events come to this consumer
         # Streams whose first event is in the batch being applied: their documents cannot exist
         # yet unless that event was applied before (a re-delivery), and then their insert fails
-        # on the duplicate id: a conflict, and the batch is folded again from MongoDB.
+        # on the duplicate id: a conflict, and the batch is folded again, those documents read
+        # from MongoDB.
         self.beginning: set[str] = set()
 
     def __len__(self) -> int:
@@ -56,6 +57,12 @@ class DocumentCache:
     def forget(self, role: str, doc_ids: Iterable[str]) -> None:
         for doc_id in doc_ids:
             self._docs.pop((role, doc_id), None)
+
+    def forget_everywhere(self, doc_ids: Iterable[str]) -> None:
+        """Forget these documents in every role (a stream's documents share its id)."""
+        gone = set(doc_ids)
+        for key in [key for key in self._docs if key[1] in gone]:
+            del self._docs[key]
 
     def clear(self) -> None:
         self._docs.clear()
@@ -104,10 +111,22 @@ class CachedStore:
     async def save(self, role: str, changed: Mapping[str, Doc], loaded: Mapping[str, Doc]) -> None:
         try:
             await self.inner.save(role, changed, loaded)
+        except Conflict as exc:
+            if not exc.ids:  # which ones landed is not known: ask MongoDB about all of them
+                self.cache.forget(role, changed)
+                raise
+            # These lost to another writer, and whatever was assumed of their streams in other
+            # roles goes too; the rest landed.
+            self.cache.forget_everywhere(exc.ids)
+            self._keep(role, {i: d for i, d in changed.items() if i not in exc.ids}, loaded)
+            raise
         except BaseException:
             self.cache.forget(role, changed)  # written or not, or by whom: ask MongoDB next time
             raise
-        for doc_id, doc in changed.items():
+        self._keep(role, changed, loaded)
+
+    def _keep(self, role: str, written: Mapping[str, Doc], loaded: Mapping[str, Doc]) -> None:
+        for doc_id, doc in written.items():
             if doc_id in self.cache.owned:
                 rev = int((loaded.get(doc_id) or {}).get("_rev", 0))
                 self.cache.put(role, doc_id, {**doc, "_rev": rev + 1})  # as the store numbers

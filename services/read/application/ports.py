@@ -5,7 +5,7 @@ same work should be tried again later, `Conflict` when another writer got to a d
 Anything else a port raises is a failure of the work itself.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,7 +20,15 @@ class Unavailable(Exception):
 
 
 class Conflict(Exception):
-    """Another writer changed a document between our read and our write: fold again."""
+    """Another writer changed a document between our read and our write: fold again.
+
+    `ids` names the documents of the write that did not land, when the store can tell (every
+    other one did); empty when it cannot, and then any of them may or may not have landed.
+    """
+
+    def __init__(self, message: str, ids: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.ids = frozenset(ids)
 
 
 class Undecodable(ValueError):
@@ -58,6 +66,10 @@ class RecordSource(Protocol):
 
     async def poll(self, max_records: int) -> list[Delivered]:
         """The next records (a short wait when there are none); empty when none came."""
+        ...
+
+    async def more(self, max_records: int) -> list[Delivered]:
+        """Records already there or arriving within a moment; empty when none came."""
         ...
 
     async def commit(self, offsets: Mapping[Partition, int]) -> bool:

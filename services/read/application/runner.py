@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 # A consumer tells the others it is alive (and whether it holds still) this often, and at once
 # when that changes; a rebuild counts consumers silent for 10 s as gone.
 ACK_SECONDS = 4.0
+START_RECORDS = 2000
 
 
 class ProjectionRunner:
@@ -90,19 +91,34 @@ class ProjectionRunner:
     async def _consume(self, source: RecordSource) -> None:
         """Poll and decode the next batch while the previous one is being written: the two
         overlap (decoding is this process's work, writing mostly MongoDB's), while batches are
-        still applied and committed one after the other, in order."""
+        still applied and committed one after the other, in order. The next batch takes all
+        that arrives until the previous one is written (up to its limit)."""
         writing: asyncio.Task[None] | None = None
         try:
             while True:
                 if await self._hold_if_paused(source, writing):
                     continue
-                records = await source.poll(self.batch_max_records)
+                # With nothing being written, a batch is kept small so that writing starts
+                # at once; the ones after it grow with what arrives while it is written.
+                busy = writing is not None and not writing.done()
+                limit = (
+                    self.batch_max_records if busy else min(START_RECORDS, self.batch_max_records)
+                )
+                records = await source.poll(limit)
                 if not records:
                     if writing is not None:
                         await writing
                     await self._persist_position(force=True)
                     continue
                 prepared = self.applier.prepare(records)
+                # While the previous batch is being written, what arrives joins this one: each
+                # write takes what came during the one before it.
+                while writing is not None and not writing.done():
+                    room = self.batch_max_records - len(prepared.records)
+                    if room <= 0:
+                        break
+                    if more := await source.more(room):
+                        prepared = prepared.joined(self.applier.prepare(more))
                 if writing is not None:
                     await writing
                 writing = asyncio.create_task(self.applier.apply(source, prepared))
