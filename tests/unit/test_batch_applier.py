@@ -118,6 +118,10 @@ class Failing:
     def indexes(self) -> Any:
         return self.inner.indexes
 
+    @property
+    def placeholder_roles(self) -> frozenset[str]:
+        return self.inner.placeholder_roles
+
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups
     ) -> Outcome:

@@ -158,3 +158,17 @@ def test_the_cache_keeps_at_most_its_budget_least_recently_used_out() -> None:
     for doc_id in ("a", "b", "c"):
         cache.put("main", doc_id, {"_id": doc_id})
     assert (cache.get("main", "a"), len(cache)) == (None, 2)
+
+
+async def test_a_customer_known_first_through_its_orders_is_looked_for_when_it_registers() -> None:
+    world = World(customers.PROJECTION)
+    await world.handle([world.records.of(placed("o1", "c1", "4.00"))])  # c1 not registered yet
+    assert (world.doc("c1")["version"], world.doc("c1")["order_count"]) == (0, 1)
+    saves = world.store.saves
+    registered = event("c1", 1, "CustomerRegistered", name="Ada", email="a@x.io")
+    await world.handle([world.records.of(registered)])
+    assert ("main", "c1") in world.store.loaded  # its first event, yet its document exists
+    assert world.store.saves == saves + 1, "written once, without a conflict"
+    customer = world.doc("c1")
+    assert (customer["name"], customer["version"], customer["order_count"]) == ("Ada", 1, 1)
+    assert customer["lifetime_value"] == "4.00" and customer["_rev"] == 2

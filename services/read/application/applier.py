@@ -114,7 +114,9 @@ class BatchApplier:
         self.sleep = sleep
         self.applied = StreamWaiters()  # woken after each write, for read-your-writes
         self.cache_documents = cache_documents
-        self._kept = Kept(0, Rollups(), DocumentCache(cache_documents))
+        self._kept = Kept(
+            0, Rollups(), DocumentCache(cache_documents, projection.placeholder_roles)
+        )
         self._generation = 0
 
     @property
@@ -169,7 +171,11 @@ class BatchApplier:
 
     def forget(self) -> None:
         """Drop what is kept between batches: it may no longer be what MongoDB holds."""
-        self._kept = Kept(self._kept.version, Rollups(), DocumentCache(self.cache_documents))
+        self._kept = Kept(
+            self._kept.version,
+            Rollups(),
+            DocumentCache(self.cache_documents, self.projection.placeholder_roles),
+        )
 
     async def _apply_all(self, events: list[tuple[Delivered, Event]]) -> None:
         """Apply the events together; when that fails, in halves, down to the culprits alone."""
@@ -224,7 +230,11 @@ class BatchApplier:
         """What is kept between batches, for the active version only: a rebuild switches to a
         new one, and what was kept for the old one must not follow."""
         if version != self._kept.version:
-            self._kept = Kept(version, Rollups(), DocumentCache(self.cache_documents))
+            self._kept = Kept(
+                version,
+                Rollups(),
+                DocumentCache(self.cache_documents, self.projection.placeholder_roles),
+            )
         return self._kept
 
     async def _heal(self, stream_id: str, have: int) -> list[Event]:

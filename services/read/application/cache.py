@@ -28,8 +28,11 @@ ABSENT: Doc = {}  # known not to exist (a kept answer to a load, never handed ou
 class DocumentCache:
     """The documents of one version of one projection, least recently used first out."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, placeholder_roles: Iterable[str] = ()) -> None:
         self.budget = budget
+        # Roles where other streams may create a stream's document first: `beginning` says
+        # nothing there.
+        self.placeholder_roles = frozenset(placeholder_roles)
         self._docs: OrderedDict[tuple[str, str], Doc] = OrderedDict()
         self.owned: set[str] = set()  # ids of the streams whose events come to this consumer
         # Streams whose first event is in the batch being applied: their documents cannot exist
@@ -85,7 +88,11 @@ class CachedStore:
         unknown: list[str] = []
         for doc_id in set(ids):
             kept = self.cache.get(role, doc_id)
-            if kept is None and doc_id in self.cache.beginning:
+            if (
+                kept is None
+                and doc_id in self.cache.beginning
+                and role not in self.cache.placeholder_roles
+            ):
                 self.cache.put(role, doc_id, ABSENT)
             elif kept is None:
                 unknown.append(doc_id)

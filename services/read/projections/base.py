@@ -94,6 +94,13 @@ class Projection(Protocol):
     @property
     def indexes(self) -> Indexes: ...
 
+    @property
+    def placeholder_roles(self) -> frozenset[str]:
+        """Roles whose documents the events of other streams may create before their own
+        stream's first event (a customer known through its orders): for these, a stream whose
+        first event is in a batch may still have a document."""
+        ...
+
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups
     ) -> Outcome: ...

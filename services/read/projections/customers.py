@@ -114,6 +114,8 @@ class Customers:
 
     name = NAME
     indexes = INDEXES
+    # A customer's document is created by its orders when they come before its registration.
+    placeholder_roles = frozenset({"main"})
 
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups

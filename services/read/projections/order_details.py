@@ -117,6 +117,7 @@ class OrderDetails:
 
     name = NAME
     indexes = INDEXES
+    placeholder_roles = frozenset[str]()
 
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups

@@ -111,6 +111,7 @@ class Sales:
 
     name = NAME
     indexes = INDEXES
+    placeholder_roles = frozenset[str]()
 
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups
