@@ -57,19 +57,17 @@ class Prepared:
     """A batch decoded: its events, and what is not to be applied (types unknown here, records
     that are not events of ours)."""
 
-    records: Sequence[Delivered]
+    records: list[Delivered]
     events: list[tuple[Delivered, Event]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     undecodable: list[tuple[Delivered, str]] = field(default_factory=list)
 
-    def joined(self, later: "Prepared") -> "Prepared":
-        """This batch followed by a later one, as one."""
-        return Prepared(
-            [*self.records, *later.records],
-            self.events + later.events,
-            self.unknown + later.unknown,
-            self.undecodable + later.undecodable,
-        )
+    def extend(self, later: "Prepared") -> None:
+        """Add a later batch to this one."""
+        self.records += later.records
+        self.events += later.events
+        self.unknown += later.unknown
+        self.undecodable += later.undecodable
 
 
 @dataclass
@@ -114,9 +112,7 @@ class BatchApplier:
         self.sleep = sleep
         self.applied = StreamWaiters()  # woken after each write, for read-your-writes
         self.cache_documents = cache_documents
-        self._kept = Kept(
-            0, Rollups(), DocumentCache(cache_documents, projection.placeholder_roles)
-        )
+        self._kept = self._nothing_kept(0)
         self._generation = 0
 
     @property
@@ -129,7 +125,7 @@ class BatchApplier:
 
     def prepare(self, records: Sequence[Delivered]) -> "Prepared":
         """Decode a batch (no I/O: the loop does it while the previous batch is written)."""
-        prepared = Prepared(records)
+        prepared = Prepared(list(records))
         for record in records:
             try:
                 prepared.events.append((record, self.decode(record)))
@@ -171,11 +167,7 @@ class BatchApplier:
 
     def forget(self) -> None:
         """Drop what is kept between batches: it may no longer be what MongoDB holds."""
-        self._kept = Kept(
-            self._kept.version,
-            Rollups(),
-            DocumentCache(self.cache_documents, self.projection.placeholder_roles),
-        )
+        self._kept = self._nothing_kept(self._kept.version)
 
     async def _apply_all(self, events: list[tuple[Delivered, Event]]) -> None:
         """Apply the events together; when that fails, in halves, down to the culprits alone."""
@@ -230,12 +222,12 @@ class BatchApplier:
         """What is kept between batches, for the active version only: a rebuild switches to a
         new one, and what was kept for the old one must not follow."""
         if version != self._kept.version:
-            self._kept = Kept(
-                version,
-                Rollups(),
-                DocumentCache(self.cache_documents, self.projection.placeholder_roles),
-            )
+            self._kept = self._nothing_kept(version)
         return self._kept
+
+    def _nothing_kept(self, version: int) -> Kept:
+        cache = DocumentCache(self.cache_documents, self.projection.placeholder_roles)
+        return Kept(version, Rollups(), cache)
 
     async def _heal(self, stream_id: str, have: int) -> list[Event]:
         return await self.streams.stream_events(stream_id, after_version=have)

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 # A consumer tells the others it is alive (and whether it holds still) this often, and at once
 # when that changes; a rebuild counts consumers silent for 10 s as gone.
 ACK_SECONDS = 4.0
+# A batch started while nothing is being written takes at most this many records (see _consume).
 START_RECORDS = 2000
 
 
@@ -118,7 +119,7 @@ class ProjectionRunner:
                     if room <= 0:
                         break
                     if more := await source.more(room):
-                        prepared = prepared.joined(self.applier.prepare(more))
+                        prepared.extend(self.applier.prepare(more))
                 if writing is not None:
                     await writing
                 writing = asyncio.create_task(self.applier.apply(source, prepared))
