@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import append, catchup, docstore, freshness, http, idle, queries, rebuild
+from . import append, catchup, docstore, freshness, http, idle, queries, rebuild, traced
 from .cpu import CpuMeter
 from .loadgen import new_event_loop_runner
 from .machine import facts
@@ -32,6 +32,7 @@ Runner = Callable[..., Awaitable[PartResult]]
 PARTS: dict[str, tuple[Runner, set[str]]] = {
     "append": (append.run, {"postgres"}),
     "http": (http.run, {"postgres", "kafka"}),
+    "traced": (traced.run, {"postgres", "kafka"}),
     "freshness": (freshness.run, {"postgres", "kafka", "mongo"}),
     "rebuild": (rebuild.run, {"postgres", "mongo"}),
     "catchup": (catchup.run, {"postgres", "kafka", "mongo"}),

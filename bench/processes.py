@@ -68,8 +68,11 @@ def start_service(
     raise ServiceError(f"{name} not ready within {READY_TIMEOUT:.0f} s:\n{log_tail(log)}")
 
 
-def start_write(stack: Stack, database_url: str, *, relay: bool = True) -> Service:
-    """The write service over `database_url`, with topics of its own (a fresh suffix)."""
+def start_write(
+    stack: Stack, database_url: str, *, relay: bool = True, extra: Mapping[str, str] | None = None
+) -> Service:
+    """The write service over `database_url`, with topics of its own (a fresh suffix), and
+    `extra` settings."""
     port, suffix = free_port(), uuid.uuid4().hex[:8]
     env = {
         "DATABASE_URL": database_url,
@@ -84,6 +87,7 @@ def start_write(stack: Stack, database_url: str, *, relay: bool = True) -> Servi
         env["KAFKA_BOOTSTRAP_SERVERS"] = stack.url("kafka")
         if stack.embedded_kafka:  # the dev broker lacks the idempotent producer
             env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"
+    env |= extra or {}
     return start_service(
         "write-service", "services.write", env, port=port, workdir=stack.workdir, ready=READY
     )

@@ -15,6 +15,7 @@ class Record:
     key: str
     value: bytes
     headers: dict[str, str]
+    header_list: tuple[tuple[str, str], ...] = ()  # as sent: a name may repeat
 
 
 async def read_records(
@@ -68,4 +69,5 @@ def _record(message: object) -> Record:
         key=(m.key or b"").decode(),  # type: ignore[attr-defined]
         value=m.value,  # type: ignore[attr-defined]
         headers={k: v.decode() for k, v in m.headers},  # type: ignore[attr-defined]
+        header_list=tuple((k, v.decode()) for k, v in m.headers),  # type: ignore[attr-defined]
     )

@@ -3,6 +3,7 @@
 from shared.plumbing.logging import configure_logging
 from shared.plumbing.server import serve
 from shared.plumbing.settings import load_settings
+from shared.plumbing.tracing import configure as configure_tracing
 
 from .entrypoints.app import create_app
 from .settings import ReadSettings
@@ -11,6 +12,7 @@ from .settings import ReadSettings
 def main() -> None:
     settings = load_settings(ReadSettings)
     configure_logging(settings.log_level, settings.log_format)
+    configure_tracing("read-service")
     serve(create_app(settings), host=settings.read_host, port=settings.read_port)
 
 

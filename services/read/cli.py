@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from pymongo.errors import PyMongoError
 
+from shared.plumbing.tracing import configure as configure_tracing
+
 from .adapters.control import ControlState, RebuildRefused
 from .adapters.dead_letters import DeadLetters, as_delivered
 from .adapters.tokens import ClientCredentials, TokenUnavailable, bearer_auth
@@ -180,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = ReadSettings()
     if args.command == "rebuild":
+        configure_tracing("read-service-rebuild")
         names = [args.projection] if args.projection else list(PROJECTIONS)
         return asyncio.run(rebuild(settings, names, args.page_size))
     if args.command == "projections":

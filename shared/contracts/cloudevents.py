@@ -10,8 +10,9 @@ CONTENT_TYPE = "application/json"
 Headers = list[tuple[str, bytes]]
 
 
-def to_headers(event: RecordedEvent, *, source: str) -> Headers:
-    """The Kafka record headers of one stored event."""
+def to_headers(event: RecordedEvent, *, source: str, traceparent: bool = True) -> Headers:
+    """The Kafka record headers of one stored event (without its `traceparent` when the
+    producer writes one itself)."""
     recorded = event.recorded_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     headers = [
         ("ce_specversion", SPEC_VERSION),
@@ -30,7 +31,7 @@ def to_headers(event: RecordedEvent, *, source: str) -> Headers:
         headers.append(("ce_correlationid", event.metadata.correlation_id))
     if event.metadata.causation_id:
         headers.append(("ce_causationid", event.metadata.causation_id))
-    if event.metadata.traceparent:
+    if traceparent and event.metadata.traceparent:
         headers.append(("traceparent", event.metadata.traceparent))
     actor = (event.metadata.actor or {}).get("subject")
     if actor:  # who did it, for any consumer; client and customer ids stay in the store

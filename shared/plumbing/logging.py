@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 
 import orjson
 
+from .tracing import log_fields
+
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line: time, level, logger, message, correlation id, extras."""
+    """One JSON object a line: time, level, logger, message, correlation id, the current
+    span's trace and span ids (when tracing is on), extras."""
 
     _skip = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -25,6 +28,7 @@ class JsonFormatter(logging.Formatter):
         cid = correlation_id.get()
         if cid:
             entry["correlation_id"] = cid
+        entry.update(log_fields())
         entry.update({k: v for k, v in record.__dict__.items() if k not in self._skip})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

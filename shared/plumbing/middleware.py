@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.plumbing.http import problem
 from shared.plumbing.logging import correlation_id
+from shared.plumbing.tracing import traceresponse
 
 log = logging.getLogger(__name__)
 # A correlation id we take from a client: printable ASCII without spaces, at most 100 characters.
@@ -106,7 +107,10 @@ class RequestContext:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status, started = message["status"], True
-                message.setdefault("headers", []).append((b"x-correlation-id", cid.encode()))
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-correlation-id", cid.encode()))
+                if (trace := traceresponse()) is not None:
+                    headers.append((b"traceresponse", trace.encode()))
             await send(message)
 
         try:

@@ -33,14 +33,11 @@ async def _create_database(server_url: str) -> str:
     return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-@pytest.fixture(scope="module")
-def write_service(
-    postgres: Any, kafka: Any, issuer: LocalIssuer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningService]:
+def write_env(postgres: Any, kafka: Any, issuer: LocalIssuer) -> dict[str, str]:
+    """The environment of a write service with a database and topics of its own."""
     database_url = asyncio.run(_create_database(postgres.url))
-    port = free_port()
     suffix = uuid.uuid4().hex[:8]
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "KAFKA_BOOTSTRAP_SERVERS": kafka.url,
@@ -48,31 +45,47 @@ def write_service(
         "CUSTOMERS_TOPIC": f"customers.{suffix}",
         "ORDERS_TOPIC": f"orders.{suffix}",
         "RELAY_MARKER_TOPIC": f"marker.{suffix}",
-        "WRITE_PORT": str(port),
+        "WRITE_PORT": str(free_port()),
         "RELAY_POLL_SECONDS": "0.2",
         **auth_env(issuer),
     }
-    yield from _serve("write", env, port, tmp_path_factory)
+
+
+def read_env(write_service: RunningService, mongo: Any) -> dict[str, str]:
+    """The environment of a read service over the same topics as `write_service`, with a
+    database of its own."""
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        **write_service.env,
+        "MONGODB_URL": mongo.url,
+        "MONGODB_DATABASE": f"read_{suffix}",
+        "CONSUMER_GROUP_PREFIX": f"read-{suffix}",
+        "WRITE_SERVICE_URL": write_service.url,
+        "READ_PORT": str(free_port()),
+        "LAG_POLL_SECONDS": "0.2",
+        "KAFKA_SESSION_TIMEOUT_MS": "6000",
+    }
+
+
+def serve(
+    name: str, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    """`name`'s service as a process on the port its environment names."""
+    yield from _serve(name, env, int(env[f"{name.upper()}_PORT"]), tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def write_service(
+    postgres: Any, kafka: Any, issuer: LocalIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    yield from serve("write", write_env(postgres, kafka, issuer), tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def read_service(
     write_service: RunningService, mongo: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningService]:
-    """The read service over the same topics as `write_service`, with a database of its own."""
-    port = free_port()
-    suffix = uuid.uuid4().hex[:8]
-    env = {
-        **write_service.env,
-        "MONGODB_URL": mongo.url,
-        "MONGODB_DATABASE": f"read_{suffix}",
-        "CONSUMER_GROUP_PREFIX": f"read-{suffix}",
-        "WRITE_SERVICE_URL": write_service.url,
-        "READ_PORT": str(port),
-        "LAG_POLL_SECONDS": "0.2",
-        "KAFKA_SESSION_TIMEOUT_MS": "6000",
-    }
-    yield from _serve("read", env, port, tmp_path_factory)
+    yield from serve("read", read_env(write_service, mongo), tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

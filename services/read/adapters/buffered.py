@@ -9,6 +9,8 @@ import orjson
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.plumbing.tracing import span
+
 from ..application.ports import Conflict
 from ..application.rebuild import DEFAULT_BUFFER_BYTES
 from ..projections.base import Doc, Indexes
@@ -213,10 +215,16 @@ class BufferedDocumentStore(DocumentStore):
 
     async def _write(self, writes: list[tuple[str, list[Doc], list[ReplaceOne[Doc]]]]) -> None:
         for role, new, again in writes:
-            if new:
-                await self._coll(role).insert_many(new, ordered=False)
-            if again:
-                await self._coll(role).bulk_write(again, ordered=False)
+            name = self.collections.name(role)
+            attributes = {"db.collection.name": name, "ordering.documents": len(new) + len(again)}
+            with span("documents write", attributes=attributes):
+                await self._write_role(role, new, again)
+
+    async def _write_role(self, role: str, new: list[Doc], again: list[ReplaceOne[Doc]]) -> None:
+        if new:
+            await self._coll(role).insert_many(new, ordered=False)
+        if again:
+            await self._coll(role).bulk_write(again, ordered=False)
 
     async def _settled(self) -> None:
         """Wait for the background writes; their failure is this call's failure."""

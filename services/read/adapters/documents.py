@@ -13,6 +13,8 @@ from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from shared.plumbing.tracing import span
+
 from ..application.ports import Conflict
 from ..projections.base import Doc, Indexes
 from .collections import Collections
@@ -76,8 +78,15 @@ class DocumentStore:
         if not ops:
             return
         expected = len(ops)
+        name = self.collections.name(role)
         try:
-            with unavailable_when_unreachable():
+            with (
+                span(
+                    "documents write",
+                    attributes={"db.collection.name": name, "ordering.documents": expected},
+                ),
+                unavailable_when_unreachable(),
+            ):
                 result = await self._coll(role).bulk_write(ops, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])

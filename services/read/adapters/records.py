@@ -30,6 +30,7 @@ def decode(record: Delivered) -> Event:
             recorded_at=parse_time(ce["time"]),
             data=_data(event_type, schema, record.value or b""),
             actor=ce.get("actor") or None,
+            traceparent=ce.get("traceparent"),
         )
     except (MissingHeader, KeyError, ValueError) as exc:
         if isinstance(exc, Undecodable | UnknownType):

@@ -11,6 +11,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import SpanKind
+
+from shared.plumbing.tracing import links_to, span
+
 from ..metrics import APPLIED, APPLY_LATENCY, DEAD_LETTERS, DUPLICATES, GAPS, POSITION, SKIPPED
 from ..projections.base import Event, Outcome, Projection
 from ..projections.rollup import Rollups
@@ -137,7 +141,14 @@ class BatchApplier:
 
     async def apply(self, source: RecordSource, prepared: "Prepared") -> None:
         """Apply a decoded batch (retrying while the infrastructure fails), dead-letter what
-        cannot be applied, then commit past it (unless the partitions moved on meanwhile)."""
+        cannot be applied, then commit past it (unless the partitions moved on meanwhile).
+        Traced, the batch is one span linked to the trace of each of its events."""
+        links = links_to(event.traceparent for _, event in prepared.events)
+        attributes = {"ordering.projection": self.name, "ordering.records": len(prepared.records)}
+        with span(f"apply {self.name}", attributes=attributes, links=links, kind=SpanKind.CONSUMER):
+            await self._apply_batch(source, prepared)
+
+    async def _apply_batch(self, source: RecordSource, prepared: "Prepared") -> None:
         if source.generation != self._generation:  # partitions moved: others may have written
             self._generation = source.generation
             self.forget()

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from shared.plumbing.tracing import span
+
 from ..projections import PROJECTIONS
 from ..projections.base import Event
 from ..projections.rollup import Rollups
@@ -103,6 +105,12 @@ class Rebuilder:
         self.switch_grace = switch_grace
 
     async def rebuild(self, projection: str) -> Progress:
+        """Replay the log into a new version, pause the live consumers for the final catch-up,
+        switch to it; traced, one span with a child per phase."""
+        with span(f"rebuild {projection}", attributes={"ordering.projection": projection}):
+            return await self._rebuild(projection)
+
+    async def _rebuild(self, projection: str) -> Progress:
         lock = self.control.lock(projection)
         state = await self.control.get(projection, fresh=True)
         active = int(state["active_version"])
@@ -122,7 +130,10 @@ class Rebuilder:
             progress.pausing_seconds = time.monotonic() - pausing
             await self._replay(replay, progress, cursor, "final catch-up", paused=True)
             progress.writes, progress.read_back = store.written, store.read_back
-            await self.control.set(projection, active_version=active + 1, previous_version=active)
+            with span("rebuild switch", attributes={"ordering.version": active + 1}):
+                await self.control.set(
+                    projection, active_version=active + 1, previous_version=active
+                )
             switched = True
             progress.switched_after = time.monotonic() - progress.started
             await self.control.set(projection, paused_until=None)
@@ -149,6 +160,12 @@ class Rebuilder:
         paused: bool = False,
     ) -> str | None:
         """Fold the log from `cursor` to its head into the new version, page by page."""
+        with span(f"rebuild {phase}"):
+            return await self._replay_pages(replay, progress, cursor, phase, paused)
+
+    async def _replay_pages(
+        self, replay: "Replay", progress: Progress, cursor: str | None, phase: str, paused: bool
+    ) -> str | None:
         progress.phase = phase
         projection, store, lock = PROJECTIONS[replay.projection], replay.store, replay.lock
         began, before = time.monotonic(), progress.replay_seconds
@@ -177,12 +194,14 @@ class Rebuilder:
         try:
             started = time.monotonic()
             await self._enter(progress, lock, "writing documents")
-            await store.write_changed()
+            with span("rebuild writing documents"):
+                await store.write_changed()
             progress.writing_seconds += time.monotonic() - started
             if store.indexes_pending:
                 started = time.monotonic()
                 await self._enter(progress, lock, "building indexes")
-                await store.build_indexes()
+                with span("rebuild building indexes"):
+                    await store.build_indexes()
                 progress.indexing_seconds += time.monotonic() - started
         finally:
             beating.cancel()
@@ -217,6 +236,10 @@ class Rebuilder:
 
     async def _pause(self, projection: str, lock: Lock, progress: Progress) -> None:
         """Pause the live consumers (a lease: it lapses if this process dies) and wait for them."""
+        with span("rebuild pausing live consumers"):
+            await self._pause_consumers(projection, lock, progress)
+
+    async def _pause_consumers(self, projection: str, lock: Lock, progress: Progress) -> None:
         progress.phase = "pausing live consumers"
         deadline = time.monotonic() + 30
         while True:

@@ -11,6 +11,7 @@ from shared.plumbing.access import install_auth
 from shared.plumbing.cors import install_cors
 from shared.plumbing.http import install_problem_handlers
 from shared.plumbing.middleware import BodyLimit, RequestContext
+from shared.plumbing.tracing import instrument_app
 
 from ..application.ports import Unavailable
 from ..bootstrap import build
@@ -49,4 +50,5 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, requests=HTTP_REQUESTS, latency=HTTP_LATENCY, service="read")
     install_cors(app, settings)  # outermost: every answer carries the CORS headers
+    instrument_app(app)  # around all of it: the request's span holds everything it did
     return app

@@ -41,6 +41,8 @@ class Event:
     # Who caused it (its token's subject), when the write side recorded one: live from the
     # record's `ce_actor` header, in rebuilds and healing from the feed's `metadata.actor`.
     actor: str | None = None
+    # The W3C trace context it continues (live from the record's `traceparent` header).
+    traceparent: str | None = None
 
 
 class Gap(Exception):

@@ -15,6 +15,7 @@ from shared.contracts.cloudevents import to_headers
 from shared.contracts.envelope import RecordedEvent
 from shared.contracts.serialization import dumps
 from shared.plumbing.kafka import kafka_security_options
+from shared.plumbing.tracing import enabled, links_to, span, within
 
 from ..application.ports import PartialPublish
 from ..metrics import PUBLISH_LATENCY
@@ -66,20 +67,31 @@ class KafkaPublisher:
             await producer.stop()
 
     async def publish(self, events: Sequence[RecordedEvent]) -> None:
-        """Send every record, then wait for all acknowledgements (raises PartialPublish)."""
+        """Send every record, then wait for all acknowledgements (raises PartialPublish).
+
+        Traced, the batch has one span linked to the trace of every event's command, and each
+        record is sent in its command's trace: the producer's instrumentation then writes the
+        record's `traceparent` (its send span, in that trace) in place of the stored one."""
+        links = links_to(event.metadata.traceparent for event in events)
+        with span("relay publish", attributes={"ordering.events": len(events)}, links=links):
+            await self._publish(events)
+
+    async def _publish(self, events: Sequence[RecordedEvent]) -> None:
         assert self._producer is not None, "publisher not started"
         await self._check_broker(self._producer)
         futures = []
+        source, traced = self._settings.event_source, enabled()
         try:
             for event in events:
-                futures.append(
-                    await self._producer.send(
-                        self._settings.topic_for(event.stream_type),
-                        value=dumps(event.data),
-                        key=str(event.stream_id).encode(),
-                        headers=to_headers(event, source=self._settings.event_source),
+                with within(event.metadata.traceparent):
+                    futures.append(
+                        await self._producer.send(
+                            self._settings.topic_for(event.stream_type),
+                            value=dumps(event.data),
+                            key=str(event.stream_id).encode(),
+                            headers=to_headers(event, source=source, traceparent=not traced),
+                        )
                     )
-                )
         except Exception as exc:
             for future in futures:
                 future.cancel()

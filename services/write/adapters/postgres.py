@@ -13,6 +13,7 @@ import orjson
 from shared.contracts.envelope import EventMetadata
 from shared.contracts.events import DomainEvent
 from shared.contracts.serialization import EventSerializer
+from shared.plumbing.tracing import links_to, span
 
 from ..application.ports import (
     AppendResult,
@@ -118,7 +119,9 @@ class PostgresEventStore(PostgresEventLog):
             email=email,
             idempotency=idempotency,
         )
-        result = await self._group.submit(pending)
+        attributes = {"ordering.stream_type": stream_type, "ordering.stream_id": str(stream_id)}
+        with span("event_store append", attributes={**attributes, "ordering.events": len(events)}):
+            result = await self._group.submit(pending)
         self._notifier.poke()
         return result
 
@@ -127,8 +130,14 @@ class PostgresEventStore(PostgresEventLog):
 
         A conflict (a taken version, email or idempotency key) rolls the whole batch back; each
         append then runs alone, so that only the one that conflicts fails. Any other error of
-        the batch goes up, and GroupCommit fails every append of it.
+        the batch goes up, and GroupCommit fails every append of it. Its span links the
+        commands of every append it holds.
         """
+        links = links_to(item.metadata.get("traceparent") for item in batch)
+        with span("event_store commit", attributes={"ordering.appends": len(batch)}, links=links):
+            await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[PendingAppend]) -> None:
         if len(batch) > 1:
             try:
                 positions = await self._insert(batch)

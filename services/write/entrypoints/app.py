@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from shared.plumbing.access import install_auth
 from shared.plumbing.cors import install_cors
 from shared.plumbing.middleware import BodyLimit, RequestContext
+from shared.plumbing.tracing import instrument_app
 
 from ..bootstrap import bootstrap
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -51,4 +52,5 @@ def create_app(settings: WriteSettings | None = None) -> FastAPI:
         RequestContext, requests=HTTP_REQUESTS, latency=HTTP_LATENCY, service="write"
     )
     install_cors(app, settings)  # outermost: every answer carries the CORS headers
+    instrument_app(app)  # around all of it: the request's span holds everything it did
     return app

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from shared.contracts.events import SKU_PATTERN
 from shared.plumbing.access import authorize, secured
 from shared.plumbing.auth import COMMAND
+from shared.plumbing.tracing import span
 
 from ..application.handlers import CommandResult
 from ..domain.commands import (
@@ -56,10 +57,14 @@ class CommandRoute(APIRoute):
         handler = super().get_route_handler()
         customers = self.operation_id in CUSTOMER_COMMANDS
         parsed = self.body_field is not None
+        name = f"command {self.operation_id}"
 
         async def handle(request: Request) -> Response:
             await authorize(request, COMMAND, customers=customers)
-            return await handler(JsonRequest(request.scope, request.receive) if parsed else request)
+            with span(name):  # its events carry this span's trace (see deps.get_context)
+                return await handler(
+                    JsonRequest(request.scope, request.receive) if parsed else request
+                )
 
         return handle
 

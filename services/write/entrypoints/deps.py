@@ -13,6 +13,7 @@ from shared.contracts.envelope import EventMetadata
 from shared.plumbing.access import Authenticator
 from shared.plumbing.auth import COMMAND, Principal
 from shared.plumbing.logging import correlation_id
+from shared.plumbing.tracing import current_traceparent, enabled
 
 from ..application.handlers import CommandContext, CommandHandlers
 from ..bootstrap import WriteService
@@ -75,7 +76,9 @@ async def get_context(request: Request, caller: Principal) -> CommandContext:
             correlation_id=cid,
             causation_id=cid,
             command_id=idempotency_key or str(uuid.uuid4()),
-            traceparent=request.headers.get("traceparent"),
+            # traced: the command's span (in the caller's trace, or a new one when the caller
+            # gave none or an invalid one); else the caller's traceparent, passed on
+            traceparent=current_traceparent() if enabled() else request.headers.get("traceparent"),
             actor=caller.actor(),
         ),
         subject=caller.subject,

@@ -10,6 +10,8 @@ import time
 
 from aiokafka.errors import KafkaError
 
+from shared.plumbing.tracing import configure as configure_tracing
+
 from ..application.republish import Progress, republish_events
 from ..bootstrap import republishing
 from ..settings import WriteSettings
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.from_position < 0:
         parser.error("--from-position must be >= 0")
+    configure_tracing("write-service-republish")
     try:
         asyncio.run(republish(WriteSettings(), args.from_position, args.batch_size))
     except (OSError, KafkaError) as exc:

@@ -1,0 +1,207 @@
+"""OpenTelemetry tracing, configured only by the standard `OTEL_*` variables and off unless an
+exporter is named (`OTEL_TRACES_EXPORTER`) or an OTLP endpoint is given.
+
+When on, the maintained instrumentations trace FastAPI, asyncpg, aiokafka, pymongo and httpx;
+`span` adds the spans they cannot see. When off, nothing is installed and `span` costs a check.
+"""
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.trace import Link, Span, SpanKind
+
+from .settings import InvalidSettings
+
+log = logging.getLogger(__name__)
+_TRACER = trace.get_tracer("ordering")
+_ON = False
+# A span links at most this many records' traces unless OTEL_SPAN_LINK_COUNT_LIMIT says
+# otherwise: enough for a relay batch (one link per command, not per event).
+DEFAULT_LINK_LIMIT = 1024
+_PROTOCOLS = ("http/protobuf", "grpc")
+
+
+def enabled() -> bool:
+    return _ON
+
+
+@contextlib.contextmanager
+def span(
+    name: str,
+    *,
+    attributes: Mapping[str, Any] | None = None,
+    links: Iterable[Link] = (),
+    kind: SpanKind = SpanKind.INTERNAL,
+) -> Iterator[Span | None]:
+    """A span around the block, current inside it (None when tracing is off)."""
+    if not _ON:
+        yield None
+        return
+    with _TRACER.start_as_current_span(
+        name, kind=kind, attributes=dict(attributes or {}), links=list(links)
+    ) as current:
+        yield current
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the current span, or None outside any."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def traceresponse() -> str | None:
+    """The current span as a W3C `traceresponse` header (same form as a traceparent): how a
+    caller learns the trace of its request."""
+    found = trace.get_current_span().get_span_context()
+    if not found.is_valid:
+        return None
+    return f"00-{found.trace_id:032x}-{found.span_id:016x}-{int(found.trace_flags):02x}"
+
+
+def links_to(traceparents: Iterable[str | None]) -> list[Link]:
+    """One link per distinct valid traceparent (records of one command share theirs); none
+    when tracing is off."""
+    if not _ON:
+        return []
+    links: dict[tuple[int, int], Link] = {}
+    for value in traceparents:
+        if value is None:
+            continue
+        found = trace.get_current_span(propagate.extract({"traceparent": value}))
+        span_context = found.get_span_context()
+        if span_context.is_valid:
+            links.setdefault((span_context.trace_id, span_context.span_id), Link(span_context))
+    return list(links.values())
+
+
+@contextlib.contextmanager
+def within(traceparent: str | None) -> Iterator[None]:
+    """The block runs in the trace `traceparent` names (unchanged when there is none), so what
+    it traces joins that trace: the relay sends each event in its command's trace."""
+    if not _ON or traceparent is None:
+        yield
+        return
+    token = context.attach(propagate.extract({"traceparent": traceparent}))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def log_fields() -> dict[str, str]:
+    """`trace_id` and `span_id` of the current span, for a log line (none outside a span)."""
+    found = trace.get_current_span().get_span_context()
+    if not found.is_valid:
+        return {}
+    return {"trace_id": f"{found.trace_id:032x}", "span_id": f"{found.span_id:016x}"}
+
+
+def _exporter_names(env: Mapping[str, str]) -> list[str]:
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return []
+    named = env.get("OTEL_TRACES_EXPORTER")
+    if named is None:  # an endpoint alone means OTLP
+        given = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+            "OTEL_EXPORTER_OTLP_ENDPOINT"
+        )
+        return ["otlp"] if given else []
+    names = [n.strip().lower() for n in named.split(",") if n.strip()]
+    return [] if names in ([], ["none"]) else [n for n in names if n != "none"]
+
+
+def _exporter(name: str, env: Mapping[str, str]) -> Any:
+    if name == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter()
+    if name != "otlp":
+        raise InvalidSettings(f"OTEL_TRACES_EXPORTER: {name!r} is not one of otlp, console, none")
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter as HttpExporter,
+        )
+
+        return HttpExporter()
+    raise InvalidSettings(
+        f"OTEL_EXPORTER_OTLP_PROTOCOL: {protocol!r} is not one of {', '.join(_PROTOCOLS)}"
+    )
+
+
+def configure(service_name: str, env: Mapping[str, str] | None = None) -> bool:
+    """Install tracing for this process when the environment asks for it; True when on.
+
+    The service name, sampler, exporter endpoint, headers and batching all come from the
+    standard variables (`OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`, `OTEL_EXPORTER_OTLP_*`,
+    `OTEL_BSP_*`); `service_name` is used when none is given.
+    """
+    global _ON
+    env = os.environ if env is None else env
+    names = _exporter_names(env)
+    if not names or _ON:
+        return _ON
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    exporters = [_exporter(name, env) for name in names]
+    resource = Resource.create()
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = Resource.create({SERVICE_NAME: service_name})
+    limits = SpanLimits(
+        max_links=None if "OTEL_SPAN_LINK_COUNT_LIMIT" in env else DEFAULT_LINK_LIMIT
+    )
+    provider = TracerProvider(resource=resource, span_limits=limits)
+    for exporter in exporters:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    _instrument_libraries()
+    _ON = True
+    log.info(
+        "tracing on",
+        extra={"exporters": names, "service": resource.attributes.get(SERVICE_NAME)},
+    )
+    return True
+
+
+def _instrument_libraries() -> None:
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+
+    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
+    AIOKafkaInstrumentor().instrument()
+    PymongoInstrumentor().instrument()
+    HTTPXClientInstrumentor().instrument()
+
+
+# Probes and scrapes come every few seconds: traced, they would bury the requests that matter.
+_UNTRACED_URLS = "/health/.*,/metrics"
+
+
+def instrument_app(app: Any) -> None:
+    """Trace the app's requests (the server span every command's trace starts from), when on;
+    `OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` replaces the probes and metrics left out by default."""
+    if not _ON:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    excluded = os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", _UNTRACED_URLS)
+    # one span a request: not one more for each ASGI message it reads or sends
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=excluded, exclude_spans=["receive", "send"]
+    )
