@@ -1,6 +1,7 @@
 """Part `traced`: the commands part (POST /orders, wrk, 32 connections) with tracing off, then
-on, every command traced and exported over OTLP/HTTP to a real receiver in a process of its
-own: the cost of tracing per command, in requests/s and in the write service's CPU."""
+on with every command traced, then on with one new trace in ten sampled (the Kubernetes
+settings' ratio); spans go over OTLP/HTTP to a real receiver in a process of its own. The cost
+of tracing per command, in requests/s and in the write service's CPU."""
 
 from __future__ import annotations
 
@@ -26,13 +27,18 @@ CUSTOMERS = 200
 OFF = {"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
 
 
-def tracing_on(receiver: str) -> dict[str, str]:
-    """Every command traced (the default sampler), exported to `receiver` over OTLP/HTTP."""
+SAMPLED_RATIO = 0.1
+
+
+def tracing_on(receiver: str, ratio: float = 1.0) -> dict[str, str]:
+    """New traces sampled at `ratio` (every one by default), exported to `receiver` over
+    OTLP/HTTP."""
     return {
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver,
-        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": str(ratio),
     }
 
 
@@ -94,6 +100,8 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
         # the service flushes its spans as it stops
         end = await asyncio.to_thread(received, url)
         receiver_cpu = tree_cpu_seconds({"receiver": receiver.pid})["receiver"] - receiver_cpu
+        env = tracing_on(url, SAMPLED_RATIO)
+        sampled = await measure(stack, wrk, env, "sampled", seconds=seconds, warmup=warmup)
     finally:
         stop_process(receiver, timeout=5)
     spans = end["spans"] - start["spans"]
@@ -108,10 +116,13 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
         "tracing_off": "OTEL_TRACES_EXPORTER=none: nothing installed",
         "wrk_off": off,
         "wrk_on": on,
+        "tracing_sampled": f"the same, new traces sampled at {SAMPLED_RATIO}",
+        "wrk_sampled": sampled,
         "receiver": end,
     }
     per_off = 1e6 * off["cpu_seconds"] / max(1, off["requests"])
     per_on = 1e6 * on["cpu_seconds"] / max(1, on["requests"])
+    per_sampled = 1e6 * sampled["cpu_seconds"] / max(1, sampled["requests"])
     result.add("off_commands_per_s", off["rate"], "requests/s")
     result.add("on_commands_per_s", on["rate"], "requests/s")
     result.add("on_vs_off", 100 * on["rate"] / off["rate"] if off["rate"] else 0.0, "%")
@@ -120,10 +131,14 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
     result.add("off_cpu_per_command", per_off, "µs")
     result.add("on_cpu_per_command", per_on, "µs")
     result.add("tracing_cpu_per_command", per_on - per_off, "µs")
+    result.add("sampled_commands_per_s", sampled["rate"], "requests/s")
+    result.add("sampled_p99", sampled["p99_us"] / 1000, "ms")
+    result.add("sampled_tracing_cpu_per_command", per_sampled - per_off, "µs")
     result.add("spans_per_command", spans / max(1, commands), "spans")
     result.add("otlp_bytes_per_command", (end["bytes"] - start["bytes"]) / max(1, commands), "B")
     result.add("receiver_cpu_seconds", receiver_cpu, "s")
-    errors = {k: v["errors"] for k, v in (("off", off), ("on", on)) if v["errors"]}
+    runs = (("off", off), ("on", on), ("sampled", sampled))
+    errors = {k: v["errors"] for k, v in runs if v["errors"]}
     if errors:
         result.notes.append(f"command requests failed or were not 2xx: {errors}")
     return result

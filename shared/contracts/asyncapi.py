@@ -37,7 +37,12 @@ HEADERS: dict[str, Any] = {
             "description": "who asked for the event: the subject (`sub`) of the command's "
             "access token; absent for events recorded before access control",
         },
-        "traceparent": {"type": "string", "description": "W3C trace context"},
+        "traceparent": {
+            "type": "string",
+            "description": "W3C Trace Context of the command that produced the event (with "
+            "tracing on, the record's send span in that command's trace)",
+            "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$",
+        },
     },
 }
 

@@ -29,22 +29,22 @@ def enabled() -> bool:
     return _ON
 
 
-@contextlib.contextmanager
+_OFF: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+
+
 def span(
     name: str,
     *,
     attributes: Mapping[str, Any] | None = None,
     links: Iterable[Link] = (),
     kind: SpanKind = SpanKind.INTERNAL,
-) -> Iterator[Span | None]:
+) -> contextlib.AbstractContextManager[Span | None]:
     """A span around the block, current inside it (None when tracing is off)."""
     if not _ON:
-        yield None
-        return
-    with _TRACER.start_as_current_span(
+        return _OFF
+    return _TRACER.start_as_current_span(
         name, kind=kind, attributes=dict(attributes or {}), links=list(links)
-    ) as current:
-        yield current
+    )
 
 
 def current_traceparent() -> str | None:
@@ -57,6 +57,8 @@ def current_traceparent() -> str | None:
 def traceresponse() -> str | None:
     """The current span as a W3C `traceresponse` header (same form as a traceparent): how a
     caller learns the trace of its request."""
+    if not _ON:
+        return None
     found = trace.get_current_span().get_span_context()
     if not found.is_valid:
         return None
@@ -177,16 +179,27 @@ def configure(service_name: str, env: Mapping[str, str] | None = None) -> bool:
     return True
 
 
+def _disabled() -> set[str]:
+    """The instrumentations `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` leaves out (e.g. `asyncpg`)."""
+    named = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
+    return {name.strip().lower() for name in named.split(",") if name.strip()}
+
+
 def _instrument_libraries() -> None:
     from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
 
-    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
-    AIOKafkaInstrumentor().instrument()
-    PymongoInstrumentor().instrument()
-    HTTPXClientInstrumentor().instrument()
+    disabled = _disabled()
+    if "asyncpg" not in disabled:
+        AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
+    if "aiokafka" not in disabled:
+        AIOKafkaInstrumentor().instrument()
+    if "pymongo" not in disabled:
+        PymongoInstrumentor().instrument()
+    if "httpx" not in disabled:
+        HTTPXClientInstrumentor().instrument()
 
 
 # Probes and scrapes come every few seconds: traced, they would bury the requests that matter.
@@ -196,7 +209,7 @@ _UNTRACED_URLS = "/health/.*,/metrics"
 def instrument_app(app: Any) -> None:
     """Trace the app's requests (the server span every command's trace starts from), when on;
     `OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` replaces the probes and metrics left out by default."""
-    if not _ON:
+    if not _ON or "fastapi" in _disabled():
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

@@ -73,10 +73,18 @@ def test_a_log_line_carries_the_trace_and_span_of_the_current_span() -> None:
     tracer = TracerProvider().get_tracer("test")
     with tracer.start_as_current_span("work") as span:
         line = _line(formatter)
-        assert tracing.current_traceparent() == tracing.traceresponse()
     found = span.get_span_context()
     assert line["trace_id"] == f"{found.trace_id:032x}"
     assert line["span_id"] == f"{found.span_id:016x}"
+
+
+def test_an_answer_names_the_trace_of_its_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("request"):
+        assert tracing.traceresponse() is None  # off: no header
+        monkeypatch.setattr(tracing, "_ON", True)
+        assert tracing.traceresponse() == tracing.current_traceparent() is not None
+    assert tracing.traceresponse() is None  # outside any span
 
 
 def test_links_name_each_distinct_valid_trace_once(monkeypatch: pytest.MonkeyPatch) -> None:
