@@ -18,7 +18,8 @@ from .settings import InvalidSettings
 
 log = logging.getLogger(__name__)
 _TRACER = trace.get_tracer("ordering")
-_ON = False
+_ON = False  # an SDK tracer provider is installed (by `configure`, or by whoever embeds us)
+_CONFIGURED = False  # `configure` installed it, with the instrumentations
 # A span links at most this many records' traces unless OTEL_SPAN_LINK_COUNT_LIMIT says
 # otherwise: enough for a relay batch (one link per command, not per event).
 DEFAULT_LINK_LIMIT = 1024
@@ -26,7 +27,21 @@ _PROTOCOLS = ("http/protobuf", "grpc")
 
 
 def enabled() -> bool:
+    """Whether spans are recorded: `configure` turned tracing on, or the process installed a
+    tracer provider of its own (the API's default proxy records nothing)."""
+    global _ON
+    if not _ON and not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        _ON = True
     return _ON
+
+
+def producer_writes_traceparent() -> bool:
+    """Whether aiokafka's instrumentation adds each record's `traceparent` as it sends it."""
+    if not enabled():
+        return False
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+
+    return bool(AIOKafkaInstrumentor().is_instrumented_by_opentelemetry)
 
 
 _OFF: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
@@ -38,12 +53,17 @@ def span(
     attributes: Mapping[str, Any] | None = None,
     links: Iterable[Link] = (),
     kind: SpanKind = SpanKind.INTERNAL,
+    headers: Mapping[str, str] | None = None,
 ) -> contextlib.AbstractContextManager[Span | None]:
-    """A span around the block, current inside it (None when tracing is off)."""
-    if not _ON:
+    """A span around the block, current inside it (None when tracing is off). With `headers`
+    (a request's) and no span around it yet, it continues the trace their `traceparent` names."""
+    if not enabled():
         return _OFF
+    parent = None
+    if headers is not None and not trace.get_current_span().get_span_context().is_valid:
+        parent = propagate.extract(headers)
     return _TRACER.start_as_current_span(
-        name, kind=kind, attributes=dict(attributes or {}), links=list(links)
+        name, context=parent, kind=kind, attributes=dict(attributes or {}), links=list(links)
     )
 
 
@@ -57,7 +77,7 @@ def current_traceparent() -> str | None:
 def traceresponse() -> str | None:
     """The current span as a W3C `traceresponse` header (same form as a traceparent): how a
     caller learns the trace of its request."""
-    if not _ON:
+    if not enabled():
         return None
     found = trace.get_current_span().get_span_context()
     if not found.is_valid:
@@ -68,7 +88,7 @@ def traceresponse() -> str | None:
 def links_to(traceparents: Iterable[str | None]) -> list[Link]:
     """One link per distinct valid traceparent (records of one command share theirs); none
     when tracing is off."""
-    if not _ON:
+    if not enabled():
         return []
     links: dict[tuple[int, int], Link] = {}
     for value in traceparents:
@@ -85,7 +105,7 @@ def links_to(traceparents: Iterable[str | None]) -> list[Link]:
 def within(traceparent: str | None) -> Iterator[None]:
     """The block runs in the trace `traceparent` names (unchanged when there is none), so what
     it traces joins that trace: the relay sends each event in its command's trace."""
-    if not _ON or traceparent is None:
+    if traceparent is None or not enabled():
         yield
         return
     token = context.attach(propagate.extract({"traceparent": traceparent}))
@@ -150,11 +170,11 @@ def configure(service_name: str, env: Mapping[str, str] | None = None) -> bool:
     standard variables (`OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`, `OTEL_EXPORTER_OTLP_*`,
     `OTEL_BSP_*`); `service_name` is used when none is given.
     """
-    global _ON
+    global _ON, _CONFIGURED
     env = os.environ if env is None else env
     names = _exporter_names(env)
-    if not names or _ON:
-        return _ON
+    if not names or _CONFIGURED:
+        return _CONFIGURED
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import SpanLimits, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -171,7 +191,7 @@ def configure(service_name: str, env: Mapping[str, str] | None = None) -> bool:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _instrument_libraries()
-    _ON = True
+    _ON = _CONFIGURED = True
     log.info(
         "tracing on",
         extra={"exporters": names, "service": resource.attributes.get(SERVICE_NAME)},
@@ -209,7 +229,7 @@ _UNTRACED_URLS = "/health/.*,/metrics"
 def instrument_app(app: Any) -> None:
     """Trace the app's requests (the server span every command's trace starts from), when on;
     `OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` replaces the probes and metrics left out by default."""
-    if not _ON or "fastapi" in _disabled():
+    if not _CONFIGURED or "fastapi" in _disabled():
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

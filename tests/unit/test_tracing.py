@@ -95,3 +95,25 @@ def test_links_name_each_distinct_valid_trace_once(monkeypatch: pytest.MonkeyPat
         "4bf92f3577b34da6a3ce929d0e0e4736",
         "0af7651916cd43dd8448eb211c80319c",
     ]
+
+
+def test_a_command_span_continues_the_callers_trace_when_no_request_span_holds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the HTTP instrumentation (a provider installed by whoever embeds the app), the
+    command's span still joins the caller's trace; an invalid one starts a new trace."""
+    tracer = TracerProvider().get_tracer("test")
+    monkeypatch.setattr(tracing, "_TRACER", tracer)
+    monkeypatch.setattr(tracing, "_ON", True)
+    with tracing.span("command", headers={"traceparent": TRACEPARENT}) as joined:
+        assert joined is not None
+        kept = tracing.current_traceparent()
+    assert kept is not None and kept.split("-")[1] == TRACEPARENT.split("-")[1]
+    with tracing.span("command", headers={"traceparent": "00-bad-bad-01"}):
+        fresh = tracing.current_traceparent()
+    assert fresh is not None and fresh.split("-")[1] != TRACEPARENT.split("-")[1]
+    with tracer.start_as_current_span("request") as request:  # the request's span wins
+        with tracing.span("command", headers={"traceparent": TRACEPARENT}) as inner:
+            assert inner is not None
+            parent = inner.parent  # type: ignore[attr-defined]
+    assert parent.span_id == request.get_span_context().span_id

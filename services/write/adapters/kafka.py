@@ -15,7 +15,7 @@ from shared.contracts.cloudevents import to_headers
 from shared.contracts.envelope import RecordedEvent
 from shared.contracts.serialization import dumps
 from shared.plumbing.kafka import kafka_security_options
-from shared.plumbing.tracing import enabled, links_to, span, within
+from shared.plumbing.tracing import links_to, producer_writes_traceparent, span, within
 
 from ..application.ports import PartialPublish
 from ..metrics import PUBLISH_LATENCY
@@ -80,7 +80,7 @@ class KafkaPublisher:
         assert self._producer is not None, "publisher not started"
         await self._check_broker(self._producer)
         futures = []
-        source, traced = self._settings.event_source, enabled()
+        source, stored = self._settings.event_source, not producer_writes_traceparent()
         try:
             for event in events:
                 with within(event.metadata.traceparent):
@@ -89,7 +89,7 @@ class KafkaPublisher:
                             self._settings.topic_for(event.stream_type),
                             value=dumps(event.data),
                             key=str(event.stream_id).encode(),
-                            headers=to_headers(event, source=source, traceparent=not traced),
+                            headers=to_headers(event, source=source, traceparent=stored),
                         )
                     )
         except Exception as exc:

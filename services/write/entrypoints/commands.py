@@ -61,7 +61,8 @@ class CommandRoute(APIRoute):
 
         async def handle(request: Request) -> Response:
             await authorize(request, COMMAND, customers=customers)
-            with span(name):  # its events carry this span's trace (see deps.get_context)
+            # its events carry this span's trace (see deps.get_context)
+            with span(name, headers=request.headers):
                 return await handler(
                     JsonRequest(request.scope, request.receive) if parsed else request
                 )
