@@ -2,7 +2,8 @@
 the protocol's own messages and kept (or only counted).
 
 In a thread for the tests (`OtlpReceiver`), or as a process for the benchmark:
-`python -m bench.otlp --port N`, which answers `GET /stats` with the spans and bytes received.
+`python -m bench.otlp --port N`, which answers `GET /stats` with the spans and bytes received
+and how many spans each service sent by name.
 """
 
 import argparse
@@ -10,6 +11,7 @@ import gzip
 import json
 import threading
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,6 +80,7 @@ class OtlpReceiver:
         self.received = 0
         self.bytes = 0
         self.exports = 0
+        self._names: Counter[str] = Counter()
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -91,9 +94,12 @@ class OtlpReceiver:
         with self._lock:
             return list(self._spans)
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         with self._lock:
-            return {"spans": self.received, "bytes": self.bytes, "exports": self.exports}
+            names = dict(sorted(self._names.items()))
+            return {"spans": self.received, "bytes": self.bytes, "exports": self.exports} | {
+                "by_name": names
+            }
 
     def __enter__(self) -> "OtlpReceiver":
         self._thread.start()
@@ -113,6 +119,7 @@ class OtlpReceiver:
             self.received += len(spans)
             self.bytes += len(body)
             self.exports += 1
+            self._names.update(f"{span.service}: {span.name}" for span in spans)
             if self.keep:
                 self._spans += spans
 

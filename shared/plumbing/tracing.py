@@ -186,7 +186,10 @@ def configure(service_name: str, env: Mapping[str, str] | None = None) -> bool:
     limits = SpanLimits(
         max_links=None if "OTEL_SPAN_LINK_COUNT_LIMIT" in env else DEFAULT_LINK_LIMIT
     )
-    provider = TracerProvider(resource=resource, span_limits=limits)
+    configured = TracerProvider(shutdown_on_exit=False).sampler  # OTEL_TRACES_SAMPLER's
+    provider = TracerProvider(
+        resource=resource, span_limits=limits, sampler=quiet_background(configured)
+    )
     for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
@@ -203,6 +206,36 @@ def _disabled() -> set[str]:
     """The instrumentations `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS` leaves out (e.g. `asyncpg`)."""
     named = os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
     return {name.strip().lower() for name in named.split(",") if name.strip()}
+
+
+def quiet_background(inner: Any) -> Any:
+    """`inner`, except that a client call outside any span starts no trace: the background polls
+    (the relay's reads, the consumers' pause checks, the lag reader) would otherwise start one
+    every second, burying the commands' traces."""
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    class QuietBackground(Sampler):
+        def should_sample(
+            self,
+            parent_context: Any,
+            trace_id: int,
+            name: str,
+            kind: SpanKind | None = None,
+            attributes: Any = None,
+            links: Any = None,
+            trace_state: Any = None,
+        ) -> Any:
+            parent = trace.get_current_span(parent_context).get_span_context()
+            if kind is SpanKind.CLIENT and not parent.is_valid:
+                return SamplingResult(Decision.DROP)
+            return inner.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"QuietBackground{{{inner.get_description()}}}"
+
+    return QuietBackground()
 
 
 def _instrument_libraries() -> None:

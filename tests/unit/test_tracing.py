@@ -5,6 +5,7 @@ import logging
 import orjson
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind
 
 from shared.plumbing import tracing
 from shared.plumbing.logging import JsonFormatter
@@ -117,3 +118,16 @@ def test_a_command_span_continues_the_callers_trace_when_no_request_span_holds_i
             assert inner is not None
             parent = inner.parent  # type: ignore[attr-defined]
     assert parent.span_id == request.get_span_context().span_id
+
+
+def test_a_client_call_outside_any_span_starts_no_trace() -> None:
+    """Background polls (the relay's reads, the pause checks) would start a trace each."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+    tracer = TracerProvider(sampler=tracing.quiet_background(ALWAYS_ON)).get_tracer("test")
+    with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT) as alone:
+        assert not alone.is_recording()
+    with tracer.start_as_current_span("relay publish") as batch:
+        assert batch.is_recording()
+        with tracer.start_as_current_span("INSERT", kind=SpanKind.CLIENT) as held:
+            assert held.is_recording()
