@@ -65,6 +65,20 @@ def ensure_wrk() -> str | None:
     return None
 
 
+async def wrk_or_skip(result: PartResult) -> str | None:
+    """wrk (see ensure_wrk), or None with `result` marked skipped."""
+    wrk = await asyncio.to_thread(ensure_wrk)
+    if wrk is None:
+        result.status = "skipped"
+        result.notes.append("wrk is not available (apt-get install -y wrk): part skipped")
+    return wrk
+
+
+def durations(quick: bool) -> tuple[float, float]:
+    """Seconds measured and seconds of warm-up, per wrk run."""
+    return (3.0, 1.0) if quick else (20.0, 3.0)
+
+
 def write_script(path: Path, customers: list[str], token: str) -> Path:
     # Lua long strings need no escaping; JSON never holds their closing "]==]"
     bodies = ", ".join(
@@ -95,12 +109,9 @@ async def measure(wrk: str, url: str, script: Path, *, seconds: float, warmup: f
 
 async def run(stack: Stack, *, quick: bool) -> PartResult:
     result = PartResult("http")
-    wrk = await asyncio.to_thread(ensure_wrk)
-    if wrk is None:
-        result.status = "skipped"
-        result.notes.append("wrk is not available (apt-get install -y wrk): part skipped")
+    if (wrk := await wrk_or_skip(result)) is None:
         return result
-    seconds, warmup = (3.0, 1.0) if quick else (20.0, 3.0)
+    seconds, warmup = durations(quick)
     database = await stack.create_database("bench_http")
     write = await asyncio.to_thread(start_write, stack, database)
     with running(write):

@@ -16,7 +16,7 @@ import httpx
 from deploy.local.stack import free_port, spawn, stop_process
 
 from .cpu import tree_cpu_seconds
-from .http import CONNECTIONS, ensure_wrk, run_wrk, write_script
+from .http import CONNECTIONS, durations, run_wrk, write_script, wrk_or_skip
 from .processes import ROOT, running, start_write
 from .servers import Stack
 from .stats import PartResult
@@ -84,12 +84,9 @@ async def measure(
 
 async def run(stack: Stack, *, quick: bool) -> PartResult:
     result = PartResult("traced")
-    wrk = await asyncio.to_thread(ensure_wrk)
-    if wrk is None:
-        result.status = "skipped"
-        result.notes.append("wrk is not available (apt-get install -y wrk): part skipped")
+    if (wrk := await wrk_or_skip(result)) is None:
         return result
-    seconds, warmup = (3.0, 1.0) if quick else (20.0, 3.0)
+    seconds, warmup = durations(quick)
     off = await measure(stack, wrk, OFF, "off", seconds=seconds, warmup=warmup)
     receiver, url = await asyncio.to_thread(start_receiver, stack.workdir)
     try:
