@@ -13,6 +13,7 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -70,10 +71,10 @@ def decode(body: bytes) -> list[ReceivedSpan]:
     return found
 
 
-class OtlpReceiver:
-    """Receives OTLP/HTTP protobuf exports on a free port until stopped."""
+class Received:
+    """What exporters sent: the spans (when kept), and counts."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, keep: bool = True) -> None:
+    def __init__(self, *, keep: bool = True) -> None:
         self._lock = threading.Lock()
         self._spans: list[ReceivedSpan] = []
         self.keep = keep
@@ -81,14 +82,6 @@ class OtlpReceiver:
         self.bytes = 0
         self.exports = 0
         self._names: Counter[str] = Counter()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def spans(self) -> list[ReceivedSpan]:
         with self._lock:
@@ -101,6 +94,31 @@ class OtlpReceiver:
                 "by_name": names
             }
 
+    def _take(self, body: bytes) -> None:
+        spans = decode(body)
+        with self._lock:
+            self.received += len(spans)
+            self.bytes += len(body)
+            self.exports += 1
+            self._names.update(f"{span.service}: {span.name}" for span in spans)
+            if self.keep:
+                self._spans += spans
+
+
+class OtlpReceiver(Received):
+    """Receives OTLP/HTTP protobuf exports on a free port until stopped."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, keep: bool = True) -> None:
+        super().__init__(keep=keep)
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
     def __enter__(self) -> "OtlpReceiver":
         self._thread.start()
         return self
@@ -112,16 +130,6 @@ class OtlpReceiver:
 
     def serve_forever(self) -> None:
         self._server.serve_forever()
-
-    def _take(self, body: bytes) -> None:
-        spans = decode(body)
-        with self._lock:
-            self.received += len(spans)
-            self.bytes += len(body)
-            self.exports += 1
-            self._names.update(f"{span.service}: {span.name}" for span in spans)
-            if self.keep:
-                self._spans += spans
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -164,6 +172,35 @@ class OtlpReceiver:
                 return
 
         return Handler
+
+
+class GrpcOtlpReceiver(Received):
+    """Receives OTLP/gRPC exports (the TraceService) on a free port until stopped."""
+
+    def __init__(self, host: str = "127.0.0.1", *, keep: bool = True) -> None:
+        import grpc
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as service
+
+        super().__init__(keep=keep)
+        receiver = self
+
+        class TraceService(service.TraceServiceServicer):
+            def Export(  # noqa: N802 - the service's method name
+                self, request: ExportTraceServiceRequest, context: Any
+            ) -> ExportTraceServiceResponse:
+                receiver._take(request.SerializeToString())
+                return ExportTraceServiceResponse()
+
+        self._server = grpc.server(ThreadPoolExecutor(max_workers=4))
+        service.add_TraceServiceServicer_to_server(TraceService(), self._server)  # type: ignore[no-untyped-call]
+        self.url = f"http://{host}:{self._server.add_insecure_port(f'{host}:0')}"
+
+    def __enter__(self) -> "GrpcOtlpReceiver":
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop(grace=None)
 
 
 def joined(spans: list[ReceivedSpan], trace_id: str) -> Iterator[ReceivedSpan]:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.otlp import OtlpReceiver, ReceivedSpan, joined
+from bench.otlp import GrpcOtlpReceiver, OtlpReceiver, ReceivedSpan, joined
 from deploy.local.stack import LocalIssuer
 from tests.auth import bearer
 from tests.kafka_utils import read_records
@@ -29,7 +29,7 @@ def receiver() -> Iterator[OtlpReceiver]:
         yield running
 
 
-def traced(env: dict[str, str], receiver: OtlpReceiver) -> dict[str, str]:
+def traced(env: dict[str, str], receiver: OtlpReceiver | GrpcOtlpReceiver) -> dict[str, str]:
     unset = {k: v for k, v in env.items() if not k.startswith("OTEL_")}
     return {
         **unset,
@@ -187,3 +187,35 @@ async def the_record(write: RunningService, customer_id: str) -> Any:
         return next((r for r in records if r.headers.get("ce_subject") == customer_id), None)
 
     return await poll(found, f"the record of customer {customer_id}", timeout=60)
+
+
+@pytest.fixture(scope="module")
+def grpc_receiver() -> Iterator[GrpcOtlpReceiver]:
+    with GrpcOtlpReceiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def grpc_write(
+    postgres: Any,
+    kafka: Any,
+    issuer: LocalIssuer,
+    grpc_receiver: GrpcOtlpReceiver,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningService]:
+    env = traced(write_env(postgres, kafka, issuer), grpc_receiver)
+    env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc"
+    yield from serve("write", env, tmp_path_factory)
+
+
+async def test_spans_go_to_an_otlp_grpc_receiver_too(
+    http: httpx.AsyncClient, grpc_write: RunningService, grpc_receiver: GrpcOtlpReceiver
+) -> None:
+    """`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`: the same spans, over gRPC (a collector's port 4317)."""
+    _, trace_id = await register(http, grpc_write, None)
+
+    async def arrived() -> bool:
+        names = {s.name for s in grpc_receiver.spans() if s.trace_id == trace_id}
+        return {"POST /customers", "command registerCustomer"} <= names
+
+    await poll(arrived, "the command's spans over gRPC", timeout=30)
