@@ -14,9 +14,17 @@ ALLOWED_HEADERS = [
     "If-None-Match",
     "Idempotency-Key",
     "traceparent",
+    "tracestate",
     "X-Correlation-ID",
 ]
-EXPOSED_HEADERS = ["ETag", "Location", "X-Correlation-ID", "Idempotent-Replayed", "Retry-After"]
+EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "X-Correlation-ID",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "traceresponse",
+]
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 

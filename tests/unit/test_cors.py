@@ -53,7 +53,14 @@ async def test_a_preflight_from_an_allowed_origin_is_answered() -> None:
     assert response.headers["access-control-allow-origin"] == ALLOWED
     assert "POST" in response.headers["access-control-allow-methods"]
     allowed = response.headers["access-control-allow-headers"].lower()
-    for header in ("authorization", "content-type", "idempotency-key", "if-match", "traceparent"):
+    for header in (
+        "authorization",
+        "content-type",
+        "idempotency-key",
+        "if-match",
+        "traceparent",
+        "tracestate",
+    ):
         assert header in allowed
     assert "access-control-allow-credentials" not in response.headers
 
@@ -64,7 +71,14 @@ async def test_an_answer_to_an_allowed_origin_exposes_the_apis_headers() -> None
     assert response.status_code == 201
     assert response.headers["access-control-allow-origin"] == ALLOWED
     exposed = response.headers["access-control-expose-headers"]
-    for header in ("ETag", "Location", "X-Correlation-ID", "Idempotent-Replayed", "Retry-After"):
+    for header in (
+        "ETag",
+        "Location",
+        "X-Correlation-ID",
+        "Idempotent-Replayed",
+        "Retry-After",
+        "traceresponse",
+    ):
         assert header in exposed
 
 
