@@ -101,13 +101,16 @@ def links_to(traceparents: Iterable[str | None]) -> list[Link]:
     return list(links.values())
 
 
-@contextlib.contextmanager
-def within(traceparent: str | None) -> Iterator[None]:
+def within(traceparent: str | None) -> contextlib.AbstractContextManager[None]:
     """The block runs in the trace `traceparent` names (unchanged when there is none), so what
     it traces joins that trace: the relay sends each event in its command's trace."""
     if traceparent is None or not enabled():
-        yield
-        return
+        return _OFF
+    return _attached(traceparent)
+
+
+@contextlib.contextmanager
+def _attached(traceparent: str) -> Iterator[None]:
     token = context.attach(propagate.extract({"traceparent": traceparent}))
     try:
         yield

@@ -13,7 +13,7 @@ import orjson
 from shared.contracts.envelope import EventMetadata
 from shared.contracts.events import DomainEvent
 from shared.contracts.serialization import EventSerializer
-from shared.plumbing.tracing import links_to, span
+from shared.plumbing.tracing import enabled, links_to, span
 
 from ..application.ports import (
     AppendResult,
@@ -119,8 +119,11 @@ class PostgresEventStore(PostgresEventLog):
             email=email,
             idempotency=idempotency,
         )
-        attributes = {"ordering.stream_type": stream_type, "ordering.stream_id": str(stream_id)}
-        with span("event_store append", attributes={**attributes, "ordering.events": len(events)}):
+        attributes: dict[str, str | int] | None = None
+        if enabled():  # built only for a span that records: every command comes this way
+            attributes = {"ordering.stream_type": stream_type, "ordering.stream_id": str(stream_id)}
+            attributes["ordering.events"] = len(events)
+        with span("event_store append", attributes=attributes):
             result = await self._group.submit(pending)
         self._notifier.poke()
         return result
