@@ -27,11 +27,9 @@ _PROTOCOLS = ("http/protobuf", "grpc")
 
 
 def enabled() -> bool:
-    """Whether spans are recorded: `configure` turned tracing on, or the process installed a
-    tracer provider of its own (the API's default proxy records nothing)."""
-    global _ON
-    if not _ON and not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        _ON = True
+    """Whether spans are recorded: `configure` turned tracing on, or the process had installed
+    a tracer provider of its own when it built the app (see `instrument_app`). A flag, read on
+    every command's path."""
     return _ON
 
 
@@ -264,7 +262,14 @@ _UNTRACED_URLS = "/health/.*,/metrics"
 
 def instrument_app(app: Any) -> None:
     """Trace the app's requests (the server span every command's trace starts from), when on;
-    `OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` replaces the probes and metrics left out by default."""
+    `OTEL_PYTHON_FASTAPI_EXCLUDED_URLS` replaces the probes and metrics left out by default.
+
+    A process that installed an SDK tracer provider itself before building the app (a host
+    application, a test with an in-memory exporter) gets our spans too, and instruments what
+    it wants itself (the API's default proxy records nothing)."""
+    global _ON
+    if not _ON and not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        _ON = True
     if not _CONFIGURED or "fastapi" in _disabled():
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor

@@ -4,6 +4,7 @@ import logging
 
 import orjson
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 
@@ -131,3 +132,14 @@ def test_a_client_call_outside_any_span_starts_no_trace() -> None:
         assert batch.is_recording()
         with tracer.start_as_current_span("INSERT", kind=SpanKind.CLIENT) as held:
             assert held.is_recording()
+
+
+def test_a_provider_the_process_installed_before_building_the_app_gets_our_spans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tracing, "_ON", False)
+    tracing.instrument_app(object())  # only the API's proxy: still off
+    assert not tracing.enabled()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: TracerProvider())
+    tracing.instrument_app(object())  # not configured here: nothing is instrumented
+    assert tracing.enabled()
