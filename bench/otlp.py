@@ -108,6 +108,8 @@ class Received:
 class OtlpReceiver(Received):
     """Receives OTLP/HTTP protobuf exports on a free port until stopped."""
 
+    protocol = "http/protobuf"  # as OTEL_EXPORTER_OTLP_PROTOCOL names it
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, keep: bool = True) -> None:
         super().__init__(keep=keep)
         self._server = ThreadingHTTPServer((host, port), self._handler())
@@ -176,6 +178,8 @@ class OtlpReceiver(Received):
 
 class GrpcOtlpReceiver(Received):
     """Receives OTLP/gRPC exports (the TraceService) on a free port until stopped."""
+
+    protocol = "grpc"
 
     def __init__(self, host: str = "127.0.0.1", *, keep: bool = True) -> None:
         import grpc

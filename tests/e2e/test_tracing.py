@@ -34,7 +34,7 @@ def traced(env: dict[str, str], receiver: OtlpReceiver | GrpcOtlpReceiver) -> di
     return {
         **unset,
         "OTEL_TRACES_EXPORTER": "otlp",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": receiver.protocol,
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
@@ -48,8 +48,9 @@ def traced_write(
     receiver: OtlpReceiver,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningService]:
-    env = traced(write_env(postgres, kafka, issuer), receiver)
-    yield from serve("write", env, tmp_path_factory)
+    yield from serve(
+        "write", traced(write_env(postgres, kafka, issuer), receiver), tmp_path_factory
+    )
 
 
 @pytest.fixture(scope="module")
@@ -203,9 +204,9 @@ def grpc_write(
     grpc_receiver: GrpcOtlpReceiver,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningService]:
-    env = traced(write_env(postgres, kafka, issuer), grpc_receiver)
-    env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc"
-    yield from serve("write", env, tmp_path_factory)
+    yield from serve(
+        "write", traced(write_env(postgres, kafka, issuer), grpc_receiver), tmp_path_factory
+    )
 
 
 async def test_spans_go_to_an_otlp_grpc_receiver_too(
