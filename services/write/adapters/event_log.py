@@ -15,8 +15,22 @@ import asyncpg
 
 from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
 
+from .failures import translating
+
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "events_appended"
+
+# PostgreSQL refusing or dropping connections, the pool's connection gone, a timeout.
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+# On the methods of the PostgreSQL adapters: those failures raise the application's Unavailable.
+postgres_call = translating(UNREACHABLE)
 
 _SELECT_RECORDED = """
 SELECT position, transaction_id::text::bigint AS transaction_id, event_id, stream_type, stream_id,
@@ -62,31 +76,39 @@ class PostgresEventLog:
     def pool(self) -> asyncpg.Pool:
         return self._pool
 
+    @postgres_call
     async def read_all(
         self, after: Cursor, limit: int, *, min_position: int = 0
     ) -> list[RecordedEvent]:
-        rows = await self.read_all_raw(after, limit, min_position=min_position)
+        rows = await self._read_all(after, limit, min_position)
         return [_recorded(r) for r in rows]
 
+    @postgres_call
     async def read_all_raw(
         self, after: Cursor, limit: int, *, min_position: int = 0
     ) -> list[dict[str, Any]]:
         """The log in commit order, as plain dicts (the feed serialises them directly)."""
+        return await self._read_all(after, limit, min_position)
+
+    async def _read_all(self, after: Cursor, limit: int, min_position: int) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
             _READ_ALL, str(after.transaction_id), after.position, limit, min_position
         )
         return [dict(r) for r in rows]
 
+    @postgres_call
     async def read_stream(
         self, stream_id: UUID, *, after_version: int = 0, limit: int = 1000
     ) -> list[RecordedEvent]:
         rows = await self._pool.fetch(_READ_STREAM, stream_id, after_version, limit)
         return [_recorded(dict(r)) for r in rows]
 
+    @postgres_call
     async def head(self) -> Cursor | None:
         row = await self._pool.fetchrow(_HEAD)
         return None if row is None else Cursor(row["transaction_id"], row["position"])
 
+    @postgres_call
     async def count_after(self, after: Cursor) -> int:
         value = await self._pool.fetchval(
             "SELECT count(*) FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2)"
@@ -96,6 +118,7 @@ class PostgresEventLog:
         )
         return int(value)
 
+    @postgres_call
     async def max_position(self) -> int:
         value = await self._pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
         return int(value)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared.contracts.cloudevents import to_headers
@@ -20,9 +20,12 @@ from shared.plumbing.tracing import links_to, producer_writes_traceparent, span,
 from ..application.ports import PartialPublish
 from ..metrics import PUBLISH_LATENCY
 from ..settings import WriteSettings
+from .failures import translating
 
 log = logging.getLogger(__name__)
 
+# The broker refusing connections or requests, or not answering in time: Unavailable.
+kafka_call = translating((KafkaError, OSError, TimeoutError))
 
 # The hash of recent keys: a stream's later events skip it.
 _murmur2: Callable[[bytes], int] = functools.lru_cache(maxsize=65_536)(murmur2)
@@ -43,6 +46,7 @@ class KafkaPublisher:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
 
+    @kafka_call
     async def start(self) -> bool:
         """Connect and make sure the topics exist; True when the broker had lost them."""
         lost = await ensure_topics(self._settings)
@@ -61,11 +65,13 @@ class KafkaPublisher:
         self._producer = producer
         return lost
 
+    @kafka_call
     async def stop(self) -> None:
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.stop()
 
+    @kafka_call
     async def publish(self, events: Sequence[RecordedEvent]) -> None:
         """Send every record, then wait for all acknowledgements (raises PartialPublish).
 

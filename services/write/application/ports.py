@@ -53,6 +53,14 @@ class IdempotencyKeyTaken(Exception):
     """A concurrent request with the same idempotency key committed first."""
 
 
+class Unavailable(Exception):
+    """The event store or the broker cannot be reached right now: retry later."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
 class EventStore(Protocol):
     """The event store: streams with optimistic concurrency, plus the commit-ordered log."""
 
