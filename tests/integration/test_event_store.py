@@ -9,12 +9,14 @@ import pytest
 
 from services.write.adapters import event_log
 from services.write.adapters.migrations import migrate
-from services.write.adapters.postgres import PostgresEventStore
+from services.write.adapters.postgres import PostgresEventStore, create_pool
 from services.write.application.ports import (
     AppendResult,
     EmailClaim,
     IdempotencyKeyTaken,
     IdempotencyRecord,
+    LogHead,
+    Unavailable,
 )
 from services.write.domain.errors import ConcurrencyError, DuplicateEmail
 from shared.contracts.envelope import START, Cursor, EventMetadata
@@ -109,6 +111,37 @@ async def test_feed_pages_in_commit_order(store: PostgresEventStore) -> None:
     assert await store.count_after(cursor) == 0
 
 
+async def test_the_http_feed_pages_the_log_with_cursors_and_knows_its_head(
+    store: PostgresEventStore,
+) -> None:
+    assert await store.head() == LogHead(cursor=START, position=0)
+    empty = await store.read_page(START, 10)
+    assert empty.events == [] and empty.next == START
+    for i in range(5):
+        await register(store, f"page{i}@x.io")
+    first = await store.read_page(START, 3)
+    rest = await store.read_page(first.next, 3)
+    positions = [row["position"] for row in [*first.events, *rest.events]]
+    assert len(positions) == 5 and positions == sorted(positions)
+    assert not any("transaction_id" in row for row in first.events)  # the cursor holds it
+    assert (await store.read_page(rest.next, 3)).events == []
+    head = await store.head()
+    assert head.cursor == rest.next and head.position == positions[-1]
+
+
+async def test_a_closed_pool_is_an_unavailable_store(pg_database: str) -> None:
+    pool = await create_pool(pg_database, min_size=1, max_size=1)
+    store = PostgresEventStore(pool)
+    await pool.close()
+    with pytest.raises(Unavailable):
+        await store.ping(timeout=1)
+    with pytest.raises(Unavailable):
+        await store.read_page(START, 10)
+    with pytest.raises(Unavailable):
+        await register(store, "closed@x.io")
+    await store.close()
+
+
 async def test_feed_and_head_walk_the_commit_order_index_without_sorting(
     store: PostgresEventStore, pg_database: str
 ) -> None:
@@ -122,7 +155,7 @@ async def test_feed_and_head_walk_the_commit_order_index_without_sorting(
             for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
                 await conn.execute(f"SET LOCAL {setting} = off")
             page = await conn.fetch(f"EXPLAIN {event_log._READ_ALL}", "0", 0, 100, 0)
-            head = await conn.fetch(f"EXPLAIN {event_log._HEAD}")
+            head = await conn.fetch(f"EXPLAIN {event_log._HEAD_AND_HIGHEST}")
     finally:
         await conn.close()
     for plan in (page, head):

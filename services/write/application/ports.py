@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
@@ -83,6 +83,48 @@ class EventStore(Protocol):
     async def stream_type_of(self, stream_id: UUID) -> str | None: ...
 
     async def read_all(self, after: Cursor, limit: int) -> list[RecordedEvent]: ...
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """Events of the log in commit order, each as the feed serves it, and the cursor after them
+    (the one read after, when there were none)."""
+
+    events: list[dict[str, Any]]
+    next: Cursor
+
+
+@dataclass(frozen=True)
+class LogHead:
+    """The last event readers can see (START when none) and the highest position committed
+    (0 when none is visible yet)."""
+
+    cursor: Cursor
+    position: int
+
+
+class EventLogReader(Protocol):
+    """The log as the HTTP API serves it: one stream, the whole log by pages, its head."""
+
+    async def read_stream(
+        self, stream_id: UUID, *, after_version: int = 0, limit: int = 1000
+    ) -> list[RecordedEvent]: ...
+
+    async def read_page(self, after: Cursor, limit: int) -> LogPage: ...
+
+    async def head(self) -> LogHead: ...
+
+    async def ping(self, timeout: float) -> None:
+        """Return once the store answered; Unavailable when it did not within `timeout` s."""
+        ...
+
+
+class MetricsExposition(Protocol):
+    """The service's metrics as a scraper reads them."""
+
+    async def render(self) -> tuple[bytes, str]:
+        """The exposition's body and its content type."""
+        ...
 
 
 class CheckpointStore(Protocol):
