@@ -11,7 +11,7 @@ from typing import Literal
 from .adapters.kafka import KafkaPublisher
 from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
-from .adapters.prometheus import PrometheusExposition
+from .adapters.prometheus import PrometheusExposition, PrometheusRelayObserver
 from .adapters.relay_support import Leadership, PostgresCheckpoints
 from .application.handlers import CommandHandlers
 from .application.ports import BrokerPublisher, EventFeed, EventLogReader, MetricsExposition
@@ -93,6 +93,7 @@ def relay_runner(
             linger_seconds=settings.relay_linger_seconds,
         ),
         status=status,
+        observer=PrometheusRelayObserver(),
     )
 
 

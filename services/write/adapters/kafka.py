@@ -3,7 +3,6 @@
 import asyncio
 import functools
 import logging
-import time
 from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
@@ -18,7 +17,6 @@ from shared.plumbing.kafka import kafka_security_options
 from shared.plumbing.tracing import links_to, producer_writes_traceparent, span, within
 
 from ..application.ports import PartialPublish
-from ..metrics import PUBLISH_LATENCY
 from ..settings import WriteSettings
 from .failures import translating
 
@@ -106,11 +104,9 @@ class KafkaPublisher:
         results = await asyncio.wait_for(
             asyncio.gather(*futures, return_exceptions=True), timeout=timeout
         )
-        now = time.time()
-        for index, (event, result) in enumerate(zip(events, results, strict=True)):
+        for index, result in enumerate(results):
             if isinstance(result, BaseException):
                 raise PartialPublish(index, result)
-            PUBLISH_LATENCY.observe(max(0.0, now - event.recorded_at.timestamp()))
 
     async def _check_broker(self, producer: AIOKafkaProducer) -> None:
         """Fail before sending when the broker is unreachable or has lost its topics.

@@ -2,15 +2,45 @@
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..metrics import HEAD_POSITION
+from ..metrics import (
+    HEAD_POSITION,
+    OUTBOX_LAG,
+    PUBLISH_ERRORS,
+    PUBLISH_LATENCY,
+    PUBLISHED,
+    PUBLISHED_POSITION,
+    RELAY_LEADER,
+)
 
 log = logging.getLogger(__name__)
+
+
+class PrometheusRelayObserver:
+    """The relay's reports as the outbox metrics (a RelayObserver)."""
+
+    def resumed(self, position: int) -> None:
+        PUBLISHED_POSITION.set(position)
+
+    def published(self, latencies: Sequence[float], position: int) -> None:
+        for latency in latencies:
+            PUBLISH_LATENCY.observe(latency)
+        PUBLISHED.inc(len(latencies))
+        PUBLISHED_POSITION.set(position)
+
+    def lag(self, events: int) -> None:
+        OUTBOX_LAG.set(events)
+
+    def leading(self, leader: bool) -> None:
+        RELAY_LEADER.set(1 if leader else 0)
+
+    def publish_failed(self, error: BaseException) -> None:
+        PUBLISH_ERRORS.inc()
 
 
 class PrometheusExposition:

@@ -157,6 +157,31 @@ class BrokerPublisher(Protocol):
         ...
 
 
+class RelayObserver(Protocol):
+    """What the relay reports as it runs; the composition root makes metrics of it."""
+
+    def resumed(self, position: int) -> None:
+        """A term starts from its checkpoint: the highest position published so far."""
+        ...
+
+    def published(self, latencies: Sequence[float], position: int) -> None:
+        """The broker acknowledged events, each `latencies[i]` seconds after it was recorded;
+        the highest position published is now `position`."""
+        ...
+
+    def lag(self, events: int) -> None:
+        """Committed events not yet acknowledged by the broker."""
+        ...
+
+    def leading(self, leader: bool) -> None:
+        """This process took (True) or gave up (False) the relay's leadership."""
+        ...
+
+    def publish_failed(self, error: BaseException) -> None:
+        """A term ended on an error (a failed batch, the broker or database gone)."""
+        ...
+
+
 class PartialPublish(Exception):
     """Some records of a batch were not acknowledged; `acked` leading ones were."""
 
