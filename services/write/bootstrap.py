@@ -12,7 +12,7 @@ from .adapters.kafka import KafkaPublisher
 from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
 from .adapters.prometheus import PrometheusExposition, PrometheusRelayObserver
-from .adapters.relay_support import Leadership, PostgresCheckpoints
+from .adapters.relay_support import PostgresCheckpoints, PostgresLeadership
 from .application.handlers import CommandHandlers
 from .application.ports import BrokerPublisher, EventFeed, EventLogReader, MetricsExposition
 from .application.relay import RelayPace, RelayRunner, RelayStatus
@@ -85,7 +85,7 @@ def relay_runner(
     return RelayRunner(
         feed=store,
         checkpoints=PostgresCheckpoints(store.pool),
-        leaderships=functools.partial(Leadership, settings.dsn),
+        leaderships=functools.partial(PostgresLeadership, settings.dsn),
         publishers=functools.partial(KafkaPublisher, settings),
         pace=RelayPace(
             batch_size=settings.relay_batch_size,

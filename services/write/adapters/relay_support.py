@@ -45,9 +45,9 @@ class PostgresCheckpoints:
         )
 
 
-class Leadership:
-    """Holds the relay's advisory lock on a dedicated connection, and LISTENs on it for the
-    appends' NOTIFY.
+class PostgresLeadership:
+    """A term of the relay's Leadership: its advisory lock, held on a dedicated connection
+    that LISTENs for the appends' NOTIFY.
 
     The lock lives as long as the connection: if the connection drops, another replica can
     take over, and `lost` tells this one to stop publishing.
