@@ -26,7 +26,7 @@ class WriteService:
     reads, the relay's status and the metrics. Built by `bootstrap`, torn down by `close`."""
 
     def __init__(self, settings: WriteSettings, store: PostgresEventStore) -> None:
-        self.settings = settings
+        self._settings = settings
         self.handlers = CommandHandlers(store, max_attempts=settings.command_attempts)
         self.log: EventLogReader = store
         self.metrics: MetricsExposition = PrometheusExposition(store.max_position)
@@ -35,7 +35,7 @@ class WriteService:
         self._relay: asyncio.Task[None] | None = None
 
     def start_relay(self) -> None:
-        relaying = relay_runner(self.settings, self._store, self.relay_status).run()
+        relaying = relay_runner(self._settings, self._store, self.relay_status).run()
         self._relay = asyncio.create_task(relaying, name="relay")
 
     @property

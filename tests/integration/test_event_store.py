@@ -19,7 +19,7 @@ from services.write.application.ports import (
     Unavailable,
 )
 from services.write.domain.errors import ConcurrencyError, DuplicateEmail
-from shared.contracts.envelope import START, Cursor, EventMetadata
+from shared.contracts.envelope import START, EventMetadata
 from shared.contracts.events import CustomerRegistered, CustomerRenamed
 
 META = EventMetadata(correlation_id="c1")
@@ -240,27 +240,27 @@ async def test_concurrent_appends_share_commits_and_only_conflicts_fail(
     good = outcomes[13]
     assert isinstance(good, AppendResult) and good.version == 4
 
-    rows = await store.read_all_raw(START, 1000)
+    rows = await store.read_all(START, 1000)
     assert len(rows) == 2 + 20 + 2  # the setup, the fresh streams, the good rename
     by_stream: dict[UUID, list[int]] = {}
     for row in rows:
-        by_stream.setdefault(row["stream_id"], []).append(row["version"])
+        by_stream.setdefault(row.stream_id, []).append(row.version)
     assert by_stream[taken] == [1, 2, 3, 4]
     assert all(v == [1] for s, v in by_stream.items() if s != taken)
     # every successful append reported the position its last event got
     reported = {o[1].position for o in outcomes if isinstance(o, tuple)}
-    assert reported <= {r["position"] for r in rows}
-    assert good.position == max(r["position"] for r in rows if r["stream_id"] == taken)
+    assert reported <= {r.position for r in rows}
+    assert good.position == max(r.position for r in rows if r.stream_id == taken)
     emails = await store.pool.fetchval("SELECT count(*) FROM customer_emails")
     assert emails == 21
 
     # without a conflict, appends queued together share one transaction
     after = rows[-1]
     await asyncio.gather(*(register(grouped, f"m{i}@x.io") for i in range(10)))
-    cursor = Cursor(after["transaction_id"], after["position"])
-    later = await store.read_all_raw(cursor, 1000)
+    cursor = after.cursor
+    later = await store.read_all(cursor, 1000)
     assert len(later) == 10
-    assert len({r["transaction_id"] for r in later}) == 1
+    assert len({r.transaction_id for r in later}) == 1
 
 
 async def test_an_append_cancelled_before_its_turn_writes_nothing(
@@ -274,5 +274,5 @@ async def test_an_append_cancelled_before_its_turn_writes_nothing(
     stream_id, _ = await kept
     with pytest.raises(asyncio.CancelledError):
         await dropped
-    rows = await store.read_all_raw(START, 100)
-    assert [r["stream_id"] for r in rows] == [stream_id]
+    rows = await store.read_all(START, 100)
+    assert [r.stream_id for r in rows] == [stream_id]

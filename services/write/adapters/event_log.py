@@ -87,13 +87,6 @@ class PostgresEventLog:
         rows = await self._read_all(after, limit, min_position)
         return [_recorded(r) for r in rows]
 
-    @postgres_call
-    async def read_all_raw(
-        self, after: Cursor, limit: int, *, min_position: int = 0
-    ) -> list[dict[str, Any]]:
-        """The log in commit order, as plain dicts (the feed serialises them directly)."""
-        return await self._read_all(after, limit, min_position)
-
     async def _read_all(self, after: Cursor, limit: int, min_position: int) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
             _READ_ALL, str(after.transaction_id), after.position, limit, min_position
@@ -102,6 +95,7 @@ class PostgresEventLog:
 
     @postgres_call
     async def read_page(self, after: Cursor, limit: int) -> LogPage:
+        """Rows as plain dicts, which the feed serialises directly."""
         rows = await self._read_all(after, limit, 0)
         if rows:
             after = Cursor(rows[-1]["transaction_id"], rows[-1]["position"])
