@@ -6,55 +6,61 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-
-import asyncpg
+from typing import Literal
 
 from .adapters.kafka import KafkaPublisher
 from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
-from .adapters.relay_support import Leadership, PostgresCheckpoints
+from .adapters.prometheus import PrometheusExposition, PrometheusRelayObserver
+from .adapters.relay_support import PostgresCheckpoints, PostgresLeadership
 from .application.handlers import CommandHandlers
-from .application.ports import BrokerPublisher, EventFeed
+from .application.ports import BrokerPublisher, EventFeed, EventLogReader, MetricsExposition
 from .application.relay import RelayPace, RelayRunner, RelayStatus
 from .settings import WriteSettings
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
 class WriteService:
-    """Everything the entrypoints need, built by `bootstrap` and torn down by `close`."""
+    """What the HTTP entrypoints use, each behind a port: the command handlers, the log's
+    reads, the relay's status and the metrics. Built by `bootstrap`, torn down by `close`."""
 
-    settings: WriteSettings
-    pool: asyncpg.Pool
-    store: PostgresEventStore
-    handlers: CommandHandlers
-    relay: asyncio.Task[None] | None = None
-    relay_status: RelayStatus = field(default_factory=RelayStatus)
+    def __init__(self, settings: WriteSettings, store: PostgresEventStore) -> None:
+        self._settings = settings
+        self.handlers = CommandHandlers(store, max_attempts=settings.command_attempts)
+        self.log: EventLogReader = store
+        self.metrics: MetricsExposition = PrometheusExposition(store.max_position)
+        self.relay_status = RelayStatus()
+        self._store = store
+        self._relay: asyncio.Task[None] | None = None
+
+    def start_relay(self) -> None:
+        relaying = relay_runner(self._settings, self._store, self.relay_status).run()
+        self._relay = asyncio.create_task(relaying, name="relay")
+
+    @property
+    def relay_state(self) -> Literal["disabled", "running", "stopped"]:
+        """Whether this process runs a relay (stopped: its task ended, which it never should)."""
+        if self._relay is None:
+            return "disabled"
+        return "stopped" if self._relay.done() else "running"
 
     async def close(self) -> None:
-        if self.relay is not None:
-            self.relay.cancel()
+        if self._relay is not None:
+            self._relay.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.relay
-        await self.store.close()
-        await self.pool.close()
+                await self._relay
+        await self._store.close()
+        await self._store.pool.close()
 
 
 async def bootstrap(settings: WriteSettings | None = None) -> WriteService:
     """The HTTP API's service, with its relay unless RELAY_ENABLED is false."""
     settings = settings or WriteSettings()
     store = await open_store(settings, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
-    service = WriteService(
-        settings=settings,
-        pool=store.pool,
-        store=store,
-        handlers=CommandHandlers(store, max_attempts=settings.command_attempts),
-    )
+    service = WriteService(settings, store)
     if settings.relay_enabled:
-        relaying = relay_runner(settings, store, service.relay_status).run()
-        service.relay = asyncio.create_task(relaying, name="relay")
+        service.start_relay()
     return service
 
 
@@ -79,7 +85,7 @@ def relay_runner(
     return RelayRunner(
         feed=store,
         checkpoints=PostgresCheckpoints(store.pool),
-        leaderships=functools.partial(Leadership, settings.dsn),
+        leaderships=functools.partial(PostgresLeadership, settings.dsn),
         publishers=functools.partial(KafkaPublisher, settings),
         pace=RelayPace(
             batch_size=settings.relay_batch_size,
@@ -87,6 +93,7 @@ def relay_runner(
             linger_seconds=settings.relay_linger_seconds,
         ),
         status=status,
+        observer=PrometheusRelayObserver(),
     )
 
 

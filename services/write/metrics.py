@@ -2,7 +2,8 @@
 
 from shared.plumbing.metrics import LATENCY_BUCKETS, Counter, Gauge, Histogram, http_metrics
 
-HEAD_POSITION = Gauge("eventstore_head_position", "Highest position committed in the event store")
+# Read from the event store for each scrape (adapters/prometheus.py): no gauge anybody sets.
+HEAD_POSITION = ("eventstore_head_position", "Highest position committed in the event store")
 PUBLISHED_POSITION = Gauge(
     "outbox_published_position", "Highest event-store position the relay has published"
 )

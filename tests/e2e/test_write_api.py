@@ -2,13 +2,16 @@
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from deploy.local.stack import free_port
+from tests.auth import bearer
 from tests.kafka_utils import read_records
 from tests.polling import poll
-from tests.services import RunningService
+from tests.services import RunningService, run_service
 
 ADDRESS = {"line1": "1 Main St", "city": "Paris", "postal_code": "75001", "country": "FR"}
 PROBLEM = "application/problem+json"
@@ -211,6 +214,25 @@ async def test_operations_endpoints(client: httpx.AsyncClient) -> None:
         "outbox_publish_errors_total",
     ):
         assert name in metrics
+
+
+def test_metrics_show_the_highest_position_committed_by_any_process(
+    write_service: RunningService, staff_token: str, tmp_path: Path
+) -> None:
+    # a second replica of the same store, without a relay: it sees the first one's appends
+    port = free_port()
+    env = {**write_service.env, "WRITE_PORT": str(port), "RELAY_ENABLED": "false"}
+    with run_service("write", env, port, tmp_path / "w.log") as replica:
+        headers = bearer(staff_token)
+        for _ in range(2):
+            email = f"{uuid.uuid4().hex[:8]}@example.com"
+            body = {"name": "Ada", "email": email}
+            created = httpx.post(f"{write_service.url}/customers", json=body, headers=headers)
+            position = created.json()["position"]
+            metrics = httpx.get(f"{replica.url}/metrics").text
+            assert f"eventstore_head_position {float(position)}" in metrics.splitlines()
+            head = httpx.get(f"{replica.url}/events/head", headers=headers).json()
+            assert head["position"] == position
 
 
 async def test_readiness_says_this_process_leads_the_relay(client: httpx.AsyncClient) -> None:

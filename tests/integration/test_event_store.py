@@ -9,15 +9,17 @@ import pytest
 
 from services.write.adapters import event_log
 from services.write.adapters.migrations import migrate
-from services.write.adapters.postgres import PostgresEventStore
+from services.write.adapters.postgres import PostgresEventStore, create_pool
 from services.write.application.ports import (
     AppendResult,
     EmailClaim,
     IdempotencyKeyTaken,
     IdempotencyRecord,
+    LogHead,
+    Unavailable,
 )
 from services.write.domain.errors import ConcurrencyError, DuplicateEmail
-from shared.contracts.envelope import START, Cursor, EventMetadata
+from shared.contracts.envelope import START, EventMetadata
 from shared.contracts.events import CustomerRegistered, CustomerRenamed
 
 META = EventMetadata(correlation_id="c1")
@@ -109,6 +111,37 @@ async def test_feed_pages_in_commit_order(store: PostgresEventStore) -> None:
     assert await store.count_after(cursor) == 0
 
 
+async def test_the_http_feed_pages_the_log_with_cursors_and_knows_its_head(
+    store: PostgresEventStore,
+) -> None:
+    assert await store.head() == LogHead(cursor=START, position=0)
+    empty = await store.read_page(START, 10)
+    assert empty.events == [] and empty.next == START
+    for i in range(5):
+        await register(store, f"page{i}@x.io")
+    first = await store.read_page(START, 3)
+    rest = await store.read_page(first.next, 3)
+    positions = [row["position"] for row in [*first.events, *rest.events]]
+    assert len(positions) == 5 and positions == sorted(positions)
+    assert not any("transaction_id" in row for row in first.events)  # the cursor holds it
+    assert (await store.read_page(rest.next, 3)).events == []
+    head = await store.head()
+    assert head.cursor == rest.next and head.position == positions[-1]
+
+
+async def test_a_closed_pool_is_an_unavailable_store(pg_database: str) -> None:
+    pool = await create_pool(pg_database, min_size=1, max_size=1)
+    store = PostgresEventStore(pool)
+    await pool.close()
+    with pytest.raises(Unavailable):
+        await store.ping(timeout=1)
+    with pytest.raises(Unavailable):
+        await store.read_page(START, 10)
+    with pytest.raises(Unavailable):
+        await register(store, "closed@x.io")
+    await store.close()
+
+
 async def test_feed_and_head_walk_the_commit_order_index_without_sorting(
     store: PostgresEventStore, pg_database: str
 ) -> None:
@@ -122,7 +155,7 @@ async def test_feed_and_head_walk_the_commit_order_index_without_sorting(
             for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
                 await conn.execute(f"SET LOCAL {setting} = off")
             page = await conn.fetch(f"EXPLAIN {event_log._READ_ALL}", "0", 0, 100, 0)
-            head = await conn.fetch(f"EXPLAIN {event_log._HEAD}")
+            head = await conn.fetch(f"EXPLAIN {event_log._HEAD_AND_HIGHEST}")
     finally:
         await conn.close()
     for plan in (page, head):
@@ -207,27 +240,27 @@ async def test_concurrent_appends_share_commits_and_only_conflicts_fail(
     good = outcomes[13]
     assert isinstance(good, AppendResult) and good.version == 4
 
-    rows = await store.read_all_raw(START, 1000)
+    rows = await store.read_all(START, 1000)
     assert len(rows) == 2 + 20 + 2  # the setup, the fresh streams, the good rename
     by_stream: dict[UUID, list[int]] = {}
     for row in rows:
-        by_stream.setdefault(row["stream_id"], []).append(row["version"])
+        by_stream.setdefault(row.stream_id, []).append(row.version)
     assert by_stream[taken] == [1, 2, 3, 4]
     assert all(v == [1] for s, v in by_stream.items() if s != taken)
     # every successful append reported the position its last event got
     reported = {o[1].position for o in outcomes if isinstance(o, tuple)}
-    assert reported <= {r["position"] for r in rows}
-    assert good.position == max(r["position"] for r in rows if r["stream_id"] == taken)
+    assert reported <= {r.position for r in rows}
+    assert good.position == max(r.position for r in rows if r.stream_id == taken)
     emails = await store.pool.fetchval("SELECT count(*) FROM customer_emails")
     assert emails == 21
 
     # without a conflict, appends queued together share one transaction
     after = rows[-1]
     await asyncio.gather(*(register(grouped, f"m{i}@x.io") for i in range(10)))
-    cursor = Cursor(after["transaction_id"], after["position"])
-    later = await store.read_all_raw(cursor, 1000)
+    cursor = after.cursor
+    later = await store.read_all(cursor, 1000)
     assert len(later) == 10
-    assert len({r["transaction_id"] for r in later}) == 1
+    assert len({r.transaction_id for r in later}) == 1
 
 
 async def test_an_append_cancelled_before_its_turn_writes_nothing(
@@ -241,5 +274,5 @@ async def test_an_append_cancelled_before_its_turn_writes_nothing(
     stream_id, _ = await kept
     with pytest.raises(asyncio.CancelledError):
         await dropped
-    rows = await store.read_all_raw(START, 100)
-    assert [r["stream_id"] for r in rows] == [stream_id]
+    rows = await store.read_all(START, 100)
+    assert [r.stream_id for r in rows] == [stream_id]

@@ -66,8 +66,8 @@ async def wait_published(store: PostgresEventStore, pg_url: str, timeout: float 
             row = await conn.fetchrow(
                 "SELECT transaction_id::text::bigint AS tx, position FROM relay_checkpoints"
             )
-            head = await store.head()
-            if row and head and (row["tx"], row["position"]) == tuple(head):
+            head = (await store.head()).cursor
+            if row and (row["tx"], row["position"]) == tuple(head):
                 return
             await asyncio.sleep(0.05)
     finally:

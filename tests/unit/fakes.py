@@ -211,3 +211,35 @@ class FakeLeadership:
 
     def depose(self) -> None:
         self.held = False
+
+
+class FakeRelayObserver:
+    """Keeps what the relay reported, in order."""
+
+    def __init__(self) -> None:
+        self.resumed_at: list[int] = []
+        self.batches: list[tuple[int, int]] = []  # (events acknowledged, position published)
+        self.latencies: list[float] = []
+        self.lags: list[int] = []
+        self.leadership: list[bool] = []
+        self.errors: list[BaseException] = []
+
+    def resumed(self, position: int) -> None:
+        self.resumed_at.append(position)
+
+    def published(self, latencies: Sequence[float], position: int) -> None:
+        self.batches.append((len(latencies), position))
+        self.latencies.extend(latencies)
+
+    def lag(self, events: int) -> None:
+        self.lags.append(events)
+
+    def leading(self, leader: bool) -> None:
+        self.leadership.append(leader)
+
+    def publish_failed(self, error: BaseException) -> None:
+        self.errors.append(error)
+
+    @property
+    def published_count(self) -> int:
+        return sum(count for count, _ in self.batches)

@@ -56,3 +56,23 @@ def test_the_application_layers_know_no_driver_and_no_adapter(service: str) -> N
         or name.startswith(f"services.{service}.entrypoints")
     }
     assert offending == set()
+
+
+DRIVERS_AND_METRICS = ("asyncpg", "aiokafka", "pymongo", "bson", "prometheus_client")
+
+
+@pytest.mark.parametrize("layer", ["entrypoints", "application"])
+def test_the_write_service_s_inner_layers_import_no_driver_and_no_metrics_library(
+    layer: str,
+) -> None:
+    """Drivers' errors are translated and metrics observed in the adapters; the application
+    reports to ports and never writes the Prometheus globals itself."""
+    folder = ROOT / "services" / "write" / layer
+    offending = {
+        f"{path.name}: {name}"
+        for path in sorted(folder.glob("*.py"))
+        for name in imported_modules(path)
+        if name.split(".")[0] in DRIVERS_AND_METRICS
+        or (layer == "application" and name == "services.write.metrics")
+    }
+    assert offending == set()

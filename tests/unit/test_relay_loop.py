@@ -13,7 +13,7 @@ from shared.contracts.envelope import RecordedEvent
 from tests.background import in_background
 from tests.polling import poll
 
-from .fakes import FakeCheckpoints, FakeElection, FakeEventLog, FakePublisher
+from .fakes import FakeCheckpoints, FakeElection, FakeEventLog, FakePublisher, FakeRelayObserver
 
 # Waits of a millisecond: the loop turns fast, and the bounded polls below never near their limit.
 PACE = RelayPace(batch_size=10, poll_seconds=0.001, linger_seconds=0)
@@ -49,6 +49,7 @@ class Replica:
         self.publishers: list[FakePublisher] = []
         self.failures: list[Exception] = []
         self.backoff, self.status = RecordingBackoff(), RecordingStatus()
+        self.observer = FakeRelayObserver()
         self.runner = RelayRunner(
             feed=self.log,
             checkpoints=self.checkpoints,
@@ -57,6 +58,7 @@ class Replica:
             pace=pace,
             status=self.status,
             backoff=self.backoff,
+            observer=self.observer,
         )
 
     @property

@@ -13,10 +13,25 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
+from shared.contracts.envelope import START, Cursor, EventMetadata, RecordedEvent
+
+from ..application.ports import LogHead, LogPage, Unavailable
+from .failures import translating
 
 log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "events_appended"
+
+# PostgreSQL refusing or dropping connections, the pool's connection gone, a timeout.
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+# On the methods of the PostgreSQL adapters: those failures raise the application's Unavailable.
+postgres_call = translating(UNREACHABLE)
 
 _SELECT_RECORDED = """
 SELECT position, transaction_id::text::bigint AS transaction_id, event_id, stream_type, stream_id,
@@ -50,10 +65,13 @@ WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY events.transaction_id DESC, events.position DESC
 LIMIT 1
 """
+# The head and the highest position committed, read in one snapshot.
+_HEAD_AND_HIGHEST = f"SELECT *, (SELECT max(position) FROM events) AS highest FROM ({_HEAD}) AS h"
 
 
 class PostgresEventLog:
-    """Reads of the events table: the whole log in commit order, one stream, the head."""
+    """Reads of the events table: the whole log in commit order, one stream, the head (the
+    EventFeed of the relay and the EventLogReader of the HTTP API)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -62,31 +80,46 @@ class PostgresEventLog:
     def pool(self) -> asyncpg.Pool:
         return self._pool
 
+    @postgres_call
     async def read_all(
         self, after: Cursor, limit: int, *, min_position: int = 0
     ) -> list[RecordedEvent]:
-        rows = await self.read_all_raw(after, limit, min_position=min_position)
+        rows = await self._read_all(after, limit, min_position)
         return [_recorded(r) for r in rows]
 
-    async def read_all_raw(
-        self, after: Cursor, limit: int, *, min_position: int = 0
-    ) -> list[dict[str, Any]]:
-        """The log in commit order, as plain dicts (the feed serialises them directly)."""
+    async def _read_all(self, after: Cursor, limit: int, min_position: int) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
             _READ_ALL, str(after.transaction_id), after.position, limit, min_position
         )
         return [dict(r) for r in rows]
 
+    @postgres_call
+    async def read_page(self, after: Cursor, limit: int) -> LogPage:
+        """Rows as plain dicts, which the feed serialises directly."""
+        rows = await self._read_all(after, limit, 0)
+        if rows:
+            after = Cursor(rows[-1]["transaction_id"], rows[-1]["position"])
+        for row in rows:
+            del row["transaction_id"]  # internal: the cursor carries it
+        return LogPage(events=rows, next=after)
+
+    @postgres_call
     async def read_stream(
         self, stream_id: UUID, *, after_version: int = 0, limit: int = 1000
     ) -> list[RecordedEvent]:
         rows = await self._pool.fetch(_READ_STREAM, stream_id, after_version, limit)
         return [_recorded(dict(r)) for r in rows]
 
-    async def head(self) -> Cursor | None:
-        row = await self._pool.fetchrow(_HEAD)
-        return None if row is None else Cursor(row["transaction_id"], row["position"])
+    @postgres_call
+    async def head(self) -> LogHead:
+        row = await self._pool.fetchrow(_HEAD_AND_HIGHEST)
+        if row is None:
+            return LogHead(cursor=START, position=0)
+        return LogHead(
+            cursor=Cursor(row["transaction_id"], row["position"]), position=row["highest"]
+        )
 
+    @postgres_call
     async def count_after(self, after: Cursor) -> int:
         value = await self._pool.fetchval(
             "SELECT count(*) FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2)"
@@ -96,9 +129,16 @@ class PostgresEventLog:
         )
         return int(value)
 
+    @postgres_call
     async def max_position(self) -> int:
         value = await self._pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
         return int(value)
+
+    async def ping(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._pool.fetchval("SELECT 1"), timeout)
+        except Exception as exc:  # whatever went wrong, the store did not answer
+            raise Unavailable(exc) from exc
 
 
 class Notifier:

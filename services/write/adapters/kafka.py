@@ -3,12 +3,11 @@
 import asyncio
 import functools
 import logging
-import time
 from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared.contracts.cloudevents import to_headers
@@ -18,11 +17,13 @@ from shared.plumbing.kafka import kafka_security_options
 from shared.plumbing.tracing import links_to, producer_writes_traceparent, span, within
 
 from ..application.ports import PartialPublish
-from ..metrics import PUBLISH_LATENCY
 from ..settings import WriteSettings
+from .failures import translating
 
 log = logging.getLogger(__name__)
 
+# The broker refusing connections or requests, or not answering in time: Unavailable.
+kafka_call = translating((KafkaError, OSError, TimeoutError))
 
 # The hash of recent keys: a stream's later events skip it.
 _murmur2: Callable[[bytes], int] = functools.lru_cache(maxsize=65_536)(murmur2)
@@ -43,6 +44,7 @@ class KafkaPublisher:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
 
+    @kafka_call
     async def start(self) -> bool:
         """Connect and make sure the topics exist; True when the broker had lost them."""
         lost = await ensure_topics(self._settings)
@@ -61,11 +63,13 @@ class KafkaPublisher:
         self._producer = producer
         return lost
 
+    @kafka_call
     async def stop(self) -> None:
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.stop()
 
+    @kafka_call
     async def publish(self, events: Sequence[RecordedEvent]) -> None:
         """Send every record, then wait for all acknowledgements (raises PartialPublish).
 
@@ -100,11 +104,9 @@ class KafkaPublisher:
         results = await asyncio.wait_for(
             asyncio.gather(*futures, return_exceptions=True), timeout=timeout
         )
-        now = time.time()
-        for index, (event, result) in enumerate(zip(events, results, strict=True)):
+        for index, result in enumerate(results):
             if isinstance(result, BaseException):
                 raise PartialPublish(index, result)
-            PUBLISH_LATENCY.observe(max(0.0, now - event.recorded_at.timestamp()))
 
     async def _check_broker(self, producer: AIOKafkaProducer) -> None:
         """Fail before sending when the broker is unreachable or has lost its topics.

@@ -24,7 +24,7 @@ from ..application.ports import (
     StoredStream,
 )
 from ..domain.errors import ConcurrencyError, DuplicateEmail
-from .event_log import Notifier, PostgresEventLog
+from .event_log import Notifier, PostgresEventLog, postgres_call
 from .group_commit import GroupCommit, PendingAppend
 from .migrations import Conn
 
@@ -58,6 +58,7 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+@postgres_call
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=30
@@ -81,6 +82,7 @@ class PostgresEventStore(PostgresEventLog):
         self._notifier = Notifier(pool)
         self._group = GroupCommit(self._commit, max_in_flight=max_in_flight)
 
+    @postgres_call
     async def load(self, stream_id: UUID, after_version: int = 0) -> StoredStream:
         rows = await self._pool.fetch(
             "SELECT stream_type, event_type, schema_version, data FROM events"
@@ -94,6 +96,7 @@ class PostgresEventStore(PostgresEventLog):
         events = [decode(r["event_type"], r["schema_version"], r["data"]) for r in rows]
         return StoredStream(stream_type=rows[0]["stream_type"], events=events)
 
+    @postgres_call
     async def append(
         self,
         *,
@@ -185,6 +188,7 @@ class PostgresEventStore(PostgresEventLog):
                 await _remember(conn, [(i, positions[i.stream_id, i.version]) for i in remembered])
             return positions
 
+    @postgres_call
     async def stream_type_of(self, stream_id: UUID) -> str | None:
         """The type of a stream, from its first event; None when it does not exist."""
         value = await self._pool.fetchval(
@@ -195,6 +199,7 @@ class PostgresEventStore(PostgresEventLog):
     async def close(self) -> None:
         await self._notifier.close()
 
+    @postgres_call
     async def find_response(self, key: str) -> StoredResponse | None:
         row = await self._pool.fetchrow(
             "SELECT fingerprint, status_code = $2 AS created, stream_id, version, position"

@@ -8,7 +8,7 @@ import asyncpg
 
 from shared.contracts.envelope import START, Cursor
 
-from .event_log import NOTIFY_CHANNEL
+from .event_log import NOTIFY_CHANNEL, postgres_call
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ class PostgresCheckpoints:
         self._pool = pool
         self._name = name
 
+    @postgres_call
     async def load(self) -> Cursor:
         row = await self._pool.fetchrow(
             "SELECT transaction_id::text::bigint AS tx, position FROM relay_checkpoints"
@@ -31,6 +32,7 @@ class PostgresCheckpoints:
         )
         return START if row is None else Cursor(row["tx"], row["position"])
 
+    @postgres_call
     async def save(self, cursor: Cursor) -> None:
         await self._pool.execute(
             "INSERT INTO relay_checkpoints (name, transaction_id, position)"
@@ -43,9 +45,9 @@ class PostgresCheckpoints:
         )
 
 
-class Leadership:
-    """Holds the relay's advisory lock on a dedicated connection, and LISTENs on it for the
-    appends' NOTIFY.
+class PostgresLeadership:
+    """A term of the relay's Leadership: its advisory lock, held on a dedicated connection
+    that LISTENs for the appends' NOTIFY.
 
     The lock lives as long as the connection: if the connection drops, another replica can
     take over, and `lost` tells this one to stop publishing.
@@ -56,6 +58,7 @@ class Leadership:
         self._conn: asyncpg.Connection | None = None
         self._wakeup = asyncio.Event()
 
+    @postgres_call
     async def try_acquire(self) -> bool:
         conn = await asyncpg.connect(self._dsn)
         if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
@@ -70,6 +73,7 @@ class Leadership:
     def lost(self) -> bool:
         return self._conn is None or self._conn.is_closed()
 
+    @postgres_call
     async def check(self) -> None:
         """Round-trip on the lock's connection, so a dead connection is noticed."""
         if self._conn is not None and not self._conn.is_closed():

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
@@ -53,6 +53,14 @@ class IdempotencyKeyTaken(Exception):
     """A concurrent request with the same idempotency key committed first."""
 
 
+class Unavailable(Exception):
+    """The event store or the broker cannot be reached right now: retry later."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
 class EventStore(Protocol):
     """The event store: streams with optimistic concurrency, plus the commit-ordered log."""
 
@@ -75,6 +83,48 @@ class EventStore(Protocol):
     async def stream_type_of(self, stream_id: UUID) -> str | None: ...
 
     async def read_all(self, after: Cursor, limit: int) -> list[RecordedEvent]: ...
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """Events of the log in commit order, each as the feed serves it, and the cursor after them
+    (the one read after, when there were none)."""
+
+    events: list[dict[str, Any]]
+    next: Cursor
+
+
+@dataclass(frozen=True)
+class LogHead:
+    """The last event readers can see (START when none) and the highest position committed
+    (0 when none is visible yet)."""
+
+    cursor: Cursor
+    position: int
+
+
+class EventLogReader(Protocol):
+    """The log as the HTTP API serves it: one stream, the whole log by pages, its head."""
+
+    async def read_stream(
+        self, stream_id: UUID, *, after_version: int = 0, limit: int = 1000
+    ) -> list[RecordedEvent]: ...
+
+    async def read_page(self, after: Cursor, limit: int) -> LogPage: ...
+
+    async def head(self) -> LogHead: ...
+
+    async def ping(self, timeout: float) -> None:
+        """Return once the store answered; Unavailable when it did not within `timeout` s."""
+        ...
+
+
+class MetricsExposition(Protocol):
+    """The service's metrics as a scraper reads them."""
+
+    async def render(self) -> tuple[bytes, str]:
+        """The exposition's body and its content type."""
+        ...
 
 
 class CheckpointStore(Protocol):
@@ -104,6 +154,31 @@ class BrokerPublisher(Protocol):
 
     async def publish(self, events: Sequence[RecordedEvent]) -> None:
         """Every event acknowledged, or PartialPublish (or any error: none acknowledged)."""
+        ...
+
+
+class RelayObserver(Protocol):
+    """What the relay reports as it runs; the composition root makes metrics of it."""
+
+    def resumed(self, position: int) -> None:
+        """A term starts from its checkpoint: the highest position published so far."""
+        ...
+
+    def published(self, latencies: Sequence[float], position: int) -> None:
+        """The broker acknowledged events, each `latencies[i]` seconds after it was recorded;
+        the highest position published is now `position`."""
+        ...
+
+    def lag(self, events: int) -> None:
+        """Committed events not yet acknowledged by the broker."""
+        ...
+
+    def leading(self, leader: bool) -> None:
+        """This process took (True) or gave up (False) the relay's leadership."""
+        ...
+
+    def publish_failed(self, error: BaseException) -> None:
+        """A term ended on an error (a failed batch, the broker or database gone)."""
         ...
 
 

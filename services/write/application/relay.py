@@ -13,10 +13,35 @@ from dataclasses import dataclass
 
 from shared.contracts.envelope import START, RecordedEvent
 
-from ..metrics import OUTBOX_LAG, PUBLISH_ERRORS, PUBLISHED, PUBLISHED_POSITION, RELAY_LEADER
-from .ports import BrokerPublisher, CheckpointStore, EventFeed, Leadership, PartialPublish
+from .ports import (
+    BrokerPublisher,
+    CheckpointStore,
+    EventFeed,
+    Leadership,
+    PartialPublish,
+    RelayObserver,
+)
 
 log = logging.getLogger(__name__)
+
+
+class Unobserved:
+    """A RelayObserver that drops every report (where nobody watches: a test, a tool)."""
+
+    def resumed(self, position: int) -> None:
+        pass
+
+    def published(self, latencies: Sequence[float], position: int) -> None:
+        pass
+
+    def lag(self, events: int) -> None:
+        pass
+
+    def leading(self, leader: bool) -> None:
+        pass
+
+    def publish_failed(self, error: BaseException) -> None:
+        pass
 
 
 class Relay:
@@ -29,11 +54,13 @@ class Relay:
         checkpoints: CheckpointStore,
         *,
         batch_size: int = 1000,
+        observer: RelayObserver | None = None,
     ) -> None:
         self._feed = feed
         self._publisher = publisher
         self._checkpoints = checkpoints
         self._batch_size = batch_size
+        self._observer = observer or Unobserved()
         self._cursor = START
         self._published_position = 0
         self._lag_at = 0.0
@@ -43,7 +70,7 @@ class Relay:
         lost = await self._publisher.start()
         self._cursor = await self._checkpoints.load()
         self._published_position = self._cursor.position
-        PUBLISHED_POSITION.set(self._published_position)
+        self._observer.resumed(self._published_position)
         if lost and self._cursor != START:
             log.warning("the broker lost its topics: publishing the history again")
             self._cursor = START
@@ -67,7 +94,7 @@ class Relay:
         except Exception as exc:
             acked, failure = 0, exc
         if acked:
-            await self._advance(events[:acked])
+            await self._advance(events[:acked], acknowledged_at=time.time())
         if failure is not None:
             raise failure
         return acked
@@ -77,15 +104,15 @@ class Relay:
         counting a long backlog after every batch would slow the catch-up it measures."""
         if not idle and time.monotonic() - self._lag_at < 1.0:
             return
-        OUTBOX_LAG.set(await self._feed.count_after(self._cursor))
+        self._observer.lag(await self._feed.count_after(self._cursor))
         self._lag_at = time.monotonic()
 
-    async def _advance(self, events: Sequence[RecordedEvent]) -> None:
+    async def _advance(self, events: Sequence[RecordedEvent], *, acknowledged_at: float) -> None:
         self._cursor = events[-1].cursor
         await self._checkpoints.save(self._cursor)
         self._published_position = max(self._published_position, *(e.position for e in events))
-        PUBLISHED.inc(len(events))
-        PUBLISHED_POSITION.set(self._published_position)
+        latencies = [max(0.0, acknowledged_at - e.recorded_at.timestamp()) for e in events]
+        self._observer.published(latencies, self._published_position)
 
 
 class Backoff:
@@ -114,7 +141,6 @@ class RelayStatus:
 
     def lead(self, leading: bool) -> None:
         self.leader = leading
-        RELAY_LEADER.set(1 if leading else 0)
 
 
 @dataclass(frozen=True)
@@ -145,6 +171,7 @@ class RelayRunner:
         pace: RelayPace | None = None,
         status: RelayStatus | None = None,
         backoff: Backoff | None = None,
+        observer: RelayObserver | None = None,
     ) -> None:
         self._feed = feed
         self._checkpoints = checkpoints
@@ -153,6 +180,7 @@ class RelayRunner:
         self._pace = pace or RelayPace()
         self.status = status or RelayStatus()
         self._backoff = backoff or Backoff()
+        self._observer = observer or Unobserved()
 
     async def run(self) -> None:
         while True:
@@ -161,24 +189,31 @@ class RelayRunner:
                 if not await leadership.try_acquire():
                     await asyncio.sleep(self._pace.poll_seconds * 5)
                     continue
-                self.status.lead(True)
+                self._set_leader(True)
                 log.info("relay leadership acquired")
                 await self._lead(leadership)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                PUBLISH_ERRORS.inc()
+                self._observer.publish_failed(exc)
                 delay = self._backoff.next()
                 log.warning("relay interrupted, retrying in %.1fs: %r", delay, exc)
                 await asyncio.sleep(delay)
             finally:
-                self.status.lead(False)
+                self._set_leader(False)
                 await leadership.release()
+
+    def _set_leader(self, leading: bool) -> None:
+        self.status.lead(leading)
+        self._observer.leading(leading)
 
     async def _lead(self, leadership: Leadership) -> None:
         """Publish until the leadership is lost or an error interrupts."""
         pace = self._pace
-        relay = Relay(self._feed, self._publishers(), self._checkpoints, batch_size=pace.batch_size)
+        publisher, observer = self._publishers(), self._observer
+        relay = Relay(
+            self._feed, publisher, self._checkpoints, batch_size=pace.batch_size, observer=observer
+        )
         try:
             await relay.connect()
             while True:

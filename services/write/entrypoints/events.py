@@ -21,7 +21,8 @@ router = APIRouter(dependencies=[Depends(requires(EVENTS))])
 
 
 def _json(body: Any) -> Response:
-    # asyncpg returns its own UUID class, which orjson only takes through `default`.
+    # The log's rows may hold a UUID subclass (the driver's), which orjson only takes through
+    # `default`.
     return Response(orjson.dumps(body, default=str), media_type="application/json")
 
 
@@ -43,7 +44,7 @@ async def stream_events(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Response:
     """One stream's events in version order, after `after_version`."""
-    events = await service.store.read_stream(stream_id, after_version=after_version, limit=limit)
+    events = await service.log.read_stream(stream_id, after_version=after_version, limit=limit)
     if not events and after_version == 0:
         raise NotFound(f"stream {stream_id} does not exist")
     rows = [_public(e.model_dump(exclude_none=True)) for e in events]
@@ -62,14 +63,11 @@ async def all_events(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Response:
     """The whole log in commit order. Pass `next` back as `after` to continue; it never skips."""
-    cursor = Cursor.decode(after) if after else START
-    rows = await service.store.read_all_raw(cursor, limit)
-    if rows:
-        cursor = Cursor(rows[-1]["transaction_id"], rows[-1]["position"])
+    page = await service.log.read_page(Cursor.decode(after) if after else START, limit)
     body = {
-        "events": [_public(r) for r in rows],
-        "next": cursor.encode(),
-        "has_more": len(rows) == limit,
+        "events": page.events,
+        "next": page.next.encode(),
+        "has_more": len(page.events) == limit,
     }
     return _json(body)
 
@@ -82,11 +80,10 @@ async def all_events(
 )
 async def head(service: Service) -> Response:
     """The last event visible to readers: its position, the highest position, and a cursor."""
-    cursor = await service.store.head()
-    return _json(
-        {
-            "position": await service.store.max_position() if cursor else 0,
-            "cursor": (cursor or START).encode(),
-            "last_position": cursor.position if cursor else 0,
-        }
-    )
+    head = await service.log.head()
+    body = {
+        "position": head.position,
+        "cursor": head.cursor.encode(),
+        "last_position": head.cursor.position,
+    }
+    return _json(body)

@@ -1,6 +1,5 @@
 """Health and metrics."""
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -8,9 +7,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from shared.plumbing.access import operators_only
 from shared.plumbing.http import problem, problem_responses
-from shared.plumbing.metrics import exposition
 
-from ..metrics import HEAD_POSITION
+from ..application.ports import Unavailable
 from .deps import Service
 from .schemas import Live, Ready
 
@@ -33,16 +31,13 @@ async def live() -> Response:
 async def ready(service: Service, request: Request) -> Response:
     """Ready when the event store answers. Kafka is not required: writes never depend on it."""
     try:
-        await asyncio.wait_for(service.pool.fetchval("SELECT 1"), timeout=2)
-    except Exception as exc:
-        return problem(
-            503, f"event store unavailable: {type(exc).__name__}", instance="/health/ready"
-        )
-    relay = service.relay
-    relay_state = "disabled" if relay is None else ("stopped" if relay.done() else "running")
+        await service.log.ping(timeout=2)
+    except Unavailable as exc:
+        reason = type(exc.cause).__name__
+        return problem(503, f"event store unavailable: {reason}", instance="/health/ready")
     leader = service.relay_status.leader
     access = request.app.state.auth.state
-    body = {"status": "ready", "relay": relay_state, "relay_leader": leader}
+    body = {"status": "ready", "relay": service.relay_state, "relay_leader": leader}
     return JSONResponse({**body, "access_control": access})
 
 
@@ -62,9 +57,5 @@ def metrics_router(*, token_required: bool) -> APIRouter:
 
 async def metrics(service: Service) -> Response:
     """Prometheus metrics."""
-    try:
-        HEAD_POSITION.set(await asyncio.wait_for(service.store.max_position(), timeout=2))
-    except Exception:  # noqa: BLE001 - metrics still answer when the database does not
-        pass
-    body, content_type = exposition()
+    body, content_type = await service.metrics.render()
     return Response(body, media_type=content_type)

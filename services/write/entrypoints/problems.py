@@ -2,13 +2,13 @@
 
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI
 
 from shared.contracts.envelope import InvalidCursor
 from shared.plumbing.http import install_problem_handlers, problem_responses
 
 from ..application.handlers import IdempotencyMismatch
+from ..application.ports import Unavailable
 from ..domain.errors import (
     ConcurrencyError,
     DomainError,
@@ -33,15 +33,8 @@ STATUSES: list[tuple[type[Exception], int]] = [
     (ConcurrencyError, 409),
 ]
 
-# Driver failures that mean "the database cannot be reached right now": 503, retry later.
-UNAVAILABLE: tuple[type[Exception], ...] = (
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.InterfaceError,
-    OSError,
-    TimeoutError,
-)
+# The event store cannot be reached right now (its adapter says so): 503, retry later.
+UNAVAILABLE: tuple[type[Exception], ...] = (Unavailable,)
 
 
 def install(app: FastAPI) -> None:

@@ -8,10 +8,9 @@ import asyncio
 import sys
 import time
 
-from aiokafka.errors import KafkaError
-
 from shared.plumbing.tracing import configure as configure_tracing
 
+from ..application.ports import PartialPublish, Unavailable
 from ..application.republish import Progress, republish_events
 from ..bootstrap import republishing
 from ..settings import WriteSettings
@@ -50,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_tracing("write-service-republish")
     try:
         asyncio.run(republish(WriteSettings(), args.from_position, args.batch_size))
-    except (OSError, KafkaError) as exc:
+    except (Unavailable, PartialPublish) as exc:
         print(f"republish failed: {exc}", file=sys.stderr)
         return 1
     return 0
