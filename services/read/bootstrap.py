@@ -146,31 +146,23 @@ def rebuilder(
 
 
 def bootstrap(settings: ReadSettings | None = None) -> ReadService:
+    """The read service over MongoDB, Kafka and the write API; nothing runs before `start`."""
     settings = settings or ReadSettings()
     connections = connect(settings)
     control = ControlState(connections.db, ttl=STATE_TTL_SECONDS)
     runners = {name: runner(connections, settings, name, control) for name in PROJECTIONS}
     lag = LagMonitor(settings, list(runners))
     supervisor = Supervisor()
-    operations = ProjectionOperations(
-        runners=runners,
-        lags=lag.lags,
-        states=control,
-        dead_letters=DeadLetters(connections.db),
-        ping=lambda: ping(connections.db),
-        dead_tasks=supervisor.dead,
-        stall_seconds=settings.stall_seconds,
-    )
     start_series(runners)
     return ReadService(
-        queries(connections, settings, control, runners["order_details"]),
-        operations,
-        supervisor,
-        connections,
-        control,
-        runners,
-        lag,
-        PrometheusStateObserver(),
+        queries=queries(connections, settings, control, runners["order_details"]),
+        operations=operations(connections, settings, control, runners, lag, supervisor),
+        supervisor=supervisor,
+        connections=connections,
+        control=control,
+        runners=runners,
+        lag=lag,
+        observer=PrometheusStateObserver(),
     )
 
 
@@ -220,4 +212,24 @@ def queries(
         streams=connections.write_api,
         max_wait_ms=settings.max_wait_ms,
         cache_max_age=settings.cache_max_age_seconds,
+    )
+
+
+def operations(
+    connections: Connections,
+    settings: ReadSettings,
+    control: ControlState,
+    runners: dict[str, ProjectionRunner],
+    lag: LagMonitor,
+    supervisor: Supervisor,
+) -> ProjectionOperations:
+    """The operations routes' view of this process's projections."""
+    return ProjectionOperations(
+        runners=runners,
+        lags=lag.lags,
+        states=control,
+        dead_letters=DeadLetters(connections.db),
+        ping=lambda: ping(connections.db),
+        dead_tasks=supervisor.dead,
+        stall_seconds=settings.stall_seconds,
     )
