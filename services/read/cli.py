@@ -15,7 +15,6 @@ import httpx
 
 from shared.plumbing.tracing import configure as configure_tracing
 
-from .adapters.collections import Collections
 from .adapters.control import ControlState, RebuildRefused
 from .adapters.dead_letters import DeadLetters, as_delivered
 from .adapters.mongo import document_count
@@ -53,12 +52,12 @@ async def _row(
 ) -> tuple[str, ...]:
     """One line of the table; without the service's status, what MongoDB alone tells."""
     db = connections.db
-    version = (await ControlState(db).shared(name)).active_version
-    docs = str(await document_count(db, Collections(name, version).main))
+    active = await ControlState(db).collections(name)
+    docs = str(await document_count(db, active.main))
     if status is None:
         dead = str(await DeadLetters(db).count(name))
         unknown = "unknown (read service not answering)"
-        return (name, unknown, str(version), "-", "-", "-", "-", dead, docs)
+        return (name, unknown, str(active.version), "-", "-", "-", "-", dead, docs)
     return (
         name,
         status.state,
