@@ -1,36 +1,39 @@
 """The composition root of the read service: Mongo, Kafka consumers, lag monitor, write API
 (with the service's own token). The service and every operator command are wired here."""
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from .adapters.collections import Collections
 from .adapters.consumer import KafkaRecordSource
-from .adapters.control import ControlState, rebuild_running
+from .adapters.control import ControlState
 from .adapters.dead_letters import DeadLetters
 from .adapters.lag import LagMonitor
+from .adapters.mongo import ping
+from .adapters.prometheus_state import PrometheusStateObserver
 from .adapters.records import decode
 from .adapters.tokens import ClientCredentials
 from .adapters.versions import MongoVersions
-from .adapters.write_api import WriteApi, WriteApiError
+from .adapters.write_api import WriteApi
 from .application.applier import BatchApplier
+from .application.operations import ProjectionOperations
 from .application.rebuild import Progress, Rebuilder
 from .application.runner import ProjectionRunner
-from .metrics import PAUSED, REBUILD_PROGRESS, start_series
+from .application.status import StateObserver, refresh_state
+from .application.supervisor import Supervisor
+from .metrics import start_series
 from .projections import PROJECTIONS
+from .queries.facade import ReadQueries
+from .queries.orders import Docs
 from .settings import ReadSettings
 
 log = logging.getLogger(__name__)
-# How often a process reads the projections' shared state, and how long what it read is used:
-# longer than the refresh, so that the consumers never ask themselves while it runs.
-STATE_REFRESH_SECONDS = 2.0
+# How long a process uses the projections' shared state it read: longer than the refresh
+# (application/status.py), so that the consumers never ask themselves while it runs.
 STATE_TTL_SECONDS = 5.0
 
 
@@ -53,89 +56,30 @@ class Connections:
 
 @dataclass
 class ReadService:
-    """Everything the entrypoints need; `close` stops the background work."""
+    """The read service wired: what the query routes ask (`queries`), what the operations
+    routes ask (`operations`), and the background work, which `start` begins and `close`
+    stops."""
 
-    settings: ReadSettings
+    queries: ReadQueries
+    operations: ProjectionOperations
+    supervisor: Supervisor
     connections: Connections
     control: ControlState
-    dead_letters: DeadLetters
     runners: dict[str, ProjectionRunner]
     lag: LagMonitor
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    @property
-    def db(self) -> AsyncDatabase[dict[str, Any]]:
-        return self.connections.db
-
-    @property
-    def write_api(self) -> WriteApi:
-        return self.connections.write_api
-
-    @property
-    def max_wait_ms(self) -> int:
-        return self.settings.max_wait_ms
-
-    @property
-    def cache_max_age(self) -> int:
-        return self.settings.cache_max_age_seconds
-
-    def collections(self, projection: str) -> Collections:
-        return self.control.cached_collections(projection)
-
-    async def wait_for_order(self, order_id: str, timeout: float) -> None:
-        """Return when order_details next writes this order (or after `timeout`); callers
-        re-read."""
-        await self.runners["order_details"].applied.wait(order_id, timeout)
-
-    async def pause_reason(self, projection: str) -> str | None:
-        return await self.control.pause_reason(projection)
-
-    async def order_exists(self, order_id: str, customer_id: str | None = None) -> bool | None:
-        """Whether the event store has this order (placed by `customer_id`, when given); None
-        when the write service cannot say."""
-        try:
-            return await self.write_api.stream_exists(order_id, customer_id=customer_id)
-        except WriteApiError as exc:
-            log.warning("cannot tell whether order %s exists: %s", order_id, exc)
-            return None
-
-    def _spawn(self, work: Any, name: str) -> None:
-        task = asyncio.create_task(work, name=name)
-        task.add_done_callback(_report_death)
-        self.tasks.append(task)
+    observer: StateObserver
 
     def start(self, *, consume: bool = True) -> None:
-        self._spawn(self._refresh_state(), "state")
+        names = list(self.runners)
+        self.supervisor.spawn(refresh_state(self.control, names, self.observer), "state")
         if consume:
             for name, runner in self.runners.items():
-                self._spawn(runner.run(), f"projection-{name}")
-            self._spawn(self.lag.run(), "lag")
-
-    async def _refresh_state(self) -> None:
-        """The shared state, read every two seconds in one query: the consumers learn of pauses and
-        switches from it, the routes from its cache, and the gauges (an operator's pause, a
-        rebuild's progress) come from it."""
-        while True:
-            with contextlib.suppress(Exception):
-                for name, state in (await self.control.refresh(list(self.runners))).items():
-                    rebuild = state.get("rebuild") or {}
-                    ratio = rebuild.get("ratio", 0.0) if rebuild_running(state) else 0.0
-                    REBUILD_PROGRESS.labels(name).set(ratio)
-                    PAUSED.labels(name).set(1 if state.get("paused") else 0)
-            await asyncio.sleep(STATE_REFRESH_SECONDS)
+                self.supervisor.spawn(runner.run(), f"projection-{name}")
+            self.supervisor.spawn(self.lag.run(), "lag")
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.supervisor.stop()
         await self.connections.close()
-
-
-def _report_death(task: "asyncio.Task[None]") -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background task %s died", task.get_name(), exc_info=task.exception())
 
 
 def client_credentials(settings: ReadSettings) -> ClientCredentials | None:
@@ -201,32 +145,91 @@ def rebuilder(
     )
 
 
-def build(settings: ReadSettings | None = None) -> ReadService:
+def bootstrap(settings: ReadSettings | None = None) -> ReadService:
+    """The read service over MongoDB, Kafka and the write API; nothing runs before `start`."""
     settings = settings or ReadSettings()
     connections = connect(settings)
     control = ControlState(connections.db, ttl=STATE_TTL_SECONDS)
-    dead_letters = DeadLetters(connections.db)
+    runners = {name: runner(connections, settings, name, control) for name in PROJECTIONS}
+    lag = LagMonitor(settings, list(runners))
+    supervisor = Supervisor()
+    start_series(runners)
+    return ReadService(
+        queries=queries(connections, settings, control, runners["order_details"]),
+        operations=operations(connections, settings, control, runners, lag, supervisor),
+        supervisor=supervisor,
+        connections=connections,
+        control=control,
+        runners=runners,
+        lag=lag,
+        observer=PrometheusStateObserver(),
+    )
+
+
+def runner(
+    connections: Connections, settings: ReadSettings, name: str, control: ControlState
+) -> ProjectionRunner:
+    """One projection's live consumer."""
 
     def open_source(projection: str) -> KafkaRecordSource:
         return KafkaRecordSource(settings, projection)
 
-    runners = {
-        name: ProjectionRunner(
-            applier(
-                connections,
-                name,
-                control=control,
-                attempts=settings.handler_attempts,
-                cache_documents=settings.live_cache_documents,
-            ),
-            open_source=open_source,
-            versions=MongoVersions(connections.db),
+    return ProjectionRunner(
+        applier(
+            connections,
+            name,
             control=control,
-            dead_letters=dead_letters,
-            batch_max_records=settings.batch_max_records,
-        )
-        for name in PROJECTIONS
-    }
-    lag = LagMonitor(settings, list(runners))
-    start_series(runners)
-    return ReadService(settings, connections, control, dead_letters, runners, lag)
+            attempts=settings.handler_attempts,
+            cache_documents=settings.live_cache_documents,
+        ),
+        open_source=open_source,
+        versions=MongoVersions(connections.db),
+        control=control,
+        dead_letters=DeadLetters(connections.db),
+        batch_max_records=settings.batch_max_records,
+    )
+
+
+def queries(
+    connections: Connections,
+    settings: ReadSettings,
+    control: ControlState,
+    orders: ProjectionRunner,
+) -> ReadQueries:
+    """The query routes' reads, over the active version of each projection (looked up on every
+    query from the state the service keeps reading: a rebuild may have switched it)."""
+
+    def documents(projection: str) -> Docs:
+        return connections.db[control.cached_collections(projection).main]
+
+    async def wait_for_order(order_id: str, timeout: float) -> None:
+        await orders.applied.wait(order_id, timeout)
+
+    return ReadQueries(
+        documents=documents,
+        wait=wait_for_order,
+        pause_reason=control.pause_reason,
+        streams=connections.write_api,
+        max_wait_ms=settings.max_wait_ms,
+        cache_max_age=settings.cache_max_age_seconds,
+    )
+
+
+def operations(
+    connections: Connections,
+    settings: ReadSettings,
+    control: ControlState,
+    runners: dict[str, ProjectionRunner],
+    lag: LagMonitor,
+    supervisor: Supervisor,
+) -> ProjectionOperations:
+    """The operations routes' view of this process's projections."""
+    return ProjectionOperations(
+        runners=runners,
+        lags=lag.lags,
+        states=control,
+        dead_letters=DeadLetters(connections.db),
+        ping=lambda: ping(connections.db),
+        dead_tasks=supervisor.dead,
+        stall_seconds=settings.stall_seconds,
+    )

@@ -12,15 +12,16 @@ import time
 from typing import Any
 
 import httpx
-from pymongo.errors import PyMongoError
 
 from shared.plumbing.tracing import configure as configure_tracing
 
 from .adapters.control import ControlState, RebuildRefused
 from .adapters.dead_letters import DeadLetters, as_delivered
+from .adapters.mongo import document_count
 from .adapters.tokens import ClientCredentials, TokenUnavailable, bearer_auth
-from .application.ports import Conflict, Unavailable
+from .application.ports import Unavailable
 from .application.rebuild import Progress
+from .application.status import ProjectionStatus
 from .bootstrap import Connections, applier, connect, rebuilder
 from .projections import PROJECTIONS
 from .settings import ReadSettings
@@ -29,28 +30,15 @@ COLUMNS = ("projection", "state", "version", "position", "lag", "lag s", "applie
 
 
 async def show_projections(settings: ReadSettings, url: str) -> int:
+    """The status table: each projection's status as the read service shows it (GET
+    /projections), and the documents of its active version."""
     connections = connect(settings)
-    db = connections.db
     try:
         live = await _live_status(url, connections.tokens)
-        rows = [COLUMNS]
-        for name in PROJECTIONS:
-            collections = await ControlState(db).collections(name)
-            status = live.get(name, {})
-            docs = await db[collections.main].estimated_document_count()
-            rows.append(
-                (
-                    name,
-                    str(status.get("state", "unknown (read service not answering)")),
-                    str(collections.version),
-                    str(status.get("position", "-")),
-                    str(status.get("lag_events", "-")),
-                    str(status.get("lag_seconds", "-")),
-                    str(status.get("events_applied", "-")),
-                    str(await DeadLetters(db).count(name)),
-                    str(docs),
-                )
-            )
+        rows = [COLUMNS] + [await _row(connections, name, live.get(name)) for name in PROJECTIONS]
+    except Unavailable as exc:
+        print(f"cannot read the projections' state: {exc}", file=sys.stderr)
+        return 1
     finally:
         await connections.close()
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
@@ -59,7 +47,31 @@ async def show_projections(settings: ReadSettings, url: str) -> int:
     return 0
 
 
-async def _live_status(url: str, tokens: ClientCredentials | None) -> dict[str, dict[str, Any]]:
+async def _row(
+    connections: Connections, name: str, status: ProjectionStatus | None
+) -> tuple[str, ...]:
+    """One line of the table; without the service's status, what MongoDB alone tells."""
+    db = connections.db
+    active = await ControlState(db).collections(name)
+    docs = str(await document_count(db, active.main))
+    if status is None:
+        dead = str(await DeadLetters(db).count(name))
+        unknown = "unknown (read service not answering)"
+        return (name, unknown, str(active.version), "-", "-", "-", "-", dead, docs)
+    return (
+        name,
+        status.state,
+        str(status.active_version),
+        str(status.position),
+        str(status.lag_events),
+        str(status.lag_seconds),
+        str(status.events_applied),
+        str(status.dead_letters),
+        docs,
+    )
+
+
+async def _live_status(url: str, tokens: ClientCredentials | None) -> dict[str, ProjectionStatus]:
     try:
         async with httpx.AsyncClient(base_url=url, timeout=5, auth=bearer_auth(tokens)) as http:
             response = await http.get("/projections")
@@ -70,7 +82,11 @@ async def _live_status(url: str, tokens: ClientCredentials | None) -> dict[str, 
     if response.status_code != 200:
         print(f"the read service's /projections answered {response.status_code}", file=sys.stderr)
         return {}
-    return {p["name"]: p for p in body.get("projections", [])}
+    try:
+        return {p["name"]: ProjectionStatus.parse(p) for p in body.get("projections", [])}
+    except (KeyError, TypeError, AttributeError) as exc:
+        print(f"the read service's /projections is not a status: {exc!r}", file=sys.stderr)
+        return {}
 
 
 async def dead_letters(settings: ReadSettings, *, replay: bool, projection: str | None) -> int:
@@ -101,7 +117,7 @@ async def _replay(connections: Connections, letter: dict[str, Any]) -> bool:
         await applier(connections, letter["projection"], control=control, attempts=1).replay(
             as_delivered(letter)
         )
-    except (Unavailable, Conflict, PyMongoError, KeyError, ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a letter that fails again stays; the next is tried
         print(f"  error: {exc!r}")
         return False
     return True
@@ -160,7 +176,7 @@ async def rebuild(settings: ReadSettings, projections: list[str], page_size: int
     except RebuildRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
-    except (Unavailable, PyMongoError, TimeoutError) as exc:
+    except (Unavailable, TimeoutError) as exc:
         print(f"\nrebuild failed, the active version keeps serving: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.read.adapters.control import ControlState
-from services.read.bootstrap import ReadService, build
+from services.read.bootstrap import ReadService, bootstrap
 from services.read.settings import ReadSettings
 from shared.contracts.cloudevents import Headers, to_headers
 from shared.contracts.envelope import EventMetadata, RecordedEvent
@@ -112,7 +112,7 @@ async def service(
         lag_poll_seconds=0.5,
         log_format="text",
     )
-    read = build(settings)
+    read = bootstrap(settings)
     client: AsyncMongoClient[Doc] = AsyncMongoClient(mongo.url, tz_aware=True)
     try:
         for name in PROJECTIONS:
@@ -141,7 +141,7 @@ def all_committed(
     """Every projection committed past the last record (dead letters included)."""
 
     async def check() -> bool:
-        for task in read.tasks:  # a consumer that died would only show as a timeout
+        for task in read.supervisor.tasks:  # a consumer that died would only show as a timeout
             if task.done():
                 raise AssertionError(f"task {task.get_name()} ended: {task.exception()!r}")
         return all(

@@ -4,6 +4,7 @@ tokens of the development issuer (staff unless a test says otherwise)."""
 import asyncio
 import base64
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,9 +18,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.stack import LocalIssuer
 from services.read.adapters.collections import Collections
-from services.read.entrypoints.deps import ReadModel
 from services.read.entrypoints.queries import router
+from services.read.queries.facade import ReadQueries
+from services.read.queries.orders import Docs
 from services.read.settings import ReadSettings
+from shared.contracts.envelope import MAX_VERSION
 from shared.plumbing.access import install_auth
 from shared.plumbing.http import PROBLEM_JSON, install_problem_handlers
 from tests.auth import AUDIENCE, bearer, token
@@ -32,8 +35,9 @@ Doc = dict[str, Any]
 
 
 @dataclass
-class FakeReadModel:
-    """A real Mongo database, version 1 of every projection, and a wait that only sleeps."""
+class FakeLiveSide:
+    """What the queries are given: a real Mongo database (version 1 of every projection), and
+    fakes of the rest: a wait that only sleeps, a pause, the event store's orders."""
 
     db: AsyncDatabase[Doc]
     max_wait_ms: int = 1000
@@ -43,8 +47,8 @@ class FakeReadModel:
     waits: list[float] = field(default_factory=list)  # every wait asked for, in seconds
     orders: dict[str, str] = field(default_factory=dict)  # the store's orders: id -> customer
 
-    def collections(self, projection: str) -> Collections:
-        return Collections(projection, 1)
+    def documents(self, projection: str) -> Docs:
+        return self.db[Collections(projection, 1).main]
 
     async def wait_for_order(self, order_id: str, timeout: float) -> None:
         self.waiting.set()
@@ -54,26 +58,36 @@ class FakeReadModel:
     async def pause_reason(self, projection: str) -> str | None:
         return self.pause
 
-    async def order_exists(self, order_id: str, customer_id: str | None = None) -> bool | None:
-        return order_id in self.orders and customer_id in (None, self.orders[order_id])
+    async def stream_exists(self, stream_id: str, *, customer_id: str | None = None) -> bool:
+        return stream_id in self.orders and customer_id in (None, self.orders[stream_id])
+
+    def queries(self) -> ReadQueries:
+        return ReadQueries(
+            documents=self.documents,
+            wait=self.wait_for_order,
+            pause_reason=self.pause_reason,
+            streams=self,
+            max_wait_ms=self.max_wait_ms,
+            cache_max_age=self.cache_max_age,
+        )
 
 
 @pytest.fixture(scope="module")
-async def read(mongo: Backend) -> AsyncIterator[FakeReadModel]:
+async def read(mongo: Backend) -> AsyncIterator[FakeLiveSide]:
     client: AsyncMongoClient[Doc] = AsyncMongoClient(mongo.url)
     db = client[f"test_read_queries_{uuid4().hex[:12]}"]
-    yield FakeReadModel(db)
+    yield FakeLiveSide(db)
     await client.drop_database(db.name)
     await client.close()
 
 
-@pytest.fixture(scope="module")
-async def api(read: FakeReadModel, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def serving(live: FakeLiveSide, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the query routes over `live`, with a staff token."""
     app = FastAPI()
     app.include_router(router)
     install_problem_handlers(app, [])
-    model: ReadModel = read  # the fake must satisfy the protocol the routes rely on
-    app.state.read = model
+    app.state.read = live.queries()
     settings = ReadSettings(auth_issuer=issuer.url, auth_audience=AUDIENCE)
     transport = httpx.ASGITransport(app=app)
     staff = bearer(token(issuer))
@@ -82,6 +96,12 @@ async def api(read: FakeReadModel, issuer: LocalIssuer) -> AsyncIterator[httpx.A
         httpx.AsyncClient(transport=transport, base_url="http://read", headers=staff) as client,
     ):
         install_auth(app, settings, http)
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def api(read: FakeLiveSide, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(read, issuer) as client:
         yield client
 
 
@@ -130,11 +150,11 @@ def day_doc(day: date, products: list[tuple[str, int, str]]) -> Doc:
     }  # fmt: skip
 
 
-async def seed(read: FakeReadModel, projection: str, *docs: Doc) -> None:
+async def seed(read: FakeLiveSide, projection: str, *docs: Doc) -> None:
     await read.db[Collections(projection, 1).main].insert_many(list(docs))
 
 
-async def test_order_by_id_hides_internals(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+async def test_order_by_id_hides_internals(api: httpx.AsyncClient, read: FakeLiveSide) -> None:
     doc = order_doc(str(uuid4()), T0, version=2)
     await seed(read, "order_details", doc)
     response = await api.get(f"/orders/{doc['_id']}")
@@ -150,7 +170,7 @@ async def test_order_by_id_hides_internals(api: httpx.AsyncClient, read: FakeRea
     assert missing.headers["content-type"] == PROBLEM_JSON
 
 
-async def test_min_version_already_reached(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+async def test_min_version_already_reached(api: httpx.AsyncClient, read: FakeLiveSide) -> None:
     doc = order_doc(str(uuid4()), T0, version=3)
     await seed(read, "order_details", doc)
     response = await api.get(f"/orders/{doc['_id']}", params={"min_version": 2})
@@ -159,7 +179,7 @@ async def test_min_version_already_reached(api: httpx.AsyncClient, read: FakeRea
 
 
 async def test_min_version_reached_while_waiting(
-    api: httpx.AsyncClient, read: FakeReadModel
+    api: httpx.AsyncClient, read: FakeLiveSide
 ) -> None:
     doc = order_doc(str(uuid4()), T0)
     await seed(read, "order_details", doc)
@@ -177,7 +197,7 @@ async def test_min_version_reached_while_waiting(
 
 @pytest.mark.parametrize("wait_ms", [100, 600_000])
 async def test_min_version_never_reached(
-    api: httpx.AsyncClient, read: FakeReadModel, wait_ms: int
+    api: httpx.AsyncClient, read: FakeLiveSide, wait_ms: int
 ) -> None:
     doc = order_doc(str(uuid4()), T0)
     await seed(read, "order_details", doc)
@@ -192,6 +212,24 @@ async def test_min_version_never_reached(
     assert read.waits and sum(read.waits) <= min(wait_ms, read.max_wait_ms) / 1000 + 0.001
 
 
+@pytest.mark.parametrize("min_version", [MAX_VERSION + 1, 2**63, 10**30])
+async def test_min_version_past_any_version_is_422_at_once(
+    read: FakeLiveSide, issuer: LocalIssuer, min_version: int
+) -> None:
+    # A service that would wait a minute, asked to wait far longer than this test waits for
+    # its answer: a 422 at all shows that nothing waited, and no wait was asked for.
+    patient = FakeLiveSide(read.db, max_wait_ms=60_000)
+    doc = order_doc(str(uuid4()), T0)
+    await seed(read, "order_details", doc)
+    async with serving(patient, issuer) as api:
+        params = {"min_version": min_version, "wait_ms": 600_000}
+        response = await asyncio.wait_for(api.get(f"/orders/{doc['_id']}", params=params), 10)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert [e["loc"] for e in response.json()["errors"]] == [["query", "min_version"]]
+    assert patient.waits == []
+
+
 async def test_min_version_of_an_order_never_seen_is_404(api: httpx.AsyncClient) -> None:
     unknown = uuid4()
     response = await api.get(f"/orders/{unknown}", params={"min_version": 1, "wait_ms": 100})
@@ -202,7 +240,7 @@ async def test_min_version_of_an_order_never_seen_is_404(api: httpx.AsyncClient)
 
 
 async def test_min_version_on_a_paused_projection_says_it_is_paused(
-    api: httpx.AsyncClient, read: FakeReadModel
+    api: httpx.AsyncClient, read: FakeLiveSide
 ) -> None:
     doc = order_doc(str(uuid4()), T0)
     await seed(read, "order_details", doc)
@@ -224,7 +262,7 @@ async def test_min_version_on_a_paused_projection_says_it_is_paused(
 
 
 async def test_customer_orders_pages_newest_first(
-    api: httpx.AsyncClient, read: FakeReadModel
+    api: httpx.AsyncClient, read: FakeLiveSide
 ) -> None:
     customer = str(uuid4())
     statuses = ["placed", "shipped", "cancelled", "shipped", "confirmed", "shipped", "placed"]
@@ -252,7 +290,7 @@ async def test_customer_without_orders_has_an_empty_list(api: httpx.AsyncClient)
     assert response.json() == {"orders": [], "next_cursor": None}
 
 
-async def test_customer_by_id(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+async def test_customer_by_id(api: httpx.AsyncClient, read: FakeLiveSide) -> None:
     known, unregistered = customer_doc("a@x.io"), customer_doc("b@x.io", version=0)
     await seed(read, "customers", known, unregistered)
     response = await api.get(f"/customers/{known['_id']}")
@@ -286,7 +324,7 @@ async def assert_revalidated(api: httpx.AsyncClient, path: str) -> str:
 
 
 async def test_single_documents_are_revalidated_with_etags(
-    api: httpx.AsyncClient, read: FakeReadModel
+    api: httpx.AsyncClient, read: FakeLiveSide
 ) -> None:
     order, customer = order_doc(str(uuid4()), T0), customer_doc(f"{uuid4().hex[:8]}@x.io")
     await seed(read, "order_details", order)
@@ -322,7 +360,7 @@ async def test_lists_say_how_long_they_stay_fresh(api: httpx.AsyncClient, path: 
     assert "etag" not in response.headers
 
 
-async def test_customers_by_email_ignore_case(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+async def test_customers_by_email_ignore_case(api: httpx.AsyncClient, read: FakeLiveSide) -> None:
     email = f"Ann.Lee.{uuid4().hex[:8]}@Example.com"
     known = customer_doc(email)
     await seed(read, "customers", known, customer_doc(email, version=0))
@@ -333,7 +371,7 @@ async def test_customers_by_email_ignore_case(api: httpx.AsyncClient, read: Fake
     assert none.json() == {"customers": []}
 
 
-async def test_daily_stats_in_range(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+async def test_daily_stats_in_range(api: httpx.AsyncClient, read: FakeLiveSide) -> None:
     days = [date(2031, 3, d) for d in (4, 1, 2, 10)]
     await seed(read, "sales", *(day_doc(d, [("A", 1, "9.99")]) for d in days))
     params = {"from": "2031-03-01", "to": "2031-03-05"}
@@ -345,7 +383,7 @@ async def test_daily_stats_in_range(api: httpx.AsyncClient, read: FakeReadModel)
     assert (await api.get("/stats/daily", params=leap_year)).status_code == 200
 
 
-async def test_top_products_sums_and_ranks(api: httpx.AsyncClient, read: FakeReadModel) -> None:
+async def test_top_products_sums_and_ranks(api: httpx.AsyncClient, read: FakeLiveSide) -> None:
     await seed(
         read,
         "sales",
@@ -367,7 +405,7 @@ async def test_top_products_sums_and_ranks(api: httpx.AsyncClient, read: FakeRea
 
 
 async def test_top_products_default_to_the_last_30_days(
-    api: httpx.AsyncClient, read: FakeReadModel
+    api: httpx.AsyncClient, read: FakeLiveSide
 ) -> None:
     today = datetime.now(UTC).date()
     sku = f"TODAY-{uuid4().hex[:6]}"
@@ -410,6 +448,12 @@ def cursor_at(moment: str) -> str:
         ("/orders/{'$ne':1}", {}),
         (f"/orders/{ID}", {"min_version": "0"}),
         (f"/orders/{ID}", {"wait_ms": "-1"}),
+        (f"/orders/{ID}", {"min_version": str(MAX_VERSION + 1)}),
+        (f"/orders/{ID}", {"min_version": str(2**63)}),
+        (f"/orders/{ID}", {"min_version": "1", "wait_ms": str(2**63)}),
+        (f"/orders/{ID}", {"min_version": "1", "wait_ms": str(10**30)}),
+        (f"/customers/{ID}/orders", {"limit": str(2**63)}),
+        ("/stats/top-products", {"limit": str(2**63)}),
         ("/stats/daily", {"from": "2024-13-01", "to": "2024-12-31"}),
         ("/stats/daily", {"from": "1704067200", "to": "2024-01-02"}),
         ("/stats/daily", {"from": "2024-02-01", "to": "2024-01-01"}),
@@ -464,7 +508,7 @@ async def test_a_cursor_at_the_calendar_edge_in_utc_is_a_page(api: httpx.AsyncCl
 
 
 async def test_a_customer_reads_their_own_profile_and_orders_only(
-    api: httpx.AsyncClient, read: FakeReadModel, issuer: LocalIssuer
+    api: httpx.AsyncClient, read: FakeLiveSide, issuer: LocalIssuer
 ) -> None:
     ann, bob = customer_doc("ann@own.io"), customer_doc("bob@own.io")
     await seed(read, "customers", ann, bob)
@@ -496,7 +540,7 @@ async def test_a_customer_reads_their_own_profile_and_orders_only(
 
 
 async def test_a_customer_waiting_for_another_customers_order_sees_no_such_order(
-    api: httpx.AsyncClient, read: FakeReadModel, issuer: LocalIssuer
+    api: httpx.AsyncClient, read: FakeLiveSide, issuer: LocalIssuer
 ) -> None:
     ann, bob = str(uuid4()), str(uuid4())
     projected, unprojected, own = order_doc(bob, T0, version=3), str(uuid4()), str(uuid4())

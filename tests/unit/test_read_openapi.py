@@ -127,3 +127,22 @@ def test_metrics_name_their_permission_when_a_token_is_required() -> None:
     operation = guarded["paths"]["/metrics"]["get"]
     assert scopes(operation) == {"ordering:operate"}
     assert {"200", "401", "403", "503"} <= set(operation["responses"])
+
+
+def integer_schemas(schema: Doc) -> list[Doc]:
+    """The integer schemas in a parameter's schema (`anyOf` with null when it is optional)."""
+    found = [schema] if schema.get("type") == "integer" else []
+    return found + [s for option in schema.get("anyOf", []) for s in integer_schemas(option)]
+
+
+def test_every_integer_parameter_is_bounded(document: Doc) -> None:
+    # Past its maximum a number is a 422 at once, never a wait for what cannot come.
+    bounded = {}
+    for path, _, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            for schema in integer_schemas(parameter["schema"]):
+                assert "maximum" in schema and "minimum" in schema, (path, parameter["name"])
+                bounded[path, parameter["name"]] = schema["maximum"]
+    assert bounded[("/orders/{order_id}", "min_version")] == 2**31 - 1  # a stream's versions
+    assert bounded[("/orders/{order_id}", "wait_ms")] == 2**63 - 1  # capped, not refused
+    assert {name for _, name in bounded} == {"min_version", "wait_ms", "limit"}

@@ -15,6 +15,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from ..application.status import SharedState
 from .collections import STATE, Collections
 from .mongo import unavailable_on_error
 
@@ -47,7 +48,7 @@ class ControlState:
         return doc
 
     @unavailable_on_error
-    async def refresh(self, projections: list[str]) -> dict[str, dict[str, Any]]:
+    async def refresh(self, projections: list[str]) -> dict[str, SharedState]:
         """Read the state of every projection in one query, for the cache (a process's reader
         of the state calls this every two seconds, so that nothing else has to ask)."""
         found = {doc["_id"]: doc async for doc in self._coll.find({"_id": {"$in": projections}})}
@@ -56,7 +57,10 @@ class ControlState:
             self._cache[projection] = (now, doc)
         for projection in set(projections) - found.keys():
             found[projection] = await self.get(projection, fresh=True)
-        return found
+        return {projection: shared_state(doc) for projection, doc in found.items()}
+
+    async def shared(self, projection: str) -> SharedState:
+        return shared_state(await self.get(projection))
 
     async def collections(self, projection: str) -> Collections:
         state = await self.get(projection)
@@ -125,6 +129,17 @@ class ControlState:
         await self.get(projection, fresh=True)
         await self._coll.update_one({"_id": projection}, {"$set": fields})
         self._cache.pop(projection, None)
+
+
+def shared_state(state: dict[str, Any]) -> SharedState:
+    """The application's view of a projection's state document."""
+    return SharedState(
+        active_version=int(state.get("active_version", 1)),
+        paused=bool(state.get("paused")),
+        position=int(state.get("position", 0)),
+        rebuild=state.get("rebuild") or None,
+        rebuilding=rebuild_running(state),
+    )
 
 
 def rebuild_running(state: dict[str, Any]) -> bool:

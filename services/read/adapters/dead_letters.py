@@ -39,15 +39,18 @@ class DeadLetters:
         }
         await self._coll.update_one({"_id": key}, {"$set": doc}, upsert=True)
 
+    @unavailable_on_error
     async def count(self, projection: str | None = None) -> int:
         query = {} if projection is None else {"projection": projection}
         return await self._coll.count_documents(query)
 
+    @unavailable_on_error
     async def list(self, projection: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         query = {} if projection is None else {"projection": projection}
         cursor = self._coll.find(query).sort("failed_at", ASCENDING).limit(limit)
         return [doc async for doc in cursor]
 
+    @unavailable_on_error
     async def remove(self, key: str) -> None:
         await self._coll.delete_one({"_id": key})
 

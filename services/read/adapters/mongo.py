@@ -1,10 +1,13 @@
-"""MongoDB's failures in the application's terms (services/read/application/ports.py)."""
+"""MongoDB's failures in the application's terms (services/read/application/ports.py), and the
+few calls to it that belong to no store: a ping, a collection's size."""
 
+import asyncio
 import functools
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from ..application.ports import Unavailable
@@ -43,3 +46,17 @@ def unavailable_on_error(
             raise Unavailable(f"MongoDB: {exc}") from exc
 
     return translated
+
+
+async def ping(db: AsyncDatabase[Any], *, timeout: float = 2.0) -> None:
+    """Return once MongoDB answers; Unavailable when it does not within `timeout` seconds."""
+    try:
+        await asyncio.wait_for(db.command("ping"), timeout=timeout)
+    except (PyMongoError, TimeoutError) as exc:
+        raise Unavailable(f"MongoDB: {type(exc).__name__}") from exc
+
+
+@unavailable_on_error
+async def document_count(db: AsyncDatabase[Any], collection: str) -> int:
+    """About how many documents the collection holds (from its metadata: no scan)."""
+    return await db[collection].estimated_document_count()

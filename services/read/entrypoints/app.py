@@ -5,7 +5,6 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from pymongo.errors import ConnectionFailure
 
 from shared.plumbing.access import install_auth
 from shared.plumbing.cors import install_cors
@@ -14,7 +13,7 @@ from shared.plumbing.middleware import BodyLimit, RequestContext
 from shared.plumbing.tracing import instrument_app
 
 from ..application.ports import Unavailable
-from ..bootstrap import build
+from ..bootstrap import bootstrap
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from ..settings import ReadSettings
 from . import ops, queries
@@ -26,8 +25,8 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = build(settings)
-        app.state.read = service
+        service = bootstrap(settings)
+        app.state.read, app.state.operations = service.queries, service.operations
         service.start(consume=consume)
         try:
             yield
@@ -41,7 +40,7 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
         description="Queries over projections of the order events, with lag and rebuild status.",
         lifespan=lifespan,
     )
-    unavailable = [ConnectionFailure, Unavailable, TimeoutError]
+    unavailable = [Unavailable, TimeoutError]
     install_problem_handlers(app, [], unavailable, store="read store")
     install_auth(app, settings, issuer_http)
     app.include_router(queries.router, tags=["queries"])

@@ -2,58 +2,24 @@
 one in a thread)."""
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.plumbing.access import requires
 from shared.plumbing.auth import OPERATE, QUERY, Principal
 
-from ..adapters.collections import Collections
-from ..queries import customers, orders, stats
+from ..application.operations import ProjectionOperations
+from ..queries import orders
+from ..queries.facade import ReadQueries
 from ..queries.stats import DateRange
 
 MAX_SPAN_DAYS = 366
 DEFAULT_SPAN_DAYS = 30
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class ReadModel(Protocol):
-    """What the query routes need from the read service (`app.state.read`)."""
-
-    @property
-    def db(self) -> AsyncDatabase[Any]: ...
-
-    @property
-    def max_wait_ms(self) -> int: ...
-
-    @property
-    def cache_max_age(self) -> int:
-        """Seconds a list or statistics answer may be reused."""
-        ...
-
-    def collections(self, projection: str) -> Collections:
-        """The active collections of "order_details", "customers" or "sales"."""
-        ...
-
-    async def wait_for_order(self, order_id: str, timeout: float) -> None:
-        """Return once the order was written, or after `timeout` seconds."""
-        ...
-
-    async def pause_reason(self, projection: str) -> str | None:
-        """Why the projection is paused (an operator, a rebuild's switch), or None."""
-        ...
-
-    async def order_exists(self, order_id: str, customer_id: str | None = None) -> bool | None:
-        """Whether the event store has the order (placed by `customer_id`, when given); None
-        when that cannot be known now."""
-        ...
 
 
 # The caller, once its token allows the route (else 401 or 403). A route's first parameter, so
@@ -71,25 +37,19 @@ def owner(caller: Principal) -> str | None:
     return str(caller.customer_id)
 
 
-async def get_read(request: Request) -> ReadModel:
-    read: ReadModel = request.app.state.read
+async def get_read(request: Request) -> ReadQueries:
+    read: ReadQueries = request.app.state.read
     return read
 
 
-Read = Annotated[ReadModel, Depends(get_read)]
+async def get_operations(request: Request) -> ProjectionOperations:
+    operations: ProjectionOperations = request.app.state.operations
+    return operations
 
 
-def _active(projection: str) -> Callable[[ReadModel], Awaitable[AsyncCollection[Any]]]:
-    # Resolved on every request: a rebuild may have switched the active version meanwhile.
-    async def main_collection(read: Read) -> AsyncCollection[Any]:
-        return read.db[read.collections(projection).main]
-
-    return main_collection
-
-
-OrderDocs = Annotated[AsyncCollection[Any], Depends(_active(orders.PROJECTION))]
-CustomerDocs = Annotated[AsyncCollection[Any], Depends(_active(customers.PROJECTION))]
-SalesDocs = Annotated[AsyncCollection[Any], Depends(_active(stats.PROJECTION))]
+# What the query routes ask (the composition root's ReadQueries), and the operations routes.
+Read = Annotated[ReadQueries, Depends(get_read)]
+Operations = Annotated[ProjectionOperations, Depends(get_operations)]
 
 
 def invalid(loc: tuple[str, ...], msg: str) -> RequestValidationError:

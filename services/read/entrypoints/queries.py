@@ -10,32 +10,24 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from shared.contracts.envelope import MAX_VERSION
 from shared.contracts.events import EMAIL_PATTERN
 from shared.plumbing.access import secured
 from shared.plumbing.auth import QUERY
 from shared.plumbing.http import problem
 
-from ..queries import customers, orders, stats
+from ..queries import orders
 from ..queries.orders import OrderStatus
 from ..queries.stats import Measure
 from . import caching, schemas
-from .deps import (
-    After,
-    CustomerDocs,
-    DaysRecent,
-    DaysRequired,
-    IfNoneMatch,
-    OrderDocs,
-    Read,
-    Reader,
-    SalesDocs,
-    Staff,
-    owner,
-)
+from .deps import After, DaysRecent, DaysRequired, IfNoneMatch, Read, Reader, Staff, owner
 
 router = APIRouter()
 
 DEFAULT_WAIT_MS = 2000
+# Any wait asked for is capped at the service's MAX_WAIT_MS; past int64 it is no number a
+# client means.
+MAX_WAIT_MS_ASKED = 2**63 - 1
 ORDER_NOT_FOUND = (
     "No such order, or another customer's (with `min_version`: none seen within the wait, and"
     " none in the event store)"
@@ -68,27 +60,27 @@ async def get_order(
     request: Request,
     order_id: UUID,
     read: Read,
-    docs: OrderDocs,
     if_none_match: IfNoneMatch = None,
-    min_version: Annotated[int | None, Query(ge=1)] = None,
-    wait_ms: Annotated[int, Query(ge=0)] = DEFAULT_WAIT_MS,
+    min_version: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_VERSION, description="the version to wait for (a command's answer)"),
+    ] = None,
+    wait_ms: Annotated[
+        int,
+        Query(ge=0, le=MAX_WAIT_MS_ASKED, description="longest wait, capped by the service"),
+    ] = DEFAULT_WAIT_MS,
 ) -> Response:
     """One order; with `min_version`, waits up to `wait_ms` (capped) until it got that far."""
     mine = owner(caller)
     if min_version is None:
-        doc = await orders.find_order(docs, str(order_id), owner=mine)
+        doc = await read.order(str(order_id), owner=mine)
         if doc is None:
             return _not_found(request, f"order {order_id}")
     else:
         waited = min(wait_ms, read.max_wait_ms)
         try:
-            doc = await orders.order_at_version(
-                docs,
-                str(order_id),
-                min_version=min_version,
-                timeout=waited / 1000,
-                wait=read.wait_for_order,
-                owner=mine,
+            doc = await read.order_at_version(
+                str(order_id), min_version=min_version, timeout=waited / 1000, owner=mine
             )
         except orders.VersionNotReached as exc:
             return await _not_reached(request, read, exc, waited, mine)
@@ -125,7 +117,6 @@ async def list_customer_orders(
     request: Request,
     customer_id: UUID,
     read: Read,
-    docs: OrderDocs,
     after: After,
     status: OrderStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -133,8 +124,8 @@ async def list_customer_orders(
     """A customer's orders, newest first; pass `next_cursor` back as `cursor` for the next page."""
     if owner(caller) not in (None, str(customer_id)):
         return _not_found(request, f"customer {customer_id}")
-    page, cursor = await orders.customer_orders(
-        docs, str(customer_id), status=status, limit=limit, after=after
+    page, cursor = await read.customer_orders(
+        str(customer_id), status=status, limit=limit, after=after
     )
     return caching.listing({"orders": page, "next_cursor": cursor}, read.cache_max_age)
 
@@ -152,11 +143,11 @@ async def get_customer(
     caller: Reader,
     request: Request,
     customer_id: UUID,
-    docs: CustomerDocs,
+    read: Read,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """One registered customer."""
-    doc = await customers.find_customer(docs, str(customer_id), owner=owner(caller))
+    doc = await read.customer(str(customer_id), owner=owner(caller))
     if doc is None:
         return _not_found(request, f"customer {customer_id}")
     return caching.document(doc, if_none_match)
@@ -170,12 +161,11 @@ async def get_customer(
 async def find_customers(
     caller: Reader,
     read: Read,
-    docs: CustomerDocs,
     email: Annotated[str, Query(max_length=254, pattern=EMAIL_PATTERN)],
 ) -> Response:
     """The registered customers with this email, compared case-insensitively (for a customer's
     token: the customer alone, if the email is theirs)."""
-    found = await customers.customers_by_email(docs, email, owner=owner(caller))
+    found = await read.customers_by_email(email, owner=owner(caller))
     return caching.listing({"customers": found}, read.cache_max_age)
 
 
@@ -184,9 +174,9 @@ async def find_customers(
     response_model=schemas.DailyStats,
     **secured(QUERY, responses=schemas.responses(422, ok=schemas.CACHE_CONTROL)),
 )
-async def daily_stats(caller: Staff, read: Read, docs: SalesDocs, days: DaysRequired) -> Response:
+async def daily_stats(caller: Staff, read: Read, days: DaysRequired) -> Response:
     """Sales per UTC day from `from` to `to` (both included); days without orders are absent."""
-    return caching.listing({"days": await stats.daily(docs, days)}, read.cache_max_age)
+    return caching.listing({"days": await read.daily(days)}, read.cache_max_age)
 
 
 @router.get(
@@ -197,12 +187,11 @@ async def daily_stats(caller: Staff, read: Read, docs: SalesDocs, days: DaysRequ
 async def top_products(
     caller: Staff,
     read: Read,
-    docs: SalesDocs,
     days: DaysRecent,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     by: Measure = Measure.REVENUE,
 ) -> Response:
     """Best-selling products over the range (default: the last 30 days), by revenue or units."""
-    products = await stats.top_products(docs, days, by=by, limit=limit)
+    products = await read.top_products(days, by=by, limit=limit)
     body = {"products": products, "from": days.start.isoformat(), "to": days.end.isoformat()}
     return caching.listing(body, read.cache_max_age)
