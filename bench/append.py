@@ -244,4 +244,17 @@ def method(
             "warm_seconds_per_round": [round(r.warm_seconds, 3) for r in emmett],
         },
         "rates_per_round": {k: [round(r.rate) for r in runs] for k, runs in done.items()},
+        "ours_vs_peer_per_round": per_round(done),
+    }
+
+
+def per_round(done: dict[str, list[engines.EngineRun]]) -> dict[str, list[float]]:
+    """Ours against each peer round by round: a burst of load elsewhere shows as a spread."""
+    ours = done.get("ours", [])
+    return {
+        f"ours_vs_{name}": [
+            round(ratio(o.rate, p.rate), 2) for o, p in zip(ours, done[key], strict=True)
+        ]
+        for key, name in PEERS.items()
+        if key in done
     }

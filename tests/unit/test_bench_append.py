@@ -7,9 +7,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bench.append import side_by_side
+from bench.append import per_round, side_by_side
 from bench.append_emmett import EmmettFailed, needs_install, packages, parse_output, workload
-from bench.append_engines import payload_sizes
+from bench.append_engines import EngineRun, payload_sizes
 
 
 def test_emmett_gets_the_same_payloads_as_the_other_engines() -> None:
@@ -57,3 +57,11 @@ def test_engines_side_by_side_against_raw_inserts_and_ours() -> None:
     assert rows[0] == ("engine", "events/s", "of raw INSERT", "ours is")
     assert rows[2][1:] == ("2,000", "50.0%", "1.00x")
     assert rows[3] == ("Emmett PostgreSQL event store", "1,000", "25.0%", "2.00x")
+
+
+def test_ours_against_each_peer_round_by_round() -> None:
+    done = {
+        "ours": [EngineRun("ours", 400, 1.0), EngineRun("ours", 300, 1.0)],
+        "emmett": [EngineRun("emmett", 100, 1.0), EngineRun("emmett", 150, 1.0)],
+    }
+    assert per_round(done) == {"ours_vs_emmett": [4.0, 2.0]}
