@@ -189,6 +189,10 @@ def summarize(
             result.add(f"{name}_vs_raw_insert", ratio(rates[key], rates["raw"]), "x")
     if emmett:
         result.add("emmett_schema_setup_seconds", emmett[0].schema_seconds, "s")
+        cpu = sum(r.cpu_seconds for r in emmett) * 1e6
+        result.add(
+            "emmett_node_cpu_us_per_event", ratio(cpu, sum(r.appended.events for r in emmett)), "µs"
+        )
         result.add("emmett_conflicts", sum(r.conflicts for r in emmett), "appends")
     if "es" in rates:
         versus_es = result.figures["ours_vs_eventsourcing"].value
@@ -242,6 +246,8 @@ def method(
             " connections, before the clock starts",
             "schema_seconds_per_round": [round(r.schema_seconds, 3) for r in emmett],
             "warm_seconds_per_round": [round(r.warm_seconds, 3) for r in emmett],
+            "node_cpu": "the Node process's own CPU time (process.cpuUsage) over the timed"
+            " appends, per event appended: the client's share of the work",
         },
         "rates_per_round": {k: [round(r.rate) for r in runs] for k, runs in done.items()},
         "ours_vs_peer_per_round": per_round(done),

@@ -43,6 +43,7 @@ class EmmettRun:
     appended: EngineRun
     schema_seconds: float  # store.schema.migrate(): creating Emmett's tables and functions
     warm_seconds: float  # one call per writer at once, so the pool has its connections
+    cpu_seconds: float  # the Node process's own CPU time over the timed appends
     conflicts: int  # optimistic-concurrency failures (none expected: one writer per stream)
 
 
@@ -126,5 +127,6 @@ async def run_emmett(database_url: str, *, seconds: float, writers: int) -> Emme
         appended,
         float(found.get("schema_seconds", 0.0)),
         float(found.get("warm_seconds", 0.0)),
+        float(found.get("cpu_seconds", 0.0)),
         int(found.get("conflicts", 0)),
     )

@@ -3,7 +3,8 @@
 // OrderPlaced, even steps append OrderItemAdded to one of the writer's own streams, one event
 // per append, at the expected version). Reads one JSON object on stdin:
 //   {url, writers, seconds, placed: [data...], added: [data...], metadata: [object...]}
-// and prints one JSON line: {events, seconds, schema_seconds, warm_seconds, conflicts}.
+// and prints one JSON line: {events, seconds, schema_seconds, warm_seconds, cpu_seconds,
+// conflicts}, cpu_seconds being this process's own over the timed appends.
 import { randomUUID } from "node:crypto";
 import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql";
 
@@ -68,14 +69,17 @@ const main = async () => {
     await Promise.all(warm);
     const warmSeconds = (performance.now() - started) / 1000;
     started = performance.now();
+    const cpu = process.cpuUsage();
     const deadline = started + config.seconds * 1000;
     const seeds = Array.from({ length: config.writers }, (_, n) => n);
     const runs = await Promise.all(seeds.map((n) => writer(store, config, n, deadline)));
     const seconds = (performance.now() - started) / 1000;
+    const spent = process.cpuUsage(cpu);
+    const cpuSeconds = (spent.user + spent.system) / 1e6;
     const events = runs.reduce((sum, run) => sum + run.count, 0);
     const conflicts = runs.reduce((sum, run) => sum + run.conflicts, 0);
     const result = { events, seconds, schema_seconds: schemaSeconds, warm_seconds: warmSeconds };
-    console.log(JSON.stringify({ ...result, conflicts }));
+    console.log(JSON.stringify({ ...result, cpu_seconds: cpuSeconds, conflicts }));
   } finally {
     await store.close();
   }

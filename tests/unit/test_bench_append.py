@@ -2,11 +2,13 @@
 when its packages are installed, and the table of engines side by side."""
 
 import os
+import shutil
 from pathlib import Path
 
 import orjson
 import pytest
 
+from bench import append_emmett
 from bench.append import per_round, side_by_side
 from bench.append_emmett import EmmettFailed, needs_install, packages, parse_output, workload
 from bench.append_engines import EngineRun, payload_sizes
@@ -65,3 +67,13 @@ def test_ours_against_each_peer_round_by_round() -> None:
         "emmett": [EngineRun("emmett", 100, 1.0), EngineRun("emmett", 150, 1.0)],
     }
     assert per_round(done) == {"ours_vs_emmett": [4.0, 2.0]}
+
+
+def test_without_node_or_npm_emmett_is_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert "node is not on the PATH" in str(append_emmett.prepare())
+    monkeypatch.setattr(shutil, "which", lambda name: name if name == "node" else None)
+    monkeypatch.setattr(append_emmett, "needs_install", lambda: True)
+    assert "npm is not on the PATH" in str(append_emmett.prepare())
+    monkeypatch.setattr(append_emmett, "needs_install", lambda: False)
+    assert append_emmett.prepare() is None
