@@ -2,8 +2,10 @@
 
 Unlike workload.history (each stream whole, one after the other), commands interleave here as
 they do when many people use the system at once: about OPEN_ORDERS orders are under way at any
-time, each advancing by one command at a time, between customers registering, renaming
-themselves and changing their email. Every command appends one event, as the write API does.
+time, each advancing by one command at a time. Traffic is skewed as real traffic is: a few
+customers (CUSTOMERS, registered first) place many orders each (some 150 in 30,000 events), now
+and then renaming themselves or changing their email. Every command appends one event, as the
+write API does.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from .workload import email_address, item_added, line, metadata, order_placed
 
 OPEN_ORDERS = 200
 APPENDERS = 16
-ORDERS_PER_CUSTOMER = 4
-PROFILE_CHANGE_EVERY = 10  # orders placed per rename, and per change of email
+CUSTOMERS = 44  # at 4.6 events per order, 30,000 events give each about 150 orders
+PROFILE_CHANGE_EVERY = 50  # orders placed per rename, and per change of email
 
 
 @dataclass(frozen=True)
@@ -121,12 +123,12 @@ class _Traffic:
         return append
 
     def commands(self) -> Iterator[Append]:
+        while len(self.customers) < CUSTOMERS:
+            yield self.register()
         while True:
             if len(self.open_orders) >= OPEN_ORDERS:
                 yield self.advance()
                 continue
-            if self.placed % ORDERS_PER_CUSTOMER == 0:
-                yield self.register()
             if self.placed and self.placed % PROFILE_CHANGE_EVERY == 0:
                 yield self.change_profile(rename=self.placed % (2 * PROFILE_CHANGE_EVERY) == 0)
             yield self.place()

@@ -1,13 +1,15 @@
 """Part 7, catchup: how fast each projection works off a backlog while live, against how fast a
-rebuild replays the same log, and what each event costs the read service and MongoDB.
+rebuild of the same log gets its new version serving, and what each event costs the read
+service and MongoDB.
 
 With the three projections paused through the operator API, a history shaped like live traffic
-(backlog.py) goes straight into the event store and the relay publishes it. Then one projection
-at a time is resumed; its catch-up lasts from the resume until its consumer group has committed
-up to the topics' high-water marks (read from Kafka, polled more often as the end nears). Over
-each catch-up: CPU time of the read service and of the servers, and MongoDB's operations on the
-read service's database. Last, each projection is rebuilt from the same log (rebuild.py's
-command) into a database of its own, the read service stopped.
+(backlog.py: few customers, many orders each) goes straight into the event store and the relay
+publishes it. Then one projection at a time is resumed; its catch-up lasts from the resume until
+its consumer group has committed up to the topics' high-water marks (read from Kafka, polled more
+often as the end nears). Over each catch-up: CPU time of the read service and of the servers, and
+MongoDB's operations on the read service's database. Then each projection is rebuilt from the
+same log (rebuild.py's command) into a database of its own, the read service stopped, and the
+documents of both sides are counted (catchup_report.py has the figures).
 """
 
 from __future__ import annotations
@@ -15,50 +17,27 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from .backlog import OPEN_ORDERS, append_history, live_history
+from .backlog import append_history, live_history
+from .catchup_report import BASELINE_SECONDS, READ, CatchUp, Side, report
 from .groups import GroupOffsets, Offsets, behind
 from .httpclient import HttpPool
 from .processes import Service, running, start_pair
+from .projected import held
 from .promtext import scrape
 from .readside import PROJECTIONS, set_paused, wait_caught_up, wait_holding, wait_published
-from .rebuild import Rebuilt, run_rebuild
+from .rebuild import run_rebuild
 from .servers import Stack, mongo_client
-from .stats import PartResult, Target, rate, ratio
+from .stats import PartResult
 from .usage import Usage, server_pids, usage
 from .workload import bearer, email_address, place_order_body
 
 EVENTS = 30_000
-TARGET_PERCENT = 50.0  # the live catch-up's rate as a share of the rebuild's replay rate
-BASELINE_SECONDS = 3.0  # everything paused: what the read service and MongoDB do meanwhile
 TIMEOUT = 600.0
 APPLIED = "projection_events_applied_total"
-READ, MONGO, BROKER = "read service", "mongodb server", "kafka broker"
-
-
-@dataclass(frozen=True)
-class CatchUp:
-    """One projection's catch-up: records of both topics worked off, events it applied (the
-    ones it folds), how long it took and what it cost."""
-
-    projection: str
-    events: int
-    applied: int
-    seconds: float
-    cost: Usage
-
-    @property
-    def rate(self) -> float:
-        return rate(self.events, self.seconds)
-
-    def us_per_event(self, process: str) -> float:
-        return ratio(self.cost.cpu.get(process, 0.0) * 1e6, self.events)
-
-    def ops_per_event(self) -> float:
-        return ratio(self.cost.database_ops.get("total", 0), self.events)
 
 
 @dataclass
@@ -141,15 +120,21 @@ async def catch_up(pipe: Pipeline, projection: str) -> CatchUp:
     return CatchUp(projection, backlog, applied, seconds, cost)
 
 
-async def rebuild_each(stack: Stack, write: Service) -> list[Rebuilt]:
-    """Each projection rebuilt from the write service's log into a fresh database."""
+async def rebuild_each(stack: Stack, write: Service, mongo: Any) -> list[Side]:
+    """Each projection rebuilt from the write service's log into a fresh database, and the
+    documents it left there."""
+    database = stack.mongo_database(f"bench_catchup_rebuild_{uuid.uuid4().hex[:8]}")
     env = {
         **write.env,
         "MONGODB_URL": stack.url("mongo"),
-        "MONGODB_DATABASE": stack.mongo_database(f"bench_catchup_rebuild_{uuid.uuid4().hex[:8]}"),
+        "MONGODB_DATABASE": database,
         "WRITE_SERVICE_URL": write.url,
     }
-    return [await asyncio.to_thread(run_rebuild, env, stack.workdir, name) for name in PROJECTIONS]
+    sides = []
+    for name in PROJECTIONS:
+        rebuilt = await asyncio.to_thread(run_rebuild, env, stack.workdir, name)
+        sides.append(Side(rebuilt, await held(mongo, database, name)))
+    return sides
 
 
 async def run(stack: Stack, *, quick: bool) -> PartResult:
@@ -174,86 +159,27 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
                 groups=env["CONSUMER_GROUP_PREFIX"],
             )
             try:
-                await prime(pipe)
-                loading = await build_backlog(database, pipe, total)
-                before = await pipe.usage()
-                await asyncio.sleep(BASELINE_SECONDS)  # a measurement window, not a wait
-                paused = (await pipe.usage()).since(before)
-                caught = [await catch_up(pipe, name) for name in PROJECTIONS]
-                await wait_caught_up(pipe.write, pipe.read)
+                loading, paused, caught = await live(pipe, database, total)
             finally:
                 await pipe.write.close()
                 await pipe.read.close()
-        read_service.stop()  # the rebuilds run alone, as in the rebuild part
-        print("  catchup: rebuilding each projection from the same log ...", flush=True)
-        rebuilt = await rebuild_each(stack, write_service)
-    return report(total, loading, paused, caught, rebuilt)
+            read_service.stop()  # the rebuilds run alone, as in the rebuild part
+            print("  catchup: rebuilding each projection from the same log ...", flush=True)
+            sides = await rebuild_each(stack, write_service, mongo)
+    return report(total, loading, paused, caught, sides)
 
 
-COLUMNS = (
-    "projection", "live events/s", "rebuild replay events/s", "live/rebuild",
-    "read service CPU µs/event", "MongoDB CPU µs/event", "MongoDB ops/event",
-)  # fmt: skip
-
-
-def compare(result: PartResult, live: CatchUp, replay: Rebuilt) -> tuple[str, ...]:
-    """One projection's figures and target; returns its row of the table."""
-    name, share = live.projection, 100.0 * ratio(live.rate, replay.replay_rate)
-    figures = {
-        "live_events_per_s": (live.rate, "events/s"),
-        "rebuild_replay_events_per_s": (replay.replay_rate, "events/s"),
-        "live_to_rebuild": (share, "%"),
-        "read_service_cpu_us_per_event": (live.us_per_event(READ), "µs"),
-        "mongodb_cpu_us_per_event": (live.us_per_event(MONGO), "µs"),
-        "mongodb_ops_per_event": (live.ops_per_event(), "operations"),
-        "mongodb_ops": (live.cost.database_ops.get("total", 0), "operations"),
-        "kafka_broker_cpu_us_per_event": (live.us_per_event(BROKER), "µs"),
-        "read_service_busy": (live.cost.share_of_a_core(READ), "% of a core"),
-        "mongodb_busy": (live.cost.share_of_a_core(MONGO), "% of a core"),
-        "catch_up_seconds": (live.seconds, "s"),
-        "events": (live.events, "events"),
-        "events_applied": (live.applied, "events"),
-    }
-    shown = [result.add(f"{name}_{key}", *value).text() for key, value in figures.items()]
-    result.targets.append(Target(f"{name} live/rebuild", share, ">=", TARGET_PERCENT, "%"))
-    ops = f"{live.ops_per_event():.3f} ({figures['mongodb_ops'][0]:,.0f} in all)"
-    return (name, *shown[: len(COLUMNS) - 2], ops)
-
-
-def report(
-    total: int,
-    loading: dict[str, float],
-    paused: Usage,
-    caught: list[CatchUp],
-    rebuilt: list[Rebuilt],
-) -> PartResult:
-    result = PartResult("catchup")
-    rows = [COLUMNS, *(compare(result, c, r) for c, r in zip(caught, rebuilt, strict=True))]
-    result.tables["live catch-up against rebuild replay"] = rows
-    result.add("paused_read_service_busy", paused.share_of_a_core(READ), "% of a core")
-    result.add("paused_mongodb_busy", paused.share_of_a_core(MONGO), "% of a core")
-    ops = paused.database_ops.get("total", 0)
-    result.add("paused_mongodb_ops_per_s", rate(ops, paused.at), "operations/s")
-    result.method = {
-        "history": f"{total:,} single-event appends (backlog.py): about {OPEN_ORDERS} orders under"
-        " way at once, each placed, given 0-3 items, 1 in 10 losing a line, 1 in 5 cancelled,"
-        " the rest confirmed and shipped; 1 customer registered per 4 orders, 1 rename and 1"
-        " change of email per 20 orders",
-        **{key: round(seconds, 1) for key, seconds in loading.items()},
-        "events": "records of both topics from the group's committed offsets to the high-water"
-        " marks (every projection consumes both; the rebuild replays them all too);"
-        " *_events_applied: those the projection folds, by its own counter",
-        "catch_up": "from POST /projections/{name}/resume until the group's committed offsets"
-        " reach the high-water marks, polled from Kafka (20-500 ms apart, closer near the end);"
-        " the other two projections stay paused meanwhile",
-        "cpu": "utime + stime of the process and its children from /proc, over the catch-up",
-        "mongodb_ops": "MongoDB's `top` counts over the read service's database (one per"
-        " command: a bulk write is one), over the catch-up; by section in ops_by_projection",
-        "ops_by_projection": {c.projection: c.cost.database_ops for c in caught},
-        "server_opcounters_by_projection": {c.projection: c.cost.server_ops for c in caught},
-        "paused": f"{BASELINE_SECONDS:.0f} s with all three paused, before the first resume",
-        "rebuild": "python -m services.read.cli rebuild --projection NAME over the same log,"
-        " into a fresh database, the read service stopped; its replay rate as it reports it",
-        "rebuild_summaries": [r.summary for r in rebuilt],
-    }
-    return result
+async def live(
+    pipe: Pipeline, database_url: str, total: int
+) -> tuple[dict[str, float], Usage, list[CatchUp]]:
+    """The backlog, a quiet window with everything paused, then each projection's catch-up
+    and, once all have caught up, the documents each holds."""
+    await prime(pipe)
+    loading = await build_backlog(database_url, pipe, total)
+    before = await pipe.usage()
+    await asyncio.sleep(BASELINE_SECONDS)  # a measurement window, not a wait
+    paused = (await pipe.usage()).since(before)
+    caught = [await catch_up(pipe, name) for name in PROJECTIONS]
+    await wait_caught_up(pipe.write, pipe.read)
+    counted = [replace(c, held=await held(pipe.mongo, pipe.database, c.projection)) for c in caught]
+    return loading, paused, counted

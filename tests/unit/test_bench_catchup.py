@@ -1,15 +1,19 @@
-"""The catchup part's pure helpers: its live-like history, the pacing of its polls, and what it
-reads from Kafka, MongoDB and /proc."""
+"""The catchup part's pure helpers: its live-like history, the pacing of its polls, what it
+reads from Kafka, MongoDB and /proc, and how it sets the live catch-up against the rebuild."""
 
 from collections import Counter
 
 import pytest
 from aiokafka import TopicPartition
 
-from bench.backlog import by_appender, live_history
+from bench.backlog import CUSTOMERS, by_appender, live_history
 from bench.catchup import next_poll
+from bench.catchup_report import CatchUp, Side, documents, report
 from bench.groups import behind
+from bench.projected import Held, digest, version_roles
+from bench.rebuild import Rebuilt
 from bench.usage import Usage, database_ops_of
+from shared.contracts.events import CustomerRenamed, OrderPlaced
 
 
 def test_every_stream_advances_one_version_at_a_time() -> None:
@@ -23,11 +27,20 @@ def test_every_stream_advances_one_version_at_a_time() -> None:
 
 def test_the_history_mixes_every_kind_of_command() -> None:
     kinds = Counter(type(a.event).__name__ for a in live_history(10_000))
-    assert kinds["OrderPlaced"] == pytest.approx(4 * kinds["CustomerRegistered"], rel=0.05)
+    assert kinds["CustomerRegistered"] == CUSTOMERS
     assert kinds["OrderItemAdded"] > kinds["OrderPlaced"]
     assert kinds["OrderShipped"] > 3 * kinds["OrderCancelled"]
     for kind in ("CustomerRenamed", "CustomerEmailChanged", "OrderItemRemoved"):
         assert kinds[kind] > 0
+
+
+def test_few_customers_place_many_orders_each() -> None:
+    history = live_history(30_000)
+    orders = Counter(a.event.customer_id for a in history if isinstance(a.event, OrderPlaced))
+    assert len(orders) == CUSTOMERS
+    assert 100 <= min(orders.values()) and max(orders.values()) <= 200
+    renames = Counter(a.stream_id for a in history if isinstance(a.event, CustomerRenamed))
+    assert sum(renames.values()) < 2 * CUSTOMERS  # a customer renames themselves rarely
 
 
 def test_orders_interleave_as_in_live_traffic() -> None:
@@ -79,3 +92,52 @@ def test_polls_closer_as_the_end_nears() -> None:
     assert next_poll(left=10_000, done=1_000, elapsed=1.0) == pytest.approx(0.5)  # 10 s to go
     assert next_poll(left=100, done=10_000, elapsed=2.0) == pytest.approx(0.02)  # 20 ms to go
     assert next_poll(left=1_000, done=10_000, elapsed=2.0) == pytest.approx(0.1)
+
+
+def test_a_versions_collections_by_role() -> None:
+    names = ["order_details_v2", "order_details_v2_customers", "order_details_v1", "sales_v2"]
+    assert version_roles(names, "order_details", 2) == {
+        "order_details_v2": "main",
+        "order_details_v2_customers": "customers",
+    }
+    assert version_roles(iter(names), "sales", 2) == {"sales_v2": "main"}
+    assert version_roles(names, "customers", 1) == {}
+
+
+def test_the_ids_digest_ignores_the_order_they_were_read_in() -> None:
+    assert digest({"main": ["a", "b"], "x": ["c"]}) == digest({"x": ["c"], "main": ["b", "a"]})
+    assert digest({"main": ["a", "b"]}) != digest({"main": ["a"], "b": []})
+
+
+def test_live_against_the_rebuild_until_it_serves() -> None:
+    spent = Usage(10.0, {"read service": 2.0}, {"total": 100}, {})
+    live = CatchUp("sales", 10_000, 9_000, 5.0, spent, Held(1, {"main": 40}, "d1"))
+    rebuilt = Rebuilt(
+        projection="sales",
+        events=10_000,
+        seconds=4.0,
+        total_seconds=6.0,
+        replay_rate=5_000.0,
+        phases={"replay": 2.0, "writing": 1.0, "indexing": 0.5, "pausing": 0.1},
+        peak_rss_mb=100.0,
+        summary="",
+    )
+    result = report(10_000, {}, spent, [live], [Side(rebuilt, Held(2, {"main": 40}, "d1"))])
+    figures = {k: f.value for k, f in result.figures.items()}
+    assert figures["sales_live_events_per_s"] == pytest.approx(2_000.0)
+    assert figures["sales_rebuild_until_serving_events_per_s"] == pytest.approx(2_500.0)
+    assert figures["sales_live_to_rebuild_until_serving"] == pytest.approx(0.8)
+    assert figures["sales_live_to_rebuild_replay"] == pytest.approx(0.4)
+    assert (figures["sales_live_documents"], figures["sales_rebuild_documents"]) == (40, 40)
+    [target] = result.targets
+    assert (target.threshold, target.met) == (1.0, False)
+    [_, row] = result.tables["live catch-up against the rebuild over the same log"]
+    assert row[-1] == "40 / 40 (same ids)"
+    assert not result.notes
+
+
+def test_different_documents_on_both_sides_are_named() -> None:
+    assert documents(Held(1, {"main": 3}, "a"), Held(2, {"main": 3}, "b")).endswith(
+        "(DIFFERENT ids)"
+    )
+    assert documents(None, Held(2, {"main": 3}, "b")) == "not counted"
