@@ -146,19 +146,24 @@ class _Writer:
             events = [_placed(customer_id, placed), *map(_added, added), *steps]
             await self.append("order", uuid4(), 0, events)
             return
+        order_id = await self.place_and_add(customer_id, placed, added)
+        for i, step in enumerate(shape.then(n)):
+            await self.step(n, len(lines) + i, step, order_id, customer_id)
+
+    async def place_and_add(
+        self, customer_id: UUID, placed: list[OrderLine], added: list[OrderLine]
+    ) -> UUID:
         cmd = PlaceOrder(
             customer_id=customer_id, items=placed, shipping_address=ADDRESS, currency="EUR"
         )
         order = await self.handlers.place_order(cmd, self.context)
         if self.straight == "additions":
             await self.append("order", order.stream_id, order.version, [_added(x) for x in added])
-        else:
-            for x in added:
-                await self.handlers.add_order_item(
-                    order.stream_id, AddOrderItem(**x.model_dump()), self.context
-                )
-        for i, step in enumerate(shape.then(n)):
-            await self.step(n, len(lines) + i, step, order.stream_id, customer_id)
+            return order.stream_id
+        for x in added:
+            add = AddOrderItem(**x.model_dump())
+            await self.handlers.add_order_item(order.stream_id, add, self.context)
+        return order.stream_id
 
     def step_event(self, n: int, k: int, step: str) -> DomainEvent:
         if step == "add":
