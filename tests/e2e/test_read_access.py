@@ -15,15 +15,8 @@ import pytest
 
 from deploy.local.stack import LocalIssuer, free_port
 from tests.auth import bearer, token
-from tests.e2e.test_read_side import (
-    WAIT,
-    confirm,
-    get_json,
-    item,
-    place,
-    register,
-    wait_caught_up,
-)
+from tests.e2e.read_api import WAIT, caught_up_log, get_json
+from tests.e2e.write_api import confirm, item, place, register
 from tests.integration.test_tokens import refused_tokens
 from tests.polling import poll
 from tests.services import ROOT, RunningService
@@ -104,7 +97,7 @@ async def test_a_customer_reads_their_own_profile_and_orders_and_nothing_of_anot
     ann = await register(client, "Ann", f"ann.{tag}@example.com")
     bob = await register(client, "Bob", f"bob.{tag}@example.com")
     anns, bobs = await place(client, ann, item("A", 1)), await place(client, bob, item("B", 2))
-    await wait_caught_up(client, reader)
+    await caught_up_log(client, reader)
     as_ann = bearer(token(issuer, customer=ann, subject=f"customer-{ann}"))
     async with httpx.AsyncClient(base_url=read_service.url, timeout=30, headers=as_ann) as http:
         assert (await get_json(http, f"/customers/{ann}"))["name"] == "Ann"
@@ -134,7 +127,7 @@ async def test_the_status_history_names_who_made_each_change_as_the_log_records_
     customer_id = await register(client, "Cleo", f"cleo.{uuid.uuid4().hex[:8]}@example.com")
     order_id = await place(client, customer_id, item("C", 1))
     await confirm(client, order_id)
-    log = await wait_caught_up(client, reader)
+    log = await caught_up_log(client, reader)
     recorded = {
         e["version"]: (e["metadata"].get("actor") or {}).get("subject")
         for e in log

@@ -8,9 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.test_read_side import (
-    PROJECTIONS,
-    WAIT,
+from tests.e2e.read_api import WAIT, caught_up_log, today
+from tests.e2e.write_api import (
     cancel,
     change_email,
     confirm,
@@ -20,11 +19,10 @@ from tests.e2e.test_read_side import (
     register,
     rename,
     ship,
-    today,
-    wait_caught_up,
 )
 from tests.openapi import assert_documented
 from tests.polling import poll
+from tests.read_side import PROJECTIONS
 
 Doc = dict[str, Any]
 
@@ -104,7 +102,7 @@ async def test_every_answer_fits_the_openapi_document(
     await cancel(client, cancelled, "too late")
     await rename(client, customer_id, "Karl Marx")
     await change_email(client, customer_id, f"KARL.{tag}@example.org")
-    await wait_caught_up(client, reader)
+    await caught_up_log(client, reader)
     document = (await reader.get("/openapi.json")).json()
     day = today().isoformat()
     gets: list[tuple[str, str, Doc]] = [

@@ -12,11 +12,10 @@ import pytest
 from bench.otlp import GrpcOtlpReceiver, OtlpReceiver, ReceivedSpan, joined
 from deploy.local.stack import LocalIssuer
 from tests.auth import bearer
+from tests.e2e.servers import read_env, serve, write_env
 from tests.kafka_utils import read_records
 from tests.polling import poll
 from tests.services import RunningService
-
-from .conftest import read_env, serve, write_env
 
 pytestmark = pytest.mark.e2e
 TRACE_ID = uuid.uuid4().hex

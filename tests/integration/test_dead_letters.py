@@ -25,11 +25,11 @@ from shared.contracts.cloudevents import Headers, to_headers
 from shared.contracts.envelope import EventMetadata, RecordedEvent
 from tests.backends import Backend
 from tests.polling import poll
+from tests.read_side import PROJECTIONS, metric
 
 pytestmark = pytest.mark.integration
 
 Doc = dict[str, Any]
-PROJECTIONS = ("order_details", "customers", "sales")
 ADDRESS = {"line1": "1 Quay St", "city": "Lyon", "postal_code": "69001", "country": "FR"}
 ITEMS = [{"sku": "APL", "name": "Apple", "quantity": 2, "unit_price": "1.25"}]
 NOT_JSON = b"{not json"
@@ -127,12 +127,9 @@ async def service(
         await client.close()
 
 
-def metric(name: str, projection: str) -> float:
-    return REGISTRY.get_sample_value(name, {"projection": projection}) or 0.0
-
-
 def metrics(name: str) -> dict[str, float]:
-    return {p: metric(name, p) for p in PROJECTIONS}
+    """`name` for each projection, as this process's registry holds it."""
+    return {p: metric(REGISTRY, name, p) for p in PROJECTIONS}
 
 
 def all_committed(
@@ -218,7 +215,7 @@ async def test_bad_records_are_dead_lettered_and_the_consumer_carries_on(
         assert [(k, bytes(v)) for k, v in failed["headers"]] == records[4].headers
 
     def rose(name: str, before: dict[str, float]) -> dict[str, float]:
-        return {p: metric(name, p) - before[p] for p in PROJECTIONS}
+        return {p: metric(REGISTRY, name, p) - before[p] for p in PROJECTIONS}
 
     assert rose("projection_dead_letters_total", dead_before) == dict.fromkeys(PROJECTIONS, 2)
     assert rose("projection_unknown_events_total", unknown_before) == dict.fromkeys(PROJECTIONS, 1)

@@ -7,12 +7,8 @@ kernel's high-water mark (`VmHWM`) sampled while it runs, and `wait4`'s `ru_maxr
 exited. Run with `-s` to see the figures.
 """
 
-import asyncio
-import contextlib
 import os
 import re
-import signal
-import sys
 import time
 import tracemalloc
 import uuid
@@ -21,7 +17,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import httpx
 import pytest
@@ -30,19 +25,12 @@ from pymongo import AsyncMongoClient
 from deploy.local.stack import LocalIssuer, free_port
 from services.write.adapters.postgres import PostgresEventStore
 from shared.contracts.envelope import EventMetadata
-from shared.contracts.events import (
-    CustomerRegistered,
-    DomainEvent,
-    OrderCancelled,
-    OrderConfirmed,
-    OrderItemAdded,
-    OrderLine,
-    OrderPlaced,
-    ShippingAddress,
-)
+from shared.contracts.events import OrderLine
 from tests.auth import auth_env, bearer, client_token
 from tests.backends import Backend
-from tests.services import ROOT, RunningService, run_service
+from tests.history import Shape, write_history
+from tests.integration.measured import run_measured
+from tests.services import RunningService, run_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -51,9 +39,6 @@ ORDERS = 1_000
 EVENTS_PER_ORDER = 99  # OrderPlaced, 97 OrderItemAdded, then one more add, a confirm or a cancel
 TOTAL_EVENTS = CUSTOMERS + ORDERS * EVENTS_PER_ORDER  # 100,000
 SKUS = [f"SKU-{n:03d}" for n in range(40)]
-ADDRESS = ShippingAddress(
-    line1="12 Rue de la Paix", city="Paris", postal_code="75002", country="FR"
-)
 SUMMARY = re.compile(
     r"^(?P<name>\w+): rebuilt version (?P<version>\d+): (?P<events>[\d,]+) events replayed,"
     r" (?P<documents>[\d,]+) documents, (?P<seconds>[\d.]+) s, (?P<rate>[\d,]+) events/s,"
@@ -84,27 +69,8 @@ def line(n: int) -> OrderLine:
     )
 
 
-def order_events(n: int, customer_id: UUID) -> list[DomainEvent]:
-    """99 events of one order, appended in one transaction."""
-    first = [line(n), line(n + 1)]
-    placed = OrderPlaced(
-        customer_id=customer_id,
-        items=first,
-        shipping_address=ADDRESS,
-        currency="EUR",
-        total=sum((x.unit_price * x.quantity for x in first), Decimal("0")),
-    )
-    adds: list[DomainEvent] = [
-        OrderItemAdded(**line(n + 2 + k).model_dump()) for k in range(EVENTS_PER_ORDER - 2)
-    ]
-    last: DomainEvent = (
-        OrderConfirmed()
-        if n % 3 == 0
-        else OrderCancelled(reason="the customer changed their mind")
-        if n % 3 == 1
-        else OrderItemAdded(**line(n + 7).model_dump())
-    )
-    return [placed, *adds, last]
+def last_step(n: int) -> list[str]:
+    return ["confirm" if n % 3 == 0 else "cancel" if n % 3 == 1 else "add"]
 
 
 def metadata() -> EventMetadata:
@@ -118,37 +84,16 @@ def metadata() -> EventMetadata:
     )
 
 
-async def write_history(store: PostgresEventStore) -> None:
-    gate = asyncio.Semaphore(8)
-
-    async def append(stream_type: str, stream_id: UUID, events: list[DomainEvent]) -> None:
-        async with gate:
-            await store.append(
-                stream_type=stream_type,
-                stream_id=stream_id,
-                expected_version=0,
-                events=events,
-                metadata=metadata(),
-            )
-
-    customers = [uuid.uuid4() for _ in range(CUSTOMERS)]
-    await asyncio.gather(
-        *(
-            append(
-                "customer",
-                customer_id,
-                [CustomerRegistered(name=f"Customer {n}", email=f"customer{n}@memory.test")],
-            )
-            for n, customer_id in enumerate(customers)
-        )
-    )
-    # Customers are all registered first; half of them place two orders, half none.
-    await asyncio.gather(
-        *(
-            append("order", uuid.uuid4(), order_events(n, customers[n % (CUSTOMERS // 2)]))
-            for n in range(ORDERS)
-        )
-    )
+# Customers are all registered first; half of them place two orders, half none. Each order: its
+# 99 events in one transaction.
+HISTORY = Shape(
+    customers=CUSTOMERS,
+    placed=2,
+    adds=EVENTS_PER_ORDER - 2,
+    line=lambda n, k: line(n + k),
+    then=last_step,
+    owners=[n % (CUSTOMERS // 2) for n in range(ORDERS)],
+)
 
 
 @pytest.fixture
@@ -179,90 +124,6 @@ async def read_database(mongo: Backend) -> AsyncIterator[str]:
         await client.drop_database(name)
     finally:
         await client.close()
-
-
-# Linux hands a child the peak RSS of the process that spawned it (ru_maxrss survives fork and
-# exec), so a command started straight from pytest would report pytest's own size. A small
-# launcher in between starts it with a clean slate, reaps it with wait4 and reports its peak.
-LAUNCHER = """
-import os, subprocess, sys
-report = open(sys.argv[1], "w")
-child = subprocess.Popen(sys.argv[2:])
-print(child.pid, file=report, flush=True)
-_, status, usage = os.wait4(child.pid, 0)
-child.returncode = os.waitstatus_to_exitcode(status)
-print(child.returncode, usage.ru_maxrss, file=report, flush=True)
-"""
-
-
-@dataclass(frozen=True)
-class Measured:
-    """One finished command: exit code, output, and its peak RSS seen two ways."""
-
-    code: int
-    stdout: str
-    stderr: str
-    maxrss_mb: float  # ru_maxrss from wait4: the kernel's own figure for exactly this process
-    hwm_mb: float  # the highest VmHWM read from /proc/<pid>/status while it ran
-    seconds: float
-    rss: list[tuple[int, float]]  # (events replayed per its last progress line, VmRSS) samples
-
-
-async def run_measured(args: list[str], env: dict[str, str], out_dir: Path) -> Measured:
-    """Run `python <args>` through the launcher, sampling its /proc/<pid>/status meanwhile."""
-    name = uuid.uuid4().hex
-    report, stdout, stderr = (out_dir / f"{name}.{ext}" for ext in ("report", "out", "err"))
-    started = time.monotonic()
-    command = [sys.executable, "-c", LAUNCHER, str(report), sys.executable, *args]
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        launcher = await asyncio.create_subprocess_exec(
-            *command, cwd=ROOT, env=env, stdout=out, stderr=err
-        )
-    hwm, rss = 0.0, []
-    try:
-        while launcher.returncode is None:
-            lines = report.read_text().split() if report.exists() else []
-            if lines and (status := proc_status(int(lines[0]))):
-                hwm = max(hwm, status["VmHWM"])
-                rss.append((replayed(stdout.read_text()), status["VmRSS"]))
-            assert time.monotonic() - started < 400, f"{args} still running after 400 s"
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(launcher.wait(), 0.05)
-    finally:
-        if launcher.returncode is None:  # the test failed: stop the command, then its launcher
-            started_pid = report.read_text().split()[:1] if report.exists() else []
-            for pid in started_pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
-            launcher.kill()
-            await launcher.wait()
-    assert launcher.returncode == 0, stderr.read_text()
-    _, code, maxrss_kb = report.read_text().split()
-    return Measured(
-        code=int(code),
-        stdout=stdout.read_text(),
-        stderr=stderr.read_text(),
-        maxrss_mb=int(maxrss_kb) / 1024,
-        hwm_mb=hwm,
-        seconds=time.monotonic() - started,
-        rss=rss,
-    )
-
-
-def proc_status(pid: int) -> dict[str, float]:
-    """The memory lines (in MB) of /proc/<pid>/status; empty once the process has gone."""
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return {}
-    found = re.findall(r"^(Vm\w+):\s+(\d+) kB$", text, re.M)
-    return {key: int(kb) / 1024 for key, kb in found}
-
-
-def replayed(output: str) -> int:
-    """Events replayed according to the last progress line of the rebuild command."""
-    found = re.findall(r"^\w+: ([\d,]+)/[\d,]+ events", output, re.M)
-    return int(found[-1].replace(",", "")) if found else 0
 
 
 @dataclass(frozen=True)
@@ -314,7 +175,14 @@ async def test_rebuild_memory_stays_flat_over_100k_events(
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
-    await write_history(store)
+    await write_history(
+        store,
+        HISTORY,
+        straight="everything",
+        batch=EVENTS_PER_ORDER,
+        concurrency=8,
+        metadata=metadata,
+    )
     history = await measure_history(write_service)
     assert history.events == TOTAL_EVENTS
     print(

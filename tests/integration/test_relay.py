@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 from collections import Counter, defaultdict
-from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
@@ -13,44 +12,23 @@ import pytest
 from services.write.adapters.kafka import KafkaPublisher
 from services.write.adapters.postgres import PostgresEventStore
 from services.write.adapters.relay_support import PostgresCheckpoints
-from services.write.application.handlers import CommandContext, CommandHandlers
+from services.write.application.handlers import CommandContext
 from services.write.application.relay import Relay
 from services.write.bootstrap import relay_runner
-from services.write.domain.commands import AddOrderItem, PlaceOrder, RegisterCustomer
 from services.write.entrypoints.republish import republish
 from services.write.settings import WriteSettings
 from shared.contracts.envelope import START, EventMetadata
 from tests.background import in_background
+from tests.history import Shape, write_history
 from tests.kafka_utils import Record, read_records
 
 CTX = CommandContext(metadata=EventMetadata(actor={"subject": "clerk", "client_id": "shop"}))
-ADDRESS = {"line1": "1 Main St", "city": "Paris", "postal_code": "75001", "country": "FR"}
 
 
 def relay_running(
     settings: WriteSettings, store: PostgresEventStore
 ) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None]]:
     return in_background(relay_runner(settings, store).run())
-
-
-async def write_history(handlers: CommandHandlers, customers: int, items: int) -> None:
-    for n in range(customers):
-        customer = await handlers.register_customer(
-            RegisterCustomer(name=f"C{n}", email=f"c{n}.{uuid4().hex[:6]}@x.io"), CTX
-        )
-        line = {"sku": "A", "name": "A", "quantity": 1, "unit_price": "2.00"}
-        order = await handlers.place_order(
-            PlaceOrder(
-                customer_id=customer.stream_id,
-                items=[line],
-                shipping_address=ADDRESS,
-                currency="EUR",
-            ),
-            CTX,
-        )
-        for _ in range(items):
-            item = AddOrderItem(sku="A", name="A", quantity=1, unit_price=Decimal("2.00"))
-            await handlers.add_order_item(order.stream_id, item, CTX)
 
 
 async def topic_records(settings: WriteSettings, expected: int) -> list[Record]:
@@ -102,9 +80,8 @@ def assert_log_on_kafka(settings: WriteSettings, log: list[Any], records: list[R
 async def test_every_event_is_published_once_in_order(
     store: PostgresEventStore, write_settings: WriteSettings, pg_database: str
 ) -> None:
-    handlers = CommandHandlers(store)
     async with relay_running(write_settings, store):
-        await write_history(handlers, customers=5, items=4)
+        await write_history(store, Shape(customers=5, adds=4), context=CTX)
         await wait_published(store, pg_database)
     log = await store.read_all(START, 10_000)
     assert len(log) == 5 * 6
@@ -116,13 +93,13 @@ async def test_writes_go_on_while_the_broker_is_down(
 ) -> None:
     if not kafka.can_restart:
         pytest.skip("this Kafka cannot be restarted from the tests")
-    handlers = CommandHandlers(store)
     async with relay_running(write_settings, store):
-        await write_history(handlers, customers=2, items=2)
+        await write_history(store, Shape(customers=2, adds=2), context=CTX)
         await wait_published(store, pg_database)
         kafka.stop()
         try:
-            await write_history(handlers, customers=3, items=2)  # commands still succeed
+            # commands still succeed
+            await write_history(store, Shape(customers=3, adds=2), context=CTX)
         finally:
             kafka.start()
         await wait_published(store, pg_database)
@@ -165,9 +142,8 @@ async def test_relay_skips_nothing_when_commits_come_out_of_order(
 async def test_one_leader_among_replicas(
     store: PostgresEventStore, write_settings: WriteSettings, pg_database: str
 ) -> None:
-    handlers = CommandHandlers(store)
     async with relay_running(write_settings, store), relay_running(write_settings, store):
-        await write_history(handlers, customers=3, items=3)
+        await write_history(store, Shape(customers=3, adds=3), context=CTX)
         await wait_published(store, pg_database)
     conn = await asyncpg.connect(pg_database)
     try:
@@ -184,9 +160,8 @@ async def test_one_leader_among_replicas(
 async def test_republish_sends_history_again_from_a_position(
     store: PostgresEventStore, write_settings: WriteSettings, pg_database: str
 ) -> None:
-    handlers = CommandHandlers(store)
     async with relay_running(write_settings, store):
-        await write_history(handlers, customers=2, items=2)
+        await write_history(store, Shape(customers=2, adds=2), context=CTX)
         await wait_published(store, pg_database)
     log = await store.read_all(START, 10_000)
     from_position = log[3].position
