@@ -1,17 +1,15 @@
 """The command routes: one per command of the domain."""
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Path, Request, Response
-from fastapi.routing import APIRoute
 
 from shared.contracts.events import SKU_PATTERN
-from shared.plumbing.access import authorize, secured
+from shared.plumbing.access import secured
 from shared.plumbing.auth import COMMAND
-from shared.plumbing.tracing import span
 
 from ..application.handlers import CommandResult
 from ..domain.commands import (
@@ -27,6 +25,7 @@ from ..domain.commands import (
 )
 from ..metrics import COMMANDS
 from . import links
+from .command_route import CommandRoute
 from .deps import COMMAND_HEADERS, command
 from .problems import documented
 from .schemas import Accepted
@@ -34,41 +33,6 @@ from .schemas import Accepted
 # The pattern of the body's SKUs: a segment that cannot be one is refused here, before the
 # command is built from it.
 SkuPath = Annotated[str, Path(max_length=64, pattern=SKU_PATTERN)]
-
-
-class JsonRequest(Request):
-    """A request whose JSON body is parsed by orjson (a malformed body is still a 422)."""
-
-    async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
-        return self._json
-
-
-# The operation ids of the commands a customer's token may send (for the customer's own data).
-CUSTOMER_COMMANDS: set[str] = set()
-
-
-class CommandRoute(APIRoute):
-    """Checks the caller's permission first: a request without it answers 401 or 403, never
-    what its body or parameters would have answered."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        customers = self.operation_id in CUSTOMER_COMMANDS
-        parsed = self.body_field is not None
-        name = f"command {self.operation_id}"
-
-        async def handle(request: Request) -> Response:
-            await authorize(request, COMMAND, customers=customers)
-            # its events carry this span's trace (see deps.get_context)
-            with span(name, headers=request.headers):
-                return await handler(
-                    JsonRequest(request.scope, request.receive) if parsed else request
-                )
-
-        return handle
-
 
 router = APIRouter(route_class=CommandRoute)
 
@@ -86,8 +50,6 @@ def command_route(
     the customer's own data): it answers `Accepted` (201 when it creates the stream) with the
     links to what may follow, and its errors, headers and security are documented."""
     status = 201 if creates else 200
-    if customers:
-        CUSTOMER_COMMANDS.add(operation_id)
     return router.api_route(
         path,
         methods=[method],
