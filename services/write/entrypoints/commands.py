@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import FastAPI, Path, Request, Response
 
 from shared.contracts.events import SKU_PATTERN
 from shared.plumbing.access import secured
@@ -33,8 +33,17 @@ from .schemas import Accepted
 # The pattern of the body's SKUs: a segment that cannot be one is refused here, before the
 # command is built from it.
 SkuPath = Annotated[str, Path(max_length=64, pattern=SKU_PATTERN)]
+# Every command: its path, endpoint and route options, as `install` adds them to an app.
+DECLARED: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
 
-router = APIRouter(route_class=CommandRoute)
+
+def install(app: FastAPI) -> None:
+    """The command routes, on the app's own router. As an included router they would cost
+    each command request two passes over the commands declared before its own (FastAPI
+    matches an included router's routes through per-inclusion contexts, once to find the
+    router and again to pick the route)."""
+    for path, endpoint, options in DECLARED:
+        app.router.add_api_route(path, endpoint, route_class_override=CommandRoute, **options)
 
 
 def command_route(
@@ -50,22 +59,20 @@ def command_route(
     the customer's own data): it answers `Accepted` (201 when it creates the stream) with the
     links to what may follow, and its errors, headers and security are documented."""
     status = 201 if creates else 200
-    return router.api_route(
-        path,
-        methods=[method],
-        operation_id=operation_id,
-        status_code=status,
-        response_model=Accepted,
-        **secured(
-            COMMAND,
-            customers=customers,
-            responses={
-                status: _success(creates, follow_ups),
-                **_errors(method, creates, customers),
-            },
-            openapi_extra=COMMAND_HEADERS,
-        ),
+    options = secured(
+        COMMAND,
+        customers=customers,
+        responses={status: _success(creates, follow_ups), **_errors(method, creates, customers)},
+        openapi_extra=COMMAND_HEADERS,
     )
+    options |= {"methods": [method], "operation_id": operation_id, "status_code": status}
+    options |= {"response_model": Accepted, "tags": ["commands"]}
+
+    def declare(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        DECLARED.append((path, endpoint, options))
+        return endpoint
+
+    return declare
 
 
 def _success(creates: bool, follow_ups: dict[str, Any] | None) -> dict[str, Any]:
