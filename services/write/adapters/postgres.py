@@ -58,10 +58,26 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """What a connection back in the pool needs besides asyncpg's own rollback: nothing.
+
+    asyncpg's default sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on
+    every release, a round trip for each append, NOTIFY and relay read. This pool's sessions
+    never take those: session advisory locks and LISTEN live on PostgresLeadership's own
+    connection, migrations lock per transaction, and nothing SETs a session variable or holds
+    a cursor past its transaction.
+    """
+
+
 @postgres_call
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=30
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init_connection,
+        reset=keep_session,
+        command_timeout=30,
     )
     assert pool is not None
     return pool
