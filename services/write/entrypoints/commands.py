@@ -1,5 +1,6 @@
 """The command routes: one per command of the domain."""
 
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
@@ -101,8 +102,14 @@ def _errors(method: str, creates: bool, customers: bool) -> dict[int | str, dict
     return documented(*statuses)
 
 
+@functools.cache
+def _counter(command: str, outcome: str) -> Any:
+    """The command's counter child, looked up once (`labels()` locks on every call)."""
+    return COMMANDS.labels(command, outcome)
+
+
 def respond(result: CommandResult, collection: str, command: str) -> Response:
-    COMMANDS.labels(command, "replayed" if result.replayed else "ok").inc()
+    _counter(command, "replayed" if result.replayed else "ok").inc()
     headers = {"ETag": f'"{result.version}"'}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
