@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 REALM = "ordering"
 ISSUER_DOWN = "the token issuer cannot be reached to check the token"
 SCHEME = "bearerAuth"
+# The OpenAPI extension of a route a customer's token may call (for the customer's own data).
+CUSTOMER_TOKENS = "x-customer-tokens"
 
 
 class Authenticator:
@@ -85,7 +87,7 @@ def secured(
     503 of its own), added to what the route documents itself."""
     extra = {**(openapi_extra or {}), "security": [{SCHEME: [scope]} for scope in scopes]}
     if customers:
-        extra["x-customer-tokens"] = "a customer's token may call it for the customer's own data"
+        extra[CUSTOMER_TOKENS] = "a customer's token may call it for the customer's own data"
     unverifiable = problem_responses(s503=ISSUER_DOWN)
     return {
         "responses": {**unverifiable, **(responses or {}), **problem_responses(401, 403)},

@@ -84,13 +84,19 @@ class BodyLimit:
 
 class RequestContext:
     """Sets the correlation id (from X-Correlation-ID or new), records request metrics, and
-    answers an exception nothing else handled with a 500 problem (never a stack trace)."""
+    answers an exception nothing else handled with a 500 problem (never a stack trace).
+
+    The metrics' children are looked up once per label set (`labels()` takes a lock and
+    builds its key on every call), so a request costs an increment and an observation.
+    """
 
     def __init__(self, app: ASGIApp, requests: Any, latency: Any, service: str) -> None:
         self.app = app
         self.requests = requests
         self.latency = latency
         self.service = service
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,5 +130,15 @@ class RequestContext:
         finally:
             correlation_id.reset(token)
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.requests.labels(self.service, scope["method"], route, str(status)).inc()
-            self.latency.labels(self.service, route).observe(time.perf_counter() - start)
+            self._record(scope["method"], route, status, time.perf_counter() - start)
+
+    def _record(self, method: str, route: str, status: int, seconds: float) -> None:
+        counter = self._counters.get((method, route, status))
+        if counter is None:
+            counter = self.requests.labels(self.service, method, route, str(status))
+            self._counters[method, route, status] = counter
+        counter.inc()
+        timer = self._timers.get(route)
+        if timer is None:
+            timer = self._timers[route] = self.latency.labels(self.service, route)
+        timer.observe(seconds)

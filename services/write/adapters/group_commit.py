@@ -3,7 +3,6 @@
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import UUID
 
 from ..application.ports import AppendResult, EmailClaim, IdempotencyRecord
@@ -14,16 +13,18 @@ MAX_BATCH = 64
 
 @dataclass(eq=False)
 class PendingAppend:
-    """One append waiting to be committed, alone or with others."""
+    """One append waiting to be committed, alone or with others: its events' data and its
+    metadata already as JSON text, encoded once each, however often they are sent."""
 
     stream_type: str
     stream_id: UUID
     expected_version: int
-    metadata: dict[str, Any]
+    metadata: str
+    traceparent: str | None
     event_ids: list[UUID]
     event_types: list[str]
     schema_versions: list[int]
-    data: list[dict[str, Any]]
+    data: list[str]
     email: EmailClaim | None
     idempotency: IdempotencyRecord | None
     done: "asyncio.Future[AppendResult]" = field(

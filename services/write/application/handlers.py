@@ -151,47 +151,60 @@ class CommandHandlers:
         replay = await self._replay(ctx)
         if replay is not None:
             return replay
+        if create:  # a stream id just drawn: no other command can name it yet
+            return await self._attempts(kind, stream_id, decide, ctx, create=True)
+        async with self._locks.hold(stream_id):
+            return await self._attempts(kind, stream_id, decide, ctx, create=False)
+
+    async def _attempts(
+        self,
+        kind: type[A],
+        stream_id: UUID,
+        decide: Callable[[A], EmailClaim | None],
+        ctx: CommandContext,
+        *,
+        create: bool,
+    ) -> CommandResult:
         # A cached aggregate is used without reading the store; anything that could be caused
         # by it being behind (a refusal, a lost race, an expected version) re-reads instead.
         trust = ctx.expected_version is None
-        async with self._locks.hold(stream_id):
-            for attempt in range(self._max_attempts):
-                aggregate, trusted = await self._checked(kind, stream_id, ctx, create, trust)
-                expected = aggregate.version
-                try:
-                    email = decide(aggregate)
-                except (DomainError, NotFound):
-                    if not trusted:
-                        raise
-                    trust = False
-                    continue
-                idem = None
-                if ctx.stored_key is not None:
-                    idem = IdempotencyRecord(ctx.stored_key, ctx.fingerprint, created=create)
-                try:
-                    result = await self._store.append(
-                        stream_type=kind.stream_type,
-                        stream_id=stream_id,
-                        expected_version=expected,
-                        events=aggregate.pending,
-                        metadata=ctx.metadata,
-                        email=email,
-                        idempotency=idem,
-                    )
-                except ConcurrencyError:
-                    trust = False
-                    if ctx.expected_version is not None:
-                        raise VersionMismatch(ctx.expected_version, expected + 1) from None
-                    # Another replica won the race: back off a little, then decide again.
-                    await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                    continue
-                except IdempotencyKeyTaken:
-                    replay = await self._replay(ctx)
-                    if replay is None:
-                        raise
-                    return replay
-                self._remember(aggregate)
-                return CommandResult(stream_id, result.version, result.position, created=create)
+        for attempt in range(self._max_attempts):
+            aggregate, trusted = await self._checked(kind, stream_id, ctx, create, trust)
+            expected = aggregate.version
+            try:
+                email = decide(aggregate)
+            except (DomainError, NotFound):
+                if not trusted:
+                    raise
+                trust = False
+                continue
+            idem = None
+            if ctx.stored_key is not None:
+                idem = IdempotencyRecord(ctx.stored_key, ctx.fingerprint, created=create)
+            try:
+                result = await self._store.append(
+                    stream_type=kind.stream_type,
+                    stream_id=stream_id,
+                    expected_version=expected,
+                    events=aggregate.pending,
+                    metadata=ctx.metadata,
+                    email=email,
+                    idempotency=idem,
+                )
+            except ConcurrencyError:
+                trust = False
+                if ctx.expected_version is not None:
+                    raise VersionMismatch(ctx.expected_version, expected + 1) from None
+                # Another replica won the race: back off a little, then decide again.
+                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
+            except IdempotencyKeyTaken:
+                replay = await self._replay(ctx)
+                if replay is None:
+                    raise
+                return replay
+            self._remember(aggregate)
+            return CommandResult(stream_id, result.version, result.position, created=create)
         raise ConcurrencyError(
             f"stream {stream_id} kept moving: gave up after {self._max_attempts} attempts"
         )

@@ -43,7 +43,7 @@ def create_app(settings: WriteSettings | None = None) -> FastAPI:
     )
     problems.install(app)
     install_auth(app, settings, issuer_http)
-    app.include_router(commands.router, tags=["commands"])
+    commands.install(app)
     app.include_router(events.router, tags=["events"])
     app.include_router(ops.router)
     app.include_router(ops.metrics_router(token_required=settings.auth_metrics_required))

@@ -1,17 +1,16 @@
 """The command routes: one per command of the domain."""
 
-from collections.abc import Callable, Coroutine
+import functools
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Path, Request, Response
-from fastapi.routing import APIRoute
+from fastapi import FastAPI, Path, Request, Response
 
 from shared.contracts.events import SKU_PATTERN
-from shared.plumbing.access import authorize, secured
+from shared.plumbing.access import secured
 from shared.plumbing.auth import COMMAND
-from shared.plumbing.tracing import span
 
 from ..application.handlers import CommandResult
 from ..domain.commands import (
@@ -27,6 +26,7 @@ from ..domain.commands import (
 )
 from ..metrics import COMMANDS
 from . import links
+from .command_route import CommandRoute
 from .deps import COMMAND_HEADERS, command
 from .problems import documented
 from .schemas import Accepted
@@ -34,43 +34,17 @@ from .schemas import Accepted
 # The pattern of the body's SKUs: a segment that cannot be one is refused here, before the
 # command is built from it.
 SkuPath = Annotated[str, Path(max_length=64, pattern=SKU_PATTERN)]
+# Every command: its path, endpoint and route options, as `install` adds them to an app.
+DECLARED: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
 
 
-class JsonRequest(Request):
-    """A request whose JSON body is parsed by orjson (a malformed body is still a 422)."""
-
-    async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
-        return self._json
-
-
-# The operation ids of the commands a customer's token may send (for the customer's own data).
-CUSTOMER_COMMANDS: set[str] = set()
-
-
-class CommandRoute(APIRoute):
-    """Checks the caller's permission first: a request without it answers 401 or 403, never
-    what its body or parameters would have answered."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        customers = self.operation_id in CUSTOMER_COMMANDS
-        parsed = self.body_field is not None
-        name = f"command {self.operation_id}"
-
-        async def handle(request: Request) -> Response:
-            await authorize(request, COMMAND, customers=customers)
-            # its events carry this span's trace (see deps.get_context)
-            with span(name, headers=request.headers):
-                return await handler(
-                    JsonRequest(request.scope, request.receive) if parsed else request
-                )
-
-        return handle
-
-
-router = APIRouter(route_class=CommandRoute)
+def install(app: FastAPI) -> None:
+    """The command routes, on the app's own router. As an included router they would cost
+    each command request two passes over the commands declared before its own (FastAPI
+    matches an included router's routes through per-inclusion contexts, once to find the
+    router and again to pick the route)."""
+    for path, endpoint, options in DECLARED:
+        app.router.add_api_route(path, endpoint, route_class_override=CommandRoute, **options)
 
 
 def command_route(
@@ -86,24 +60,20 @@ def command_route(
     the customer's own data): it answers `Accepted` (201 when it creates the stream) with the
     links to what may follow, and its errors, headers and security are documented."""
     status = 201 if creates else 200
-    if customers:
-        CUSTOMER_COMMANDS.add(operation_id)
-    return router.api_route(
-        path,
-        methods=[method],
-        operation_id=operation_id,
-        status_code=status,
-        response_model=Accepted,
-        **secured(
-            COMMAND,
-            customers=customers,
-            responses={
-                status: _success(creates, follow_ups),
-                **_errors(method, creates, customers),
-            },
-            openapi_extra=COMMAND_HEADERS,
-        ),
+    options = secured(
+        COMMAND,
+        customers=customers,
+        responses={status: _success(creates, follow_ups), **_errors(method, creates, customers)},
+        openapi_extra=COMMAND_HEADERS,
     )
+    options |= {"methods": [method], "operation_id": operation_id, "status_code": status}
+    options |= {"response_model": Accepted, "tags": ["commands"]}
+
+    def declare(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        DECLARED.append((path, endpoint, options))
+        return endpoint
+
+    return declare
 
 
 def _success(creates: bool, follow_ups: dict[str, Any] | None) -> dict[str, Any]:
@@ -132,8 +102,14 @@ def _errors(method: str, creates: bool, customers: bool) -> dict[int | str, dict
     return documented(*statuses)
 
 
+@functools.cache
+def _counter(command: str, outcome: str) -> Any:
+    """The command's counter child, looked up once (`labels()` locks on every call)."""
+    return COMMANDS.labels(command, outcome)
+
+
 def respond(result: CommandResult, collection: str, command: str) -> Response:
-    COMMANDS.labels(command, "replayed" if result.replayed else "ok").inc()
+    _counter(command, "replayed" if result.replayed else "ok").inc()
     headers = {"ETag": f'"{result.version}"'}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
