@@ -9,13 +9,13 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from .adapters.codec import from_record
 from .adapters.consumer import KafkaRecordSource
 from .adapters.control import ControlState
 from .adapters.dead_letters import DeadLetters
 from .adapters.lag import LagMonitor
 from .adapters.mongo import ping
 from .adapters.prometheus_state import PrometheusStateObserver
-from .adapters.records import decode
 from .adapters.tokens import ClientCredentials
 from .adapters.versions import MongoVersions
 from .adapters.write_api import WriteApi
@@ -118,7 +118,7 @@ def applier(
     """One projection's batch applier over MongoDB and the write API."""
     return BatchApplier(
         PROJECTIONS[projection],
-        decode=decode,
+        decode=from_record,
         versions=MongoVersions(connections.db),
         control=control,
         dead_letters=DeadLetters(connections.db),

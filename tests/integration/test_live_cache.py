@@ -9,8 +9,8 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.read.adapters.collections import Collections
-from services.read.adapters.documents import DocumentStore
+from services.read.adapters.collection_names import Collections
+from services.read.adapters.documents import MongoDocumentStore
 from services.read.adapters.versions import MongoVersions
 from services.read.application.applier import BatchApplier
 from services.read.application.ports import Conflict
@@ -105,7 +105,7 @@ async def _no_gap(stream_id: str, have: int) -> list[Any]:
 async def test_a_write_that_loses_only_duplicate_inserts_names_them(
     db: AsyncDatabase[Doc],
 ) -> None:
-    store = DocumentStore(db, Collections("order_details", 1))
+    store = MongoDocumentStore(db, Collections("order_details", 1))
     await store.save("main", {"o1": {"_id": "o1", "version": 1}}, {})
     batch = {i: {"_id": i, "version": 1} for i in ("o1", "o2", "o3")}
     with pytest.raises(Conflict) as lost:

@@ -20,10 +20,10 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.read.adapters.buffered import BufferedDocumentStore
-from services.read.adapters.collections import Collections
+from services.read.adapters.buffered import MongoBufferedStore
+from services.read.adapters.collection_names import Collections
 from services.read.adapters.control import ControlState, RebuildLock
-from services.read.adapters.documents import DocumentStore
+from services.read.adapters.documents import MongoDocumentStore
 from services.read.adapters.versions import MongoVersions
 from services.read.adapters.write_api import WriteApi
 from services.read.application import rebuild
@@ -246,7 +246,7 @@ async def project(
     own for each batch: nothing kept between batches)."""
     for batch in batches:
         for spec in PROJECTIONS.values():
-            store = DocumentStore(db, Collections(spec.name, 1))
+            store = MongoDocumentStore(db, Collections(spec.name, 1))
             await spec.apply(store, batch, heal, Rollups())
 
 
@@ -498,7 +498,7 @@ class Crash(Exception):
     """The process died after saving the orders, before saving the groups."""
 
 
-class WatchedStore(DocumentStore):
+class WatchedStore(MongoDocumentStore):
     """Notes the groups summed again from all their orders; may crash before saving groups."""
 
     def __init__(self, writer: "Writer", name: str, *, crash: bool = False) -> None:
@@ -663,7 +663,7 @@ async def test_a_rebuild_buffering_documents_in_memory_writes_the_same_documents
     """The rebuild's store: all in memory, or with documents leaving memory and read back."""
     db = new_db()
     stores = {
-        spec.name: BufferedDocumentStore(db, Collections(spec.name, 1), budget_bytes=budget)
+        spec.name: MongoBufferedStore(db, Collections(spec.name, 1), budget_bytes=budget)
         for spec in PROJECTIONS.values()
     }
     memos = {name: Rollups() for name in PROJECTIONS}
@@ -683,7 +683,7 @@ async def test_a_rebuild_buffering_documents_in_memory_writes_the_same_documents
 
 
 async def test_the_rebuild_store_refuses_a_document_it_did_not_load(new_db: Databases) -> None:
-    store = BufferedDocumentStore(new_db(), Collections("order_details", 1), budget_bytes=1)
+    store = MongoBufferedStore(new_db(), Collections("order_details", 1), budget_bytes=1)
     await store.save("main", {"a": {"_id": "a", "n": "1"}}, {})
     await store.save("main", {"b": {"_id": "b", "n": "1"}}, {})
     await store.flush()  # "a" leaves memory
@@ -699,7 +699,7 @@ async def test_the_rebuild_store_refuses_a_document_it_did_not_load(new_db: Data
 async def test_the_rebuild_store_finds_by_field_in_memory_and_after_eviction(
     new_db: Databases,
 ) -> None:
-    store = BufferedDocumentStore(new_db(), Collections("sales", 1))
+    store = MongoBufferedStore(new_db(), Collections("sales", 1))
 
     async def on(day: str) -> list[str]:
         return sorted(doc["_id"] for doc in await store.find("orders", "day", [day]))
@@ -716,7 +716,7 @@ async def test_the_rebuild_store_finds_by_field_in_memory_and_after_eviction(
 
 
 async def test_the_rebuild_store_keeps_a_document_it_had_to_read_back(new_db: Databases) -> None:
-    store = BufferedDocumentStore(new_db(), Collections("order_details", 1), budget_bytes=200)
+    store = MongoBufferedStore(new_db(), Collections("order_details", 1), budget_bytes=200)
     for n in range(4):  # about 40 bytes each: all of them fit
         await store.save("main", {f"o{n}": {"_id": f"o{n}", "n": n}}, {})
     store.budget_bytes = 100  # the next save lets the least recent half go: o0 and o1 among them
@@ -735,7 +735,7 @@ async def test_the_rebuild_store_builds_the_mongodb_indexes_at_its_first_flush(
     new_db: Databases,
 ) -> None:
     db = new_db()
-    store = BufferedDocumentStore(db, Collections("order_details", 1))
+    store = MongoBufferedStore(db, Collections("order_details", 1))
     await store.ensure_indexes(order_details.INDEXES)
     main = db[Collections("order_details", 1).name("main")]
     assert list(await main.index_information()) == ["_id_"]  # created, not indexed yet
@@ -748,7 +748,7 @@ async def test_the_rebuild_store_builds_the_mongodb_indexes_at_its_first_flush(
     ]
 
 
-class HeldIndexes(BufferedDocumentStore):
+class HeldIndexes(MongoBufferedStore):
     """A rebuild store whose index build lasts until the test lets it end."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -11,14 +11,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.plumbing.tracing import span
 
-from ..application.ports import Conflict
-from ..application.rebuild import DEFAULT_BUFFER_BYTES
+from ..application.ports import DEFAULT_BUFFER_BYTES, Conflict
 from ..projections.base import Doc, Indexes
-from .collections import Collections
-from .documents import DocumentStore
+from .collection_names import Collections
+from .documents import MongoDocumentStore
 
 
-class BufferedDocumentStore(DocumentStore):
+class MongoBufferedStore(MongoDocumentStore):
     """A rebuild's documents: kept in memory, written to MongoDB in bulk, read back only once
     they had to leave memory.
 

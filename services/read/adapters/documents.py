@@ -17,7 +17,7 @@ from shared.plumbing.tracing import span
 
 from ..application.ports import Conflict
 from ..projections.base import Doc, Indexes
-from .collections import Collections
+from .collection_names import Collections
 from .mongo import unavailable_when_unreachable
 
 DUPLICATE_KEY = 11000
@@ -28,7 +28,7 @@ IN_CHUNK = 25
 IN_FLIGHT = 4
 
 
-class DocumentStore:
+class MongoDocumentStore:
     """Reads and writes one version of one projection's collections.
 
     MongoDB out of reach is `Unavailable`, a document changed by another writer a `Conflict`.

@@ -13,6 +13,9 @@ from typing import Any, Protocol
 from ..projections.base import Event, Indexes, Store
 
 Partition = tuple[str, int]  # (topic, partition)
+# What a rebuild keeps of the new version's documents in memory (as JSON), unless told otherwise
+# (REBUILD_BUFFER_MB).
+DEFAULT_BUFFER_BYTES = 8_000_000
 
 
 class Unavailable(Exception):

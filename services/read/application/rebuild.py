@@ -20,7 +20,7 @@ from shared.plumbing.tracing import span
 from ..projections import PROJECTIONS
 from ..projections.base import Event
 from ..projections.rollup import Rollups
-from .ports import BufferedStore, Control, EventLog, Lock, Versions
+from .ports import DEFAULT_BUFFER_BYTES, BufferedStore, Control, EventLog, Lock, Versions
 
 log = logging.getLogger(__name__)
 # A rebuild's pause of the live consumers lapses this long after its last renewal, so a rebuild
@@ -29,8 +29,6 @@ PAUSE_LEASE_SECONDS = 60
 # While MongoDB writes the last documents or builds indexes (no pages to count), the rebuild
 # renews its lock and the pause this often: well within LEASE_SECONDS and PAUSE_LEASE_SECONDS.
 HEARTBEAT_SECONDS = 5.0
-# What a rebuild keeps of the new version's documents in memory (as JSON), unless told otherwise.
-DEFAULT_BUFFER_BYTES = 8_000_000
 
 
 @dataclass
