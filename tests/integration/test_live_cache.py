@@ -13,6 +13,7 @@ from services.read.adapters.collection_names import Collections
 from services.read.adapters.documents import MongoDocumentStore
 from services.read.adapters.versions import MongoVersions
 from services.read.application.applier import BatchApplier
+from services.read.application.healing import healer
 from services.read.application.ports import Conflict
 from services.read.projections import customers, order_details
 from services.read.projections.base import Projection
@@ -48,7 +49,7 @@ class Replica:
             versions=MongoVersions(db),
             control=control,
             dead_letters=FakeDeadLetters(),
-            streams=FakeStreams(),
+            heal=healer(FakeStreams()),
             attempts=3,
         )
 

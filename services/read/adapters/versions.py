@@ -5,7 +5,6 @@ import logging
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ..projections.base import Doc
-from .buffered import MongoBufferedStore
 from .collection_names import Collections
 from .documents import MongoDocumentStore
 
@@ -21,9 +20,8 @@ class MongoVersions:
     def live(self, projection: str, version: int) -> MongoDocumentStore:
         return MongoDocumentStore(self._db, Collections(projection, version))
 
-    def buffered(self, projection: str, version: int, budget_bytes: int) -> MongoBufferedStore:
-        collections = Collections(projection, version)
-        return MongoBufferedStore(self._db, collections, budget_bytes=budget_bytes)
+    def bulk(self, projection: str, version: int) -> MongoDocumentStore:
+        return MongoDocumentStore(self._db, Collections(projection, version))
 
     async def drop_except(self, projection: str, keep: int) -> None:
         prefix = f"{projection}_v"
