@@ -35,7 +35,8 @@ def quantize(value: Decimal) -> Decimal:
 
 
 def format_money(value: Decimal) -> str:
-    return str(value.quantize(CENT))
+    """An amount as JSON carries it: a string with two places ("19.90")."""
+    return str(quantize(value))
 
 
 Money = Annotated[

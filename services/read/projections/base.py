@@ -17,8 +17,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from shared.contracts.money import quantize
-
 from .rollup import Rollups
 
 log = logging.getLogger(__name__)
@@ -238,10 +236,6 @@ def _fold_one(spec: StreamFold, doc: Doc | None, event: Event) -> Doc:
     doc = spec.fold(doc, event)
     doc[spec.version_field] = event.version
     return doc
-
-
-def money(value: Decimal) -> str:
-    return str(quantize(value))
 
 
 def dec(value: str | int | Decimal) -> Decimal:
