@@ -88,7 +88,7 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
 
 
 def order_total(doc: Doc) -> None:
-    doc["total"] = format_money(LINES.total(doc["lines"]))
+    doc["total"] = format_money(LINES.total(doc["lines"].values()))
 
 
 def contribution(order: Doc) -> Tally:

@@ -5,7 +5,6 @@ result is the same whichever of the two topics arrives first.
 """
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 from shared.contracts.events import (
     CUSTOMER_EMAIL_CHANGED,
@@ -17,7 +16,7 @@ from shared.contracts.events import (
     ORDER_SHIPPED,
 )
 from shared.contracts.money import format_money
-from shared.contracts.orders import OrderStatus, line_total, order_total
+from shared.contracts.orders import OrderStatus
 
 from .base import Doc, Event, Heal, Outcome, Store, StreamFold, fold_with_healing
 from .base import stream_ids as _ids
@@ -34,25 +33,21 @@ INDEXES = {
 }
 
 
-ITEM = ("sku", "name", "quantity", "unit_price")  # an item's fields, as the order's lines
-LINES = Lines(ITEM)
+LINES = Lines(("sku", "name", "quantity", "unit_price"), named=True)  # the items, as served
 
 
 def _items(doc: Doc, event: Event) -> None:
     """The items after an event that changes the lines (in the order they were first added)."""
-    lines = {item["sku"]: [item[f] for f in ITEM] for item in doc.get("items", ())}
-    doc["items"] = [
-        dict(zip(ITEM, line, strict=True)) for line in LINES.fold(lines, event).values()
-    ]
+    lines = LINES.fold({item["sku"]: item for item in doc["items"]}, event)
+    doc["items"] = list(lines.values())
 
 
 def totals(doc: Doc) -> None:
     """Line totals, order total and item count, from the current lines."""
-    lines = [(item["quantity"], Decimal(item["unit_price"])) for item in doc["items"]]
-    for item, (quantity, price) in zip(doc["items"], lines, strict=True):
-        item["line_total"] = format_money(line_total(quantity, price))
-    doc["total"] = format_money(order_total(lines))
-    doc["item_count"] = sum(quantity for quantity, _ in lines)
+    for item in doc["items"]:
+        item["line_total"] = format_money(LINES.line_total(item))
+    doc["total"] = format_money(LINES.total(doc["items"]))
+    doc["item_count"] = sum(item["quantity"] for item in doc["items"])
 
 
 def _status(doc: Doc, status: OrderStatus, event: Event) -> None:

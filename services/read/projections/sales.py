@@ -20,10 +20,9 @@ from decimal import Decimal
 
 from shared.contracts.events import ORDER_CANCELLED, ORDER_PLACED
 from shared.contracts.money import format_money
-from shared.contracts.orders import line_total
 
 from . import groups
-from .base import Doc, Event, Heal, Outcome, Store, StreamFold, dec, fold_with_healing
+from .base import Doc, Event, Heal, Outcome, Store, StreamFold, fold_with_healing
 from .base import stream_ids as _ids
 from .lines import LINE_EVENTS, Lines
 from .rollup import Amount, Key, Rollup, Rollups, Tally, add
@@ -55,7 +54,7 @@ def contribution(order: Doc) -> Tally:
         tally[CANCELLED] = 1
         return tally
     for sku, (name, quantity, price) in order["lines"].items():
-        line = line_total(quantity, dec(price))
+        line = LINES.line_total((name, quantity, price))
         add(tally, REVENUE, line)
         add(tally, UNITS, quantity)
         add(tally, _key(SKU, sku, "units"), quantity)
