@@ -1,5 +1,6 @@
-"""Documents kept in memory from one batch to the next, so that a consumer reads a document from
-MongoDB once rather than once per batch.
+"""The live cache: documents kept in memory from one batch to the next (revisioned.py, the same
+memory the rebuild's buffer is made of), so that a consumer reads a document from MongoDB once
+rather than once per batch.
 
 What is kept is only ever what MongoDB held when it was last read or written by this consumer,
 with its `_rev`. Writes still go through the store's revision guard: a kept copy that another
