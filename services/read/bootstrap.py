@@ -15,8 +15,7 @@ from .adapters.control import ControlState
 from .adapters.dead_letters import DeadLetters
 from .adapters.lag import LagMonitor
 from .adapters.mongo import ping
-from .adapters.prometheus import PrometheusObserver
-from .adapters.prometheus_state import PrometheusStateObserver
+from .adapters.prometheus import PrometheusObserver, PrometheusStateObserver
 from .adapters.tokens import ClientCredentials
 from .adapters.versions import MongoVersions
 from .adapters.write_api import WriteApi

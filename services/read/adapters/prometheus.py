@@ -1,14 +1,17 @@
-"""What the projections' application observes, as the read service's Prometheus metrics
-(services/read/metrics.py: names and meanings fixed by the design, read by the alert rules)."""
+"""What the read side's application observes, as the read service's Prometheus metrics
+(services/read/metrics.py: names and meanings fixed by the design, read by the alert rules):
+the projections' batches and rebuilds, and the projections' shared state."""
 
 from collections.abc import Sequence
 
+from ..application.status import SharedState
 from ..metrics import (
     APPLIED,
     APPLY_LATENCY,
     DEAD_LETTERS,
     DUPLICATES,
     GAPS,
+    PAUSED,
     POSITION,
     REBUILD_PROGRESS,
     SKIPPED,
@@ -44,3 +47,11 @@ class PrometheusObserver:
 
     def rebuild_progress(self, projection: str, ratio: float) -> None:
         REBUILD_PROGRESS.labels(projection).set(ratio)
+
+
+class PrometheusStateObserver:
+    """A `StateObserver` that sets `projection_paused` and `projection_rebuild_progress_ratio`."""
+
+    def state_read(self, projection: str, state: SharedState) -> None:
+        REBUILD_PROGRESS.labels(projection).set(state.rebuild_ratio)
+        PAUSED.labels(projection).set(1 if state.paused else 0)
