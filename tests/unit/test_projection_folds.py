@@ -123,6 +123,7 @@ def test_every_projection_folds_an_orders_lines_and_total_as_the_domain_does() -
     total = str(order.total)
     details = fold(order_details.FOLDS, events).get("main", ORDER)
     assert details is not None and details["total"] == total
+    assert type(details["status"]) is str, "documents hold what MongoDB gives back"
     assert {i["sku"]: (i["quantity"], i["unit_price"]) for i in details["items"]} == lines
     kept = fold(customers.FOLDS, events).get("orders", ORDER)
     assert (

@@ -34,6 +34,8 @@ NAME = "customers"
 INDEXES = {"main": [[("email_lower", 1)]], "orders": [[("customer_id", 1)]]}
 COUNT, VALUE = ("order_count",), ("lifetime_value",)
 LINES = Lines(("quantity", "unit_price"))  # what a customer's value needs of an order's lines
+# Documents hold plain strings (as MongoDB gives them back), not the enum's members.
+PLACED, CANCELLED = OrderStatus.PLACED.value, OrderStatus.CANCELLED.value
 
 
 def new_customer(customer_id: str) -> Doc:
@@ -77,13 +79,13 @@ def _email(doc: Doc, email: str, event: Event) -> None:
 def fold_order(doc: Doc | None, event: Event) -> Doc:
     data, kind = event.data, event.event_type
     if doc is None:
-        doc = {"_id": event.stream_id, "version": 0, "lines": {}, "status": OrderStatus.PLACED}
+        doc = {"_id": event.stream_id, "version": 0, "lines": {}, "status": PLACED}
     if kind in LINE_EVENTS:
         doc["lines"] = LINES.fold(doc["lines"], event)
     if kind == ORDER_PLACED:
         doc.update(customer_id=data["customer_id"], currency=data["currency"])
     elif kind == ORDER_CANCELLED:
-        doc["status"] = OrderStatus.CANCELLED
+        doc["status"] = CANCELLED
     return doc
 
 
@@ -93,7 +95,7 @@ def order_total(doc: Doc) -> None:
 
 def contribution(order: Doc) -> Tally:
     """What one order adds to its customer: one order, and its total unless cancelled."""
-    cancelled = order.get("status") == OrderStatus.CANCELLED
+    cancelled = order.get("status") == CANCELLED
     value = Decimal("0") if cancelled else dec(order["total"])
     return {COUNT: 1, VALUE: value} if value else {COUNT: 1}
 

@@ -52,9 +52,10 @@ def totals(doc: Doc) -> None:
 
 def _status(doc: Doc, status: OrderStatus, event: Event) -> None:
     """A change of status, and who made it when known (`by` is left out otherwise, so events
-    recorded before actors were leave the documents they always made)."""
-    doc["status"] = status
-    change = {"status": status, "at": event.recorded_at, "version": event.version}
+    recorded before actors were leave the documents they always made). Documents hold the
+    status as a plain string, as MongoDB gives it back."""
+    doc["status"] = status.value
+    change = {"status": status.value, "at": event.recorded_at, "version": event.version}
     if event.actor:
         change["by"] = event.actor
     doc["status_history"].append(change)
