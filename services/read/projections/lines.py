@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.contracts.events import ORDER_ITEM_ADDED, ORDER_ITEM_REMOVED, ORDER_PLACED
-from shared.contracts.orders import line_total, order_total
+from shared.contracts.orders import order_total
 
 from .base import Event
 
@@ -56,9 +56,6 @@ class Lines:
         elif kind == ORDER_ITEM_REMOVED:
             lines.pop(data["sku"], None)
         return lines
-
-    def line_total(self, line: Line) -> Decimal:
-        return line_total(line[self._quantity], Decimal(line[self._price]))
 
     def total(self, lines: Iterable[Line]) -> Decimal:
         """The order's total, in cents."""

@@ -5,6 +5,7 @@ result is the same whichever of the two topics arrives first.
 """
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from shared.contracts.events import (
     CUSTOMER_EMAIL_CHANGED,
@@ -16,7 +17,7 @@ from shared.contracts.events import (
     ORDER_SHIPPED,
 )
 from shared.contracts.money import format_money
-from shared.contracts.orders import OrderStatus
+from shared.contracts.orders import OrderStatus, line_total, order_total
 
 from .base import Doc, Event, Heal, Outcome, Store, StreamFold, fold_with_healing
 from .base import stream_ids as _ids
@@ -44,10 +45,12 @@ def _items(doc: Doc, event: Event) -> None:
 
 def totals(doc: Doc) -> None:
     """Line totals, order total and item count, from the current lines."""
-    for item in doc["items"]:
-        item["line_total"] = format_money(LINES.line_total(item))
-    doc["total"] = format_money(LINES.total(doc["items"]))
-    doc["item_count"] = sum(item["quantity"] for item in doc["items"])
+    items = doc["items"]
+    lines = [(item["quantity"], Decimal(item["unit_price"])) for item in items]
+    for item, (quantity, price) in zip(items, lines, strict=True):
+        item["line_total"] = format_money(line_total(quantity, price))
+    doc["total"] = format_money(order_total(lines))
+    doc["item_count"] = sum(quantity for quantity, _ in lines)
 
 
 def _status(doc: Doc, status: OrderStatus, event: Event) -> None:

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from shared.contracts.events import ORDER_CANCELLED, ORDER_PLACED
 from shared.contracts.money import format_money
+from shared.contracts.orders import line_total
 
 from . import groups
 from .base import Doc, Event, Heal, Outcome, Store, StreamFold, fold_with_healing
@@ -54,7 +55,7 @@ def contribution(order: Doc) -> Tally:
         tally[CANCELLED] = 1
         return tally
     for sku, (name, quantity, price) in order["lines"].items():
-        line = LINES.line_total((name, quantity, price))
+        line = line_total(quantity, Decimal(price))
         add(tally, REVENUE, line)
         add(tally, UNITS, quantity)
         add(tally, _key(SKU, sku, "units"), quantity)
