@@ -3,12 +3,10 @@ way the write side's Order folds them: a placed order's lines by SKU, a SKU adde
 quantity (at the name and price it was added with last), a removed SKU goes.
 
 Each projection keeps, for each SKU, only the fields of a line it needs (`Lines.fields`, with
-`quantity` and `unit_price` among them), so its documents stay small: as a list of their values
-in that order, or (`named`) as a dict, the way order_details serves its items.
+`quantity` and `unit_price` among them) so that its documents stay small, or the whole line.
 """
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -21,25 +19,19 @@ Line = Any  # the values of `Lines.fields`: a list in that order, or a dict by n
 LINE_EVENTS = frozenset({ORDER_PLACED, ORDER_ITEM_ADDED, ORDER_ITEM_REMOVED})
 
 
-@dataclass(frozen=True)
 class Lines:
-    """The lines of an order as one projection keeps them: SKU -> the fields it names."""
+    """The lines of an order as one projection keeps them, by SKU: the `fields` it names, as a
+    list of their values in that order; or, without `fields`, whole, as the events give them (a
+    dict by name: what order_details serves)."""
 
-    fields: tuple[str, ...]
-    named: bool = False
-    _quantity: int | str = field(init=False)
-    _price: int | str = field(init=False)
-
-    def __post_init__(self) -> None:
-        place = (lambda name: name) if self.named else self.fields.index
-        object.__setattr__(self, "_quantity", place("quantity"))
-        object.__setattr__(self, "_price", place("unit_price"))
-
-    def line(self, data: dict[str, Any]) -> Line:
+    def __init__(self, fields: tuple[str, ...] | None = None) -> None:
+        self.fields = fields
+        self._quantity: int | str = "quantity" if fields is None else fields.index("quantity")
+        self._price: int | str = "unit_price" if fields is None else fields.index("unit_price")
+        self.line: Callable[[dict[str, Any]], Line] = (
+            dict if fields is None else (lambda data: [data[name] for name in fields])
+        )
         """A line as this projection keeps it, from an item of the order's events."""
-        if self.named:
-            return {name: data[name] for name in self.fields}
-        return [data[name] for name in self.fields]
 
     def fold(self, lines: dict[str, Line], event: Event) -> dict[str, Line]:
         """The lines after one of the order's events (the same dict, or a new one when the

@@ -34,7 +34,12 @@ INDEXES = {
 }
 
 
-LINES = Lines(("sku", "name", "quantity", "unit_price"), named=True)  # the items, as served
+LINES = Lines()  # the items, whole, as the order's events give them
+# Documents hold plain strings (as MongoDB gives them back), not the enum's members.
+PLACED, CONFIRMED, SHIPPED, CANCELLED = (
+    s.value
+    for s in (OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.SHIPPED, OrderStatus.CANCELLED)
+)
 
 
 def _items(doc: Doc, event: Event) -> None:
@@ -53,12 +58,11 @@ def totals(doc: Doc) -> None:
     doc["item_count"] = sum(quantity for quantity, _ in lines)
 
 
-def _status(doc: Doc, status: OrderStatus, event: Event) -> None:
+def _status(doc: Doc, status: str, event: Event) -> None:
     """A change of status, and who made it when known (`by` is left out otherwise, so events
-    recorded before actors were leave the documents they always made). Documents hold the
-    status as a plain string, as MongoDB gives it back."""
-    doc["status"] = status.value
-    change = {"status": status.value, "at": event.recorded_at, "version": event.version}
+    recorded before actors were leave the documents they always made)."""
+    doc["status"] = status
+    change = {"status": status, "at": event.recorded_at, "version": event.version}
     if event.actor:
         change["by"] = event.actor
     doc["status_history"].append(change)
@@ -84,15 +88,15 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
             placed_at=event.recorded_at,
             status_history=[],
         )
-        _status(doc, OrderStatus.PLACED, event)
+        _status(doc, PLACED, event)
     elif kind == ORDER_CONFIRMED:
-        _status(doc, OrderStatus.CONFIRMED, event)
+        _status(doc, CONFIRMED, event)
     elif kind == ORDER_SHIPPED:
         doc.update(carrier=data["carrier"], tracking_number=data["tracking_number"])
-        _status(doc, OrderStatus.SHIPPED, event)
+        _status(doc, SHIPPED, event)
     elif kind == ORDER_CANCELLED:
         doc["cancel_reason"] = data["reason"]
-        _status(doc, OrderStatus.CANCELLED, event)
+        _status(doc, CANCELLED, event)
     if kind in LINE_EVENTS:
         _items(doc, event)
     doc["updated_at"] = event.recorded_at
