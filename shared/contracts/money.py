@@ -35,8 +35,9 @@ def quantize(value: Decimal) -> Decimal:
 
 
 def format_money(value: Decimal) -> str:
-    """An amount as JSON carries it: a string with two places ("19.90")."""
-    return str(quantize(value))
+    """An amount as JSON carries it: a string with two places ("19.90"), rounded as
+    `quantize` rounds."""
+    return str(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
 
 
 Money = Annotated[
