@@ -9,17 +9,18 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from .adapters.codec import from_record
 from .adapters.consumer import KafkaRecordSource
 from .adapters.control import ControlState
 from .adapters.dead_letters import DeadLetters
 from .adapters.lag import LagMonitor
 from .adapters.mongo import ping
-from .adapters.prometheus_state import PrometheusStateObserver
-from .adapters.records import decode
+from .adapters.prometheus import PrometheusObserver, PrometheusStateObserver
 from .adapters.tokens import ClientCredentials
 from .adapters.versions import MongoVersions
 from .adapters.write_api import WriteApi
 from .application.applier import BatchApplier
+from .application.healing import healer
 from .application.operations import ProjectionOperations
 from .application.rebuild import Progress, Rebuilder
 from .application.runner import ProjectionRunner
@@ -115,15 +116,16 @@ def applier(
     attempts: int,
     cache_documents: int = 0,
 ) -> BatchApplier:
-    """One projection's batch applier over MongoDB and the write API."""
+    """One projection's batch applier over MongoDB and the write API, observed by Prometheus."""
     return BatchApplier(
         PROJECTIONS[projection],
-        decode=decode,
+        decode=from_record,
         versions=MongoVersions(connections.db),
         control=control,
         dead_letters=DeadLetters(connections.db),
-        streams=connections.write_api,
+        heal=healer(connections.write_api),
         attempts=attempts,
+        observer=PrometheusObserver(),
         cache_documents=cache_documents,
     )
 
@@ -131,14 +133,20 @@ def applier(
 def rebuilder(
     connections: Connections,
     settings: ReadSettings,
+    projection: str,
     *,
     page_size: int,
     on_progress: Callable[[Progress], None],
 ) -> Rebuilder:
+    """One projection's rebuild: the live apply over a buffered store, fed from the write
+    service's log, healing gaps the same way."""
     return Rebuilder(
-        MongoVersions(connections.db),
-        ControlState(connections.db, ttl=0),
-        connections.write_api,
+        PROJECTIONS[projection],
+        heal=healer(connections.write_api),
+        versions=MongoVersions(connections.db),
+        control=ControlState(connections.db, ttl=0),
+        log_=connections.write_api,
+        observer=PrometheusObserver(),
         page_size=page_size,
         on_progress=on_progress,
         buffer_bytes=int(settings.rebuild_buffer_mb * 1_000_000),

@@ -170,9 +170,11 @@ async def rebuild(settings: ReadSettings, projections: list[str], page_size: int
     connections = connect(settings)
     printer = ProgressPrinter()
     try:
-        rebuilding = rebuilder(connections, settings, page_size=page_size, on_progress=printer)
         for name in projections:
-            printer.summary(await rebuilding.rebuild(name))
+            rebuilding = rebuilder(
+                connections, settings, name, page_size=page_size, on_progress=printer
+            )
+            printer.summary(await rebuilding.rebuild())
     except RebuildRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

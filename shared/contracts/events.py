@@ -180,3 +180,14 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         OrderCancelled,
     )
 }
+
+# The type names as consumers compare them (each class's `event_type()`).
+CUSTOMER_REGISTERED: Final = CustomerRegistered.event_type()
+CUSTOMER_RENAMED: Final = CustomerRenamed.event_type()
+CUSTOMER_EMAIL_CHANGED: Final = CustomerEmailChanged.event_type()
+ORDER_PLACED: Final = OrderPlaced.event_type()
+ORDER_ITEM_ADDED: Final = OrderItemAdded.event_type()
+ORDER_ITEM_REMOVED: Final = OrderItemRemoved.event_type()
+ORDER_CONFIRMED: Final = OrderConfirmed.event_type()
+ORDER_SHIPPED: Final = OrderShipped.event_type()
+ORDER_CANCELLED: Final = OrderCancelled.event_type()

@@ -35,7 +35,9 @@ def quantize(value: Decimal) -> Decimal:
 
 
 def format_money(value: Decimal) -> str:
-    return str(value.quantize(CENT))
+    """An amount as JSON carries it: a string with two places ("19.90"), rounded as
+    `quantize` rounds."""
+    return str(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
 
 
 Money = Annotated[

@@ -9,10 +9,11 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.read.adapters.collections import Collections
-from services.read.adapters.documents import DocumentStore
+from services.read.adapters.collection_names import Collections
+from services.read.adapters.documents import MongoDocumentStore
 from services.read.adapters.versions import MongoVersions
 from services.read.application.applier import BatchApplier
+from services.read.application.healing import healer
 from services.read.application.ports import Conflict
 from services.read.projections import customers, order_details
 from services.read.projections.base import Projection
@@ -48,7 +49,7 @@ class Replica:
             versions=MongoVersions(db),
             control=control,
             dead_letters=FakeDeadLetters(),
-            streams=FakeStreams(),
+            heal=healer(FakeStreams()),
             attempts=3,
         )
 
@@ -105,7 +106,7 @@ async def _no_gap(stream_id: str, have: int) -> list[Any]:
 async def test_a_write_that_loses_only_duplicate_inserts_names_them(
     db: AsyncDatabase[Doc],
 ) -> None:
-    store = DocumentStore(db, Collections("order_details", 1))
+    store = MongoDocumentStore(db, Collections("order_details", 1))
     await store.save("main", {"o1": {"_id": "o1", "version": 1}}, {})
     batch = {i: {"_id": i, "version": 1} for i in ("o1", "o2", "o3")}
     with pytest.raises(Conflict) as lost:

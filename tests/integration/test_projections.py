@@ -20,13 +20,14 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.read.adapters.buffered import BufferedDocumentStore
-from services.read.adapters.collections import Collections
+from services.read.adapters.collection_names import Collections
 from services.read.adapters.control import ControlState, RebuildLock
-from services.read.adapters.documents import DocumentStore
+from services.read.adapters.documents import MongoDocumentStore
 from services.read.adapters.versions import MongoVersions
 from services.read.adapters.write_api import WriteApi
 from services.read.application import rebuild
+from services.read.application.buffer import BufferedStore
+from services.read.application.healing import healer
 from services.read.application.ports import Conflict
 from services.read.projections import PROJECTIONS, customers, order_details
 from services.read.projections.base import Event, Heal
@@ -246,7 +247,7 @@ async def project(
     own for each batch: nothing kept between batches)."""
     for batch in batches:
         for spec in PROJECTIONS.values():
-            store = DocumentStore(db, Collections(spec.name, 1))
+            store = MongoDocumentStore(db, Collections(spec.name, 1))
             await spec.apply(store, batch, heal, Rollups())
 
 
@@ -498,7 +499,7 @@ class Crash(Exception):
     """The process died after saving the orders, before saving the groups."""
 
 
-class WatchedStore(DocumentStore):
+class WatchedStore(MongoDocumentStore):
     """Notes the groups summed again from all their orders; may crash before saving groups."""
 
     def __init__(self, writer: "Writer", name: str, *, crash: bool = False) -> None:
@@ -656,6 +657,11 @@ async def test_a_group_summed_again_is_written_even_if_its_fields_come_out_the_s
         assert [p["name"] for p in days[0]["products"] if p["sku"] == "APL"] == ["Zucchini"]
 
 
+def buffered(db: AsyncDatabase[Doc], projection: str, **options: Any) -> BufferedStore:
+    """The rebuild's store over version 1 of a projection in MongoDB."""
+    return BufferedStore(MongoDocumentStore(db, Collections(projection, 1)), **options)
+
+
 @pytest.mark.parametrize("budget", [10_000_000, 2_000])
 async def test_a_rebuild_buffering_documents_in_memory_writes_the_same_documents(
     history: History, reference: Snapshot, new_db: Databases, budget: int
@@ -663,8 +669,7 @@ async def test_a_rebuild_buffering_documents_in_memory_writes_the_same_documents
     """The rebuild's store: all in memory, or with documents leaving memory and read back."""
     db = new_db()
     stores = {
-        spec.name: BufferedDocumentStore(db, Collections(spec.name, 1), budget_bytes=budget)
-        for spec in PROJECTIONS.values()
+        spec.name: buffered(db, spec.name, budget_bytes=budget) for spec in PROJECTIONS.values()
     }
     memos = {name: Rollups() for name in PROJECTIONS}
     for batch in batched(random_merge(3)(history.events), 20):
@@ -683,7 +688,7 @@ async def test_a_rebuild_buffering_documents_in_memory_writes_the_same_documents
 
 
 async def test_the_rebuild_store_refuses_a_document_it_did_not_load(new_db: Databases) -> None:
-    store = BufferedDocumentStore(new_db(), Collections("order_details", 1), budget_bytes=1)
+    store = buffered(new_db(), "order_details", budget_bytes=1)
     await store.save("main", {"a": {"_id": "a", "n": "1"}}, {})
     await store.save("main", {"b": {"_id": "b", "n": "1"}}, {})
     await store.flush()  # "a" leaves memory
@@ -699,7 +704,7 @@ async def test_the_rebuild_store_refuses_a_document_it_did_not_load(new_db: Data
 async def test_the_rebuild_store_finds_by_field_in_memory_and_after_eviction(
     new_db: Databases,
 ) -> None:
-    store = BufferedDocumentStore(new_db(), Collections("sales", 1))
+    store = buffered(new_db(), "sales")
 
     async def on(day: str) -> list[str]:
         return sorted(doc["_id"] for doc in await store.find("orders", "day", [day]))
@@ -716,7 +721,7 @@ async def test_the_rebuild_store_finds_by_field_in_memory_and_after_eviction(
 
 
 async def test_the_rebuild_store_keeps_a_document_it_had_to_read_back(new_db: Databases) -> None:
-    store = BufferedDocumentStore(new_db(), Collections("order_details", 1), budget_bytes=200)
+    store = buffered(new_db(), "order_details", budget_bytes=200)
     for n in range(4):  # about 40 bytes each: all of them fit
         await store.save("main", {f"o{n}": {"_id": f"o{n}", "n": n}}, {})
     store.budget_bytes = 100  # the next save lets the least recent half go: o0 and o1 among them
@@ -735,7 +740,7 @@ async def test_the_rebuild_store_builds_the_mongodb_indexes_at_its_first_flush(
     new_db: Databases,
 ) -> None:
     db = new_db()
-    store = BufferedDocumentStore(db, Collections("order_details", 1))
+    store = buffered(db, "order_details")
     await store.ensure_indexes(order_details.INDEXES)
     main = db[Collections("order_details", 1).name("main")]
     assert list(await main.index_information()) == ["_id_"]  # created, not indexed yet
@@ -748,7 +753,7 @@ async def test_the_rebuild_store_builds_the_mongodb_indexes_at_its_first_flush(
     ]
 
 
-class HeldIndexes(BufferedDocumentStore):
+class HeldIndexes(BufferedStore):
     """A rebuild store whose index build lasts until the test lets it end."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -770,13 +775,16 @@ async def test_a_rebuild_keeps_its_lock_and_the_pause_while_mongodb_builds_the_i
     lock = RebuildLock(control, "order_details")
     await lock.acquire(target_version=2, phase="replaying")
     phases: list[str] = []
+    write_api = WriteApi("http://127.0.0.1:9")
     rebuilder = rebuild.Rebuilder(
-        MongoVersions(db),
-        control,
-        WriteApi("http://127.0.0.1:9"),
+        order_details.PROJECTION,
+        heal=healer(write_api),
+        versions=MongoVersions(db),
+        control=control,
+        log_=write_api,
         on_progress=lambda p: phases.append(p.phase),
     )
-    store = HeldIndexes(db, Collections("order_details", 2))
+    store = HeldIndexes(MongoDocumentStore(db, Collections("order_details", 2)))
     await store.ensure_indexes(order_details.INDEXES)
     await store.save("main", {"o1": {"_id": "o1", "customer_id": "c1", "placed_at": 1}}, {})
     progress = rebuild.Progress("order_details")

@@ -17,7 +17,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.stack import LocalIssuer
-from services.read.adapters.collections import Collections
+from services.read.adapters.collection_names import Collections
 from services.read.entrypoints.queries import router
 from services.read.queries.facade import ReadQueries
 from services.read.queries.orders import Docs

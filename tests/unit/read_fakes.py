@@ -2,30 +2,35 @@
 
 import asyncio
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.read.application.ports import (
     Conflict,
     Delivered,
-    Lock,
+    LogPage,
     Partition,
     Unavailable,
     Undecodable,
     UnknownType,
 )
-from services.read.projections.base import Doc, Event, Indexes
+from services.read.projections.base import Doc, Event, Indexes, revised, revision
 
 
 class FakeStore:
-    """A projection version's documents in dicts, with the real store's `_rev` guard.
+    """A projection version's documents in dicts, with the real store's `_rev` guard, and its
+    unguarded bulk writes (a version being rebuilt).
 
-    `fail` is asked before every operation ("load", "find", "save") and may raise (an outage).
+    `fail` is asked before every operation ("load", "find", "save", "write", ...) and may raise
+    (an outage).
     """
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Doc]] = {}
         self.saves = 0
+        self.writes = 0  # documents written unguarded
+        self.indexed: set[str] = set()  # roles whose indexes were built
         self.loaded: list[tuple[str, str]] = []  # (role, id) of every document asked for by id
         self.fail: Callable[[str], None] = lambda op: None
 
@@ -50,13 +55,13 @@ class FakeStore:
             return
         stored, lost, duplicates = self.role(role), 0, []
         for doc_id, doc in changed.items():  # unordered, like a bulk write: the rest still land
-            rev = (loaded.get(doc_id) or {}).get("_rev", 0)
-            if stored.get(doc_id, {}).get("_rev", 0) != rev:
+            before = loaded.get(doc_id)
+            if revision(stored.get(doc_id)) != revision(before):
                 lost += 1
-                if rev == 0:
+                if before is None:
                     duplicates.append(doc_id)
                 continue
-            stored[doc_id] = {**copy.deepcopy(doc), "_rev": rev + 1}
+            stored[doc_id] = revised(copy.deepcopy(doc), before)
         self.saves += 1
         if lost:  # like the real store, it names the losers when all were duplicate inserts
             named = duplicates if len(duplicates) == lost else []
@@ -64,6 +69,23 @@ class FakeStore:
 
     async def ensure_indexes(self, indexes: Indexes) -> None:
         self.fail("ensure_indexes")
+        self.indexed.update(role for role, specs in indexes.items() if specs)
+
+    async def create(self, roles: Iterable[str]) -> None:
+        self.fail("create")
+        for role in roles:
+            self.role(role)
+
+    async def write(self, role: str, new: Sequence[Doc], replaced: Sequence[Doc]) -> None:
+        self.fail("write")
+        stored = self.role(role)
+        for doc in new:
+            if doc["_id"] in stored:
+                raise AssertionError(f"{role}: {doc['_id']} inserted twice")
+            stored[doc["_id"]] = copy.deepcopy(doc)
+        for doc in replaced:
+            stored[doc["_id"]] = copy.deepcopy(doc)
+        self.writes += len(new) + len(replaced)
 
 
 class FakeVersions:
@@ -75,19 +97,23 @@ class FakeVersions:
     def live(self, projection: str, version: int) -> FakeStore:
         return self.stores.setdefault((projection, version), FakeStore())
 
-    def buffered(self, projection: str, version: int, budget_bytes: int) -> Any:
-        raise NotImplementedError
+    def bulk(self, projection: str, version: int) -> FakeStore:
+        return self.live(projection, version)
 
     async def drop_except(self, projection: str, keep: int) -> None:
         self.stores = {k: v for k, v in self.stores.items() if k[0] != projection or k[1] == keep}
 
 
 class FakeControl:
+    """The projections' shared state of one projection (a rebuild's switch sets `version`)."""
+
     def __init__(self) -> None:
         self.version = 1
         self.is_paused = False
         self.acks: list[tuple[str, str, bool]] = []
         self.positions: dict[str, int] = {}
+        self.changes: list[dict[str, Any]] = []  # every `set`, in order
+        self.locks: dict[str, FakeLock] = {}
 
     async def get(self, projection: str, *, fresh: bool = False) -> dict[str, Any]:
         return {"active_version": self.version, "paused": self.is_paused}
@@ -108,10 +134,35 @@ class FakeControl:
         return True
 
     async def set(self, projection: str, **fields: Any) -> None:
-        pass
+        self.changes.append(fields)
+        self.version = fields.get("active_version", self.version)
+        if "paused_until" in fields:
+            self.is_paused = fields["paused_until"] is not None
 
-    def lock(self, projection: str) -> Lock:
-        raise NotImplementedError
+    def lock(self, projection: str) -> "FakeLock":
+        return self.locks.setdefault(projection, FakeLock())
+
+
+@dataclass
+class FakeLock:
+    """A rebuild's lock: every update of its fields, and whether it is held."""
+
+    held: bool = False
+    updates: list[dict[str, Any]] = field(default_factory=list)
+
+    async def acquire(self, **fields: Any) -> dict[str, Any] | None:
+        assert not self.held, "a second rebuild of the same projection"
+        self.held = True
+        self.updates.append(fields)
+        return None
+
+    async def update(self, **fields: Any) -> None:
+        assert self.held
+        self.updates.append(fields)
+
+    async def release(self, **fields: Any) -> None:
+        self.held = False
+        self.updates.append(fields)
 
 
 class FakeDeadLetters:
@@ -136,6 +187,50 @@ class FakeStreams:
         self.asked.append((stream_id, after_version))
         found = [e for e in self.events if e.stream_id == stream_id and e.version > after_version]
         return sorted(found, key=lambda e: e.version)
+
+
+class FakeLog(FakeStreams):
+    """The write service's whole log, in the order given, served in pages (`page_size` at most,
+    whatever the limit asked) as `GET /events` serves them; its streams heal gaps."""
+
+    def __init__(self, events: Iterable[Event] = (), page_size: int | None = None) -> None:
+        super().__init__(events)
+        self.page_size = page_size
+        self.pages = 0
+
+    async def head_position(self) -> int:
+        return max((e.position for e in self.events), default=0)
+
+    async def page(self, after: str | None, limit: int) -> LogPage:
+        start = int(after or 0)
+        end = start + min(limit, self.page_size or limit)
+        self.pages += 1
+        return LogPage(self.events[start:end], str(end), end < len(self.events))
+
+
+@dataclass
+class FakeObserver:
+    """What the application reported, by kind: (projection, figures) in order."""
+
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    unknown: list[tuple[str, str]] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    progress: list[tuple[str, float]] = field(default_factory=list)
+
+    def applied(self, projection: str, **figures: Any) -> None:
+        self.batches.append({"projection": projection, **figures})
+
+    def unknown_type(self, projection: str, event_type: str) -> None:
+        self.unknown.append((projection, event_type))
+
+    def dead_letter(self, projection: str) -> None:
+        self.dead.append(projection)
+
+    def rebuild_progress(self, projection: str, ratio: float) -> None:
+        self.progress.append((projection, ratio))
+
+    def total(self, figure: str) -> int:
+        return sum(int(batch[figure]) for batch in self.batches)
 
 
 class FakeSource:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from services.read.application.applier import BatchApplier
+from services.read.application.healing import healer
 from services.read.application.ports import Delivered
 from services.read.projections import customers, order_details
 from services.read.projections.base import Event, Heal, Outcome, Projection, Store
@@ -15,6 +16,7 @@ from services.read.projections.rollup import Rollups
 from tests.unit.read_fakes import (
     FakeControl,
     FakeDeadLetters,
+    FakeObserver,
     FakeSource,
     FakeStreams,
     FakeVersions,
@@ -67,6 +69,7 @@ class World:
         self.control = FakeControl()
         self.dead = FakeDeadLetters()
         self.streams = FakeStreams()
+        self.observer = FakeObserver()
         self.source = FakeSource()
         self.slept: list[float] = []
         self.projection = projection
@@ -81,7 +84,8 @@ class World:
             versions=self.versions,
             control=self.control,
             dead_letters=self.dead,
-            streams=self.streams,
+            heal=healer(self.streams),
+            observer=self.observer,
             attempts=self.attempts,
             sleep=self.sleep,
         )
@@ -141,6 +145,14 @@ async def test_a_batch_is_applied_then_committed_past_its_last_record() -> None:
     assert world.source.commits == [{("orders.events", 0): 2}]
     assert world.applier.status.committed == {("orders.events", 0): 2}
     assert world.applier.status.applied == 2 and world.applier.status.position == 2
+    [seen] = world.observer.batches
+    assert (seen["projection"], seen["applied"], seen["skipped"], seen["position"]) == (
+        "order_details",
+        2,
+        0,
+        2,
+    )
+    assert len(seen["latencies"]) == 2 and min(seen["latencies"]) >= 0
 
 
 async def test_a_poison_record_is_dead_lettered_and_the_rest_applied_and_committed() -> None:
@@ -151,6 +163,7 @@ async def test_a_poison_record_is_dead_lettered_and_the_rest_applied_and_committ
     assert [(p, r, e) for p, r, e in world.dead.letters] == [
         ("order_details", poison, "cannot decode record: not JSON")
     ]
+    assert world.observer.dead == ["order_details"]
     assert world.doc("o1")["version"] == 2
     assert world.source.commits == [{("orders.events", 0): 3}]
 
@@ -158,7 +171,8 @@ async def test_a_poison_record_is_dead_lettered_and_the_rest_applied_and_committ
 async def test_an_event_of_an_unknown_type_is_skipped_not_dead_lettered() -> None:
     world = World()
     await world.handle([world.records.unknown(), world.records.of(placed("o1", "c1"))])
-    assert world.dead.letters == []
+    assert world.dead.letters == [] and world.observer.dead == []
+    assert world.observer.unknown == [("order_details", "OrderTeleported")]
     assert world.doc("o1")["version"] == 1
     assert world.source.commits == [{("orders.events", 0): 2}]
 
@@ -197,6 +211,7 @@ async def test_a_version_gap_is_healed_from_the_write_service() -> None:
     await world.handle([world.records.of(placed("o1", "c1")), world.records.of(added("o1", 3))])
     assert world.streams.asked == [("o1", 1)]
     assert world.doc("o1")["version"] == 3 and world.doc("o1")["item_count"] == 3
+    assert world.observer.total("gaps_healed") == 1 and world.observer.total("applied") == 3
     assert world.dead.letters == []
 
 
@@ -232,6 +247,7 @@ async def test_a_mongodb_outage_mid_batch_commits_nothing_until_all_is_written()
     await world.handle(batch)
     assert seen_while_down == [0, 0, 0], "committed while the documents were not written"
     assert world.slept == [0.1, 0.2, 0.4]  # backing off, never dead-lettering
+    assert len(world.observer.batches) == 1, "observed before it was written"
     assert world.dead.letters == []
     assert world.doc("o1")["version"] == 2 and world.doc("o1")["customer_name"] == "Ada"
     assert world.source.commits == [{("orders.events", 0): 2}]
@@ -288,3 +304,4 @@ async def test_a_record_delivered_again_changes_nothing() -> None:
     await world.handle(batch)
     assert world.doc("c1") == before
     assert world.applier.status.applied == 1
+    assert [(b["applied"], b["skipped"]) for b in world.observer.batches] == [(1, 0), (0, 1)]

@@ -9,9 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from services.read.adapters.records import decode
-from services.read.adapters.write_api import to_event
-from services.read.application.ports import Delivered
+from services.read.adapters.codec import from_record, from_row
+from services.read.application.ports import Delivered, Undecodable, UnknownType
 from services.read.projections.base import Event
 from shared.contracts.cloudevents import to_headers
 from shared.contracts.envelope import EventMetadata, RecordedEvent
@@ -41,7 +40,7 @@ def live(event: RecordedEvent, actor: str | None) -> Event:
     if actor is not None:
         headers.append(("ce_actor", actor.encode()))
     value = orjson.dumps(event.data)
-    return decode(
+    return from_record(
         Delivered("orders", 0, 9, str(event.stream_id).encode(), value, tuple(headers), 0)
     )
 
@@ -49,7 +48,7 @@ def live(event: RecordedEvent, actor: str | None) -> Event:
 def fed(event: RecordedEvent, *, trusted: bool) -> Event:
     """The event as `GET /events` serves it (the stored metadata, actor included)."""
     row: dict[str, Any] = orjson.loads(orjson.dumps(event.model_dump(mode="json")))
-    return to_event(row, trusted=trusted)
+    return from_row(row, trusted=trusted)
 
 
 @pytest.mark.parametrize("actor", [ACTOR, None])
@@ -58,3 +57,19 @@ def test_a_record_and_a_feed_row_of_one_event_are_the_same_event(actor: Any) -> 
     subject = actor["subject"] if actor else None
     assert live(event, subject) == fed(event, trusted=True) == fed(event, trusted=False)
     assert live(event, subject).actor == subject
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_a_feed_row_of_an_unknown_type_or_with_invalid_data_fails_as_a_record_would(
+    trusted: bool,
+) -> None:
+    event = stored(EventMetadata())
+    row: dict[str, Any] = orjson.loads(orjson.dumps(event.model_dump(mode="json")))
+    with pytest.raises(UnknownType):
+        from_row({**row, "event_type": "OrderTeleported"}, trusted=trusted)
+    with pytest.raises(Undecodable):
+        from_row({**row, "event_type": "CustomerRenamed", "data": {"name": ""}}, trusted=False)
+    with pytest.raises(Undecodable):
+        from_row({**row, "data": "not an object", "schema_version": 0}, trusted=trusted)
+    with pytest.raises(Undecodable):
+        from_row({k: v for k, v in row.items() if k != "version"}, trusted=trusted)

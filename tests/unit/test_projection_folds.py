@@ -1,11 +1,14 @@
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
 from services.read.projections import customers, order_details, sales
 from services.read.projections.base import Docs, Event, Gap, fold_events
+from services.write.domain.commands import AddOrderItem, PlaceOrder, RemoveOrderItem
+from services.write.domain.order import Order
 from tests.sales_days import day_document
 
 AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -92,3 +95,42 @@ def test_status_changes_say_who_made_them_when_the_event_does() -> None:
         ("placed", "ada"),
         ("cancelled", "-"),  # no actor recorded: no `by` at all
     ]
+
+
+def test_every_projection_folds_an_orders_lines_and_total_as_the_domain_does() -> None:
+    """One fold of the lines (projections/lines.py) under the three projections, and the write
+    side's Order, give the same lines and total over the same events."""
+    order = Order(uuid4())
+    order.place(
+        PlaceOrder(
+            customer_id=uuid4(),
+            items=[
+                {"sku": "A", "name": "Apple", "quantity": 2, "unit_price": "10.50"},
+                {"sku": "B", "name": "Bread", "quantity": 1, "unit_price": "3.35"},
+            ],
+            shipping_address={"line1": "x", "city": "y", "postal_code": "z", "country": "FR"},
+            currency="EUR",
+        )
+    )
+    order.add_item(AddOrderItem(sku="A", name="Apple", quantity=3, unit_price="10.50"))
+    order.add_item(AddOrderItem(sku="C", name="Cheese", quantity=1, unit_price="7.99"))
+    order.remove_item(RemoveOrderItem(sku="B"))
+    events = [
+        event(ORDER, n, e.event_type(), **e.model_dump(mode="json"))
+        for n, e in enumerate(order.pending, 1)
+    ]
+    lines = {sku: (line.quantity, str(line.unit_price)) for sku, line in order.lines.items()}
+    total = str(order.total)
+    details = fold(order_details.FOLDS, events).get("main", ORDER)
+    assert details is not None and details["total"] == total
+    assert type(details["status"]) is str, "documents hold what MongoDB gives back"
+    assert {i["sku"]: (i["quantity"], i["unit_price"]) for i in details["items"]} == lines
+    kept = fold(customers.FOLDS, events).get("orders", ORDER)
+    assert (
+        kept is not None
+        and kept["total"] == total
+        and kept["lines"] == {sku: list(line) for sku, line in lines.items()}
+    )
+    day = fold(sales.FOLDS, events).get("orders", ORDER)
+    assert day is not None
+    assert {sku: (q, p) for sku, (_, q, p) in day["lines"].items()} == lines

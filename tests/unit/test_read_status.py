@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.read.adapters.control import shared_state
-from services.read.adapters.prometheus_state import PrometheusStateObserver
+from services.read.adapters.prometheus import PrometheusStateObserver
 from services.read.application.operations import ProjectionOperations
 from services.read.application.status import (
     ProjectionStatus,

@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from ..application.status import SharedState
-from .collections import STATE, Collections
+from .collection_names import STATE, Collections
 from .mongo import unavailable_on_error
 
 DEFAULT_STATE: dict[str, Any] = {"active_version": 1, "paused": False}

@@ -8,7 +8,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ..application.ports import Delivered
-from .collections import DEAD_LETTERS
+from .collection_names import DEAD_LETTERS
 from .mongo import unavailable_on_error
 
 

@@ -2,11 +2,13 @@
 
 Every document carries `_rev`, bumped on each write; a write only lands if `_rev` is what was
 read. Two writers on one document (replicas, a stale consumer) thus never overwrite each other:
-the loser sees a Conflict and folds its batch again from fresh state.
+the loser sees a Conflict and folds its batch again from fresh state. A version being rebuilt
+(one writer, under the rebuild lock) is also written unguarded, in bulk (`write`), its
+collections created bare and indexed once filled.
 """
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import InsertOne, ReplaceOne
@@ -16,8 +18,8 @@ from pymongo.errors import BulkWriteError
 from shared.plumbing.tracing import span
 
 from ..application.ports import Conflict
-from ..projections.base import Doc, Indexes
-from .collections import Collections
+from ..projections.base import Doc, Indexes, revised, revision
+from .collection_names import Collections
 from .mongo import unavailable_when_unreachable
 
 DUPLICATE_KEY = 11000
@@ -28,8 +30,8 @@ IN_CHUNK = 25
 IN_FLIGHT = 4
 
 
-class DocumentStore:
-    """Reads and writes one version of one projection's collections.
+class MongoDocumentStore:
+    """Reads and writes one version of one projection's collections (a `BulkStore`).
 
     MongoDB out of reach is `Unavailable`, a document changed by another writer a `Conflict`.
     """
@@ -66,10 +68,10 @@ class DocumentStore:
         for doc_id, doc in changed.items():
             before = loaded.get(doc_id)
             if before is None:
-                ops.append(InsertOne({**doc, "_rev": 1}))
+                ops.append(InsertOne(revised(doc, None)))
             else:
-                rev = before.get("_rev", 0)
-                ops.append(ReplaceOne({"_id": doc_id, "_rev": rev}, {**doc, "_rev": rev + 1}))
+                guard = {"_id": doc_id, "_rev": revision(before)}
+                ops.append(ReplaceOne(guard, revised(doc, before)))
         await self._bulk(role, ops, ids)
 
     async def _bulk(self, role: str, ops: list[Any], ids: list[str]) -> None:
@@ -101,6 +103,27 @@ class DocumentStore:
         written = result.inserted_count + result.matched_count
         if written != expected:
             raise Conflict(f"{role}: {expected - written} documents changed concurrently")
+
+    async def write(self, role: str, new: Sequence[Doc], replaced: Sequence[Doc]) -> None:
+        """Unguarded (one writer): insert `new` documents, replace the others by `_id`."""
+        attributes = {
+            "db.collection.name": self.collections.name(role),
+            "ordering.documents": len(new) + len(replaced),
+        }
+        with span("documents write", attributes=attributes), unavailable_when_unreachable():
+            if new:
+                await self._coll(role).insert_many(new, ordered=False)
+            if replaced:
+                again = [ReplaceOne({"_id": doc["_id"]}, doc) for doc in replaced]
+                await self._coll(role).bulk_write(again, ordered=False)
+
+    async def create(self, roles: Iterable[str]) -> None:
+        """The collections of these roles, without their indexes."""
+        with unavailable_when_unreachable():
+            existing = set(await self.db.list_collection_names())
+            for role in roles:
+                if self.collections.name(role) not in existing:
+                    await self.db.create_collection(self.collections.name(role))
 
     async def ensure_indexes(self, indexes: Indexes) -> None:
         for role, specs in indexes.items():

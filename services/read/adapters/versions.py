@@ -5,9 +5,8 @@ import logging
 from pymongo.asynchronous.database import AsyncDatabase
 
 from ..projections.base import Doc
-from .buffered import BufferedDocumentStore
-from .collections import Collections
-from .documents import DocumentStore
+from .collection_names import Collections
+from .documents import MongoDocumentStore
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +17,11 @@ class MongoVersions:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._db = db
 
-    def live(self, projection: str, version: int) -> DocumentStore:
-        return DocumentStore(self._db, Collections(projection, version))
+    def live(self, projection: str, version: int) -> MongoDocumentStore:
+        return MongoDocumentStore(self._db, Collections(projection, version))
 
-    def buffered(self, projection: str, version: int, budget_bytes: int) -> BufferedDocumentStore:
-        collections = Collections(projection, version)
-        return BufferedDocumentStore(self._db, collections, budget_bytes=budget_bytes)
+    def bulk(self, projection: str, version: int) -> MongoDocumentStore:
+        return MongoDocumentStore(self._db, Collections(projection, version))
 
     async def drop_except(self, projection: str, keep: int) -> None:
         prefix = f"{projection}_v"

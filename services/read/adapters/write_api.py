@@ -5,41 +5,14 @@ from typing import Any
 import httpx
 import orjson
 
-from shared.contracts.cloudevents import parse_time
-
 from ..application.ports import LogPage, Unavailable
 from ..projections.base import Event
-from .records import SERIALIZER, validated
+from .codec import from_row
 from .tokens import ClientCredentials, TokenUnavailable, bearer_auth
 
 
 class WriteApiError(Unavailable):
     """The write service could not be reached or answered unexpectedly."""
-
-
-def actor_of(metadata: Any) -> str | None:
-    """The subject of a feed row's `metadata.actor`: what the live record's `ce_actor` holds."""
-    actor = metadata.get("actor") if isinstance(metadata, dict) else None
-    subject = actor.get("subject") if isinstance(actor, dict) else None
-    return str(subject) if subject else None
-
-
-def to_event(row: dict[str, Any], *, trusted: bool = False) -> Event:
-    """An Event from a feed row; `trusted` rows (the store's own, current schema) skip checks."""
-    event = Event(
-        event_id=row["event_id"],
-        stream_type=row["stream_type"],
-        stream_id=row["stream_id"],
-        version=row["version"],
-        event_type=row["event_type"],
-        position=row["position"],
-        recorded_at=parse_time(row["recorded_at"]),
-        data=row["data"],
-        actor=actor_of(row.get("metadata")),
-    )
-    if trusted and SERIALIZER.is_current(event.event_type, row["schema_version"]):
-        return event
-    return validated(event, row["schema_version"])
 
 
 class WriteApi:
@@ -61,7 +34,7 @@ class WriteApi:
             {"after_version": after_version, "limit": 10_000},
             missing={"events": []},
         )
-        return [to_event(row) for row in body["events"]]
+        return [from_row(row) for row in body["events"]]
 
     async def stream_exists(self, stream_id: str, *, customer_id: str | None = None) -> bool:
         """Whether the event store holds a stream of this id (begun for `customer_id`, when
@@ -81,7 +54,7 @@ class WriteApi:
         if after:
             params["after"] = after
         body = await self._get("/events", params)
-        events = [to_event(row, trusted=True) for row in body["events"]]
+        events = [from_row(row, trusted=True) for row in body["events"]]
         return LogPage(events, body["next"], bool(body["has_more"]))
 
     async def _get(

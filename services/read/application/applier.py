@@ -15,8 +15,7 @@ from opentelemetry.trace import SpanKind
 
 from shared.plumbing.tracing import links_to, span
 
-from ..metrics import APPLIED, APPLY_LATENCY, DEAD_LETTERS, DUPLICATES, GAPS, POSITION, SKIPPED
-from ..projections.base import Event, Outcome, Projection
+from ..projections.base import Event, Heal, Outcome, Projection
 from ..projections.rollup import Rollups
 from .cache import CachedStore, DocumentCache
 from .ports import (
@@ -25,12 +24,13 @@ from .ports import (
     DeadLetterSink,
     Decode,
     Delivered,
+    Observer,
     Partition,
     RecordSource,
-    StreamReader,
     Unavailable,
     Undecodable,
     UnknownType,
+    Unobserved,
     Versions,
 )
 from .waiters import StreamWaiters
@@ -63,7 +63,7 @@ class Prepared:
 
     records: list[Delivered]
     events: list[tuple[Delivered, Event]] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # their types
     undecodable: list[tuple[Delivered, str]] = field(default_factory=list)
 
     def extend(self, later: "Prepared") -> None:
@@ -99,8 +99,9 @@ class BatchApplier:
         versions: Versions,
         control: Control,
         dead_letters: DeadLetterSink,
-        streams: StreamReader,
+        heal: Heal,
         attempts: int,
+        observer: Observer | None = None,
         cache_documents: int = 20_000,
         status: RunnerStatus | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -110,8 +111,9 @@ class BatchApplier:
         self.versions = versions
         self.control = control
         self.dead_letters = dead_letters
-        self.streams = streams
+        self.heal = heal
         self.attempts = attempts
+        self.observer = observer or Unobserved()
         self.status = status or RunnerStatus()
         self.sleep = sleep
         self.applied = StreamWaiters()  # woken after each write, for read-your-writes
@@ -134,7 +136,7 @@ class BatchApplier:
             try:
                 prepared.events.append((record, self.decode(record)))
             except UnknownType as exc:
-                prepared.unknown.append(str(exc))
+                prepared.unknown.append(str(exc))  # the exception names the type
             except Undecodable as exc:
                 prepared.undecodable.append((record, str(exc)))
         return prepared
@@ -153,7 +155,7 @@ class BatchApplier:
             self._generation = source.generation
             self.forget()
         for unknown in prepared.unknown:
-            SKIPPED.labels(self.name).inc()
+            self.observer.unknown_type(self.name, unknown)
             log.info("skipping unknown event type %s", unknown)
         for record, error in prepared.undecodable:
             await self._dead_letter(record, error)
@@ -174,7 +176,7 @@ class BatchApplier:
             return
         version = await self.control.active_version(self.name)
         store = self.versions.live(self.name, version)
-        await self.projection.apply(store, [event], self._heal, Rollups())
+        await self.projection.apply(store, [event], self.heal, Rollups())
 
     def forget(self) -> None:
         """Drop what is kept between batches: it may no longer be what MongoDB holds."""
@@ -218,7 +220,7 @@ class BatchApplier:
                 if conflicts:  # fold again from MongoDB, assuming nothing
                     kept.cache.beginning.clear()
                 store = CachedStore(self.versions.live(self.name, kept.version), kept.cache)
-                outcome = await self.projection.apply(store, events, self._heal, kept.memo)
+                outcome = await self.projection.apply(store, events, self.heal, kept.memo)
                 break
             except Conflict as exc:  # another writer was first: fold again from what it wrote
                 conflicts += 1
@@ -240,19 +242,17 @@ class BatchApplier:
         cache = DocumentCache(self.cache_documents, self.projection.placeholder_roles)
         return Kept(version, Rollups(), cache)
 
-    async def _heal(self, stream_id: str, have: int) -> list[Event]:
-        return await self.streams.stream_events(stream_id, after_version=have)
-
     def _progress(self, events: list[Event], outcome: Outcome) -> None:
-        name = self.name
         now = time.time()
-        for event in events:
-            APPLY_LATENCY.labels(name).observe(max(0.0, now - event.recorded_at.timestamp()))
-        APPLIED.labels(name).inc(outcome.applied)
-        DUPLICATES.labels(name).inc(outcome.skipped)
-        GAPS.labels(name).inc(outcome.gaps_healed)
         self.status.position = max(self.status.position, *(e.position for e in events))
-        POSITION.labels(name).set(self.status.position)
+        self.observer.applied(
+            self.name,
+            applied=outcome.applied,
+            skipped=outcome.skipped,
+            gaps_healed=outcome.gaps_healed,
+            latencies=[max(0.0, now - e.recorded_at.timestamp()) for e in events],
+            position=self.status.position,
+        )
         self.status.applied += outcome.applied
         self.status.healthy, self.status.last_error = True, None
         self.applied.wake({e.stream_id for e in events})
@@ -266,4 +266,4 @@ class BatchApplier:
             except Unavailable as exc:
                 self.status.unhealthy(self.name, exc)
                 await self.sleep(1.0)
-        DEAD_LETTERS.labels(self.name).inc()
+        self.observer.dead_letter(self.name)

@@ -1,5 +1,6 @@
-"""Documents kept in memory from one batch to the next, so that a consumer reads a document from
-MongoDB once rather than once per batch.
+"""The live cache: documents kept in memory from one batch to the next (revisioned.py, the same
+memory the rebuild's buffer is made of), so that a consumer reads a document from MongoDB once
+rather than once per batch.
 
 What is kept is only ever what MongoDB held when it was last read or written by this consumer,
 with its `_rev`. Writes still go through the store's revision guard: a kept copy that another
@@ -16,24 +17,23 @@ Other documents (a day of sales, a customer whose orders come here but whose own
 another consumer) are read from MongoDB each batch.
 """
 
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
 from ..projections.base import Doc, Indexes
 from .ports import Conflict, DocumentStore
+from .revisioned import ABSENT, RevisionedDocuments
 
-ABSENT: Doc = {}  # known not to exist (a kept answer to a load, never handed out)
 
-
-class DocumentCache:
-    """The documents of one version of one projection, least recently used first out."""
+class DocumentCache(RevisionedDocuments):
+    """The documents of one version of one projection, at most `budget` of them, least
+    recently used first out."""
 
     def __init__(self, budget: int, placeholder_roles: Iterable[str] = ()) -> None:
+        super().__init__()
         self.budget = budget
         # Roles where other streams may create a stream's document first: `beginning` says
         # nothing there.
         self.placeholder_roles = frozenset(placeholder_roles)
-        self._docs: OrderedDict[tuple[str, str], Doc] = OrderedDict()
         self.owned: set[str] = set()  # ids of the streams whose events come to this consumer
         # Streams whose first event is in the batch being applied: their documents cannot exist
         # yet unless that event was applied before (a re-delivery), and then their insert fails
@@ -41,34 +41,16 @@ class DocumentCache:
         # from MongoDB.
         self.beginning: set[str] = set()
 
-    def __len__(self) -> int:
-        return len(self._docs)
-
-    def get(self, role: str, doc_id: str) -> Doc | None:
-        """The kept document, ABSENT when known not to exist, None when not known."""
-        doc = self._docs.get((role, doc_id))
-        if doc is not None:
-            self._docs.move_to_end((role, doc_id))
-        return doc
-
     def put(self, role: str, doc_id: str, doc: Doc) -> None:
-        self._docs[role, doc_id] = doc
-        self._docs.move_to_end((role, doc_id))
-        while len(self._docs) > self.budget:
-            self._docs.popitem(last=False)
-
-    def forget(self, role: str, doc_ids: Iterable[str]) -> None:
-        for doc_id in doc_ids:
-            self._docs.pop((role, doc_id), None)
-
-    def forget_everywhere(self, doc_ids: Iterable[str]) -> None:
-        """Forget these documents in every role (a stream's documents share its id)."""
-        gone = set(doc_ids)
-        for key in [key for key in self._docs if key[1] in gone]:
-            del self._docs[key]
+        super().put(role, doc_id, doc)
+        while len(self) > self.budget:
+            oldest = self.least_recent()
+            if oldest is None:
+                break
+            self.pop(oldest)
 
     def clear(self) -> None:
-        self._docs.clear()
+        super().clear()
         self.owned.clear()
 
 
@@ -135,8 +117,7 @@ class CachedStore:
     def _keep(self, role: str, written: Mapping[str, Doc], loaded: Mapping[str, Doc]) -> None:
         for doc_id, doc in written.items():
             if doc_id in self.cache.owned:
-                rev = int((loaded.get(doc_id) or {}).get("_rev", 0))
-                self.cache.put(role, doc_id, {**doc, "_rev": rev + 1})  # as the store numbers
+                self.cache.keep_written(role, doc_id, doc, loaded.get(doc_id))
 
     async def ensure_indexes(self, indexes: Indexes) -> None:
         await self.inner.ensure_indexes(indexes)

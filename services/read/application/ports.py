@@ -5,12 +5,12 @@ same work should be tried again later, `Conflict` when another writer got to a d
 Anything else a port raises is a failure of the work itself.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..projections.base import Event, Indexes, Store
+from ..projections.base import Doc, Event, Indexes, Store
 
 Partition = tuple[str, int]  # (topic, partition)
 
@@ -91,21 +91,17 @@ class DocumentStore(Store, Protocol):
     async def ensure_indexes(self, indexes: Indexes) -> None: ...
 
 
-class BufferedStore(DocumentStore, Protocol):
-    """A version being rebuilt, written by nobody else: kept in memory, written in bulk."""
+class BulkStore(DocumentStore, Protocol):
+    """A version written by one writer only (being rebuilt, under the rebuild lock): its
+    collections created bare, filled in bulk without revision guards, indexed once filled."""
 
-    written: int
-    read_back: int
+    async def create(self, roles: Iterable[str]) -> None:
+        """The collections of these roles, without their indexes."""
+        ...
 
-    @property
-    def documents(self) -> int: ...
-
-    @property
-    def indexes_pending(self) -> bool: ...
-
-    async def write_changed(self) -> None: ...
-
-    async def build_indexes(self) -> None: ...
+    async def write(self, role: str, new: Sequence[Doc], replaced: Sequence[Doc]) -> None:
+        """Insert `new` documents, replace the others by id, as they are (with their `_rev`)."""
+        ...
 
 
 class Versions(Protocol):
@@ -113,11 +109,68 @@ class Versions(Protocol):
 
     def live(self, projection: str, version: int) -> DocumentStore: ...
 
-    def buffered(self, projection: str, version: int, budget_bytes: int) -> BufferedStore: ...
+    def bulk(self, projection: str, version: int) -> BulkStore:
+        """A version being rebuilt."""
+        ...
 
     async def drop_except(self, projection: str, keep: int) -> None:
         """Drop every version of the projection but `keep`."""
         ...
+
+
+class Observer(Protocol):
+    """What the projections' application reports as it goes (metrics are made of it)."""
+
+    def applied(
+        self,
+        projection: str,
+        *,
+        applied: int,
+        skipped: int,
+        gaps_healed: int,
+        latencies: Sequence[float],
+        position: int,
+    ) -> None:
+        """A batch written: events applied, duplicates skipped, gaps healed, each event's
+        seconds from recorded to applied, and the highest position applied so far."""
+        ...
+
+    def unknown_type(self, projection: str, event_type: str) -> None:
+        """An event of a type this version does not know, skipped."""
+        ...
+
+    def dead_letter(self, projection: str) -> None:
+        """A record sent to the dead letters."""
+        ...
+
+    def rebuild_progress(self, projection: str, ratio: float) -> None:
+        """How far a running rebuild is (0..1)."""
+        ...
+
+
+class Unobserved:
+    """An observer that keeps nothing."""
+
+    def applied(
+        self,
+        projection: str,
+        *,
+        applied: int,
+        skipped: int,
+        gaps_healed: int,
+        latencies: Sequence[float],
+        position: int,
+    ) -> None:
+        pass
+
+    def unknown_type(self, projection: str, event_type: str) -> None:
+        pass
+
+    def dead_letter(self, projection: str) -> None:
+        pass
+
+    def rebuild_progress(self, projection: str, ratio: float) -> None:
+        pass
 
 
 class DeadLetterSink(Protocol):

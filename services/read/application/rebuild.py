@@ -1,5 +1,8 @@
 """Blue/green rebuild of one projection from the write service's complete log.
 
+A rebuild is the live apply (the projection's `apply`, gaps healed the same way) over a buffered
+store (buffer.py), fed from the write service's log instead of Kafka.
+
 Version n + 1 is built beside the active version n, which keeps serving and updating. Once the
 new version has caught up with the head, the live consumers are paused, the last events are
 folded in, the active version is switched in one write, the consumers resume, and version n is
@@ -17,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 
 from shared.plumbing.tracing import span
 
-from ..projections import PROJECTIONS
-from ..projections.base import Event
+from ..projections.base import Heal, Projection
 from ..projections.rollup import Rollups
-from .ports import BufferedStore, Control, EventLog, Lock, Versions
+from .buffer import DEFAULT_BUFFER_BYTES, BufferedStore
+from .ports import Control, EventLog, Lock, Observer, Unobserved, Versions
 
 log = logging.getLogger(__name__)
 # A rebuild's pause of the live consumers lapses this long after its last renewal, so a rebuild
@@ -29,8 +32,6 @@ PAUSE_LEASE_SECONDS = 60
 # While MongoDB writes the last documents or builds indexes (no pages to count), the rebuild
 # renews its lock and the pause this often: well within LEASE_SECONDS and PAUSE_LEASE_SECONDS.
 HEARTBEAT_SECONDS = 5.0
-# What a rebuild keeps of the new version's documents in memory (as JSON), unless told otherwise.
-DEFAULT_BUFFER_BYTES = 8_000_000
 
 
 @dataclass
@@ -83,32 +84,42 @@ def peak_rss_mb() -> float:
 
 
 class Rebuilder:
-    """Rebuilds projections; `on_progress` is called after every page."""
+    """Rebuilds one projection, given (as `BatchApplier` is) the projection and how to heal
+    gaps; `on_progress` is called after every page."""
 
     def __init__(
         self,
+        projection: Projection,
+        *,
+        heal: Heal,
         versions: Versions,
         control: Control,
         log_: EventLog,
-        *,
+        observer: Observer | None = None,
         page_size: int = 2000,
         on_progress: Callable[[Progress], None] = lambda p: None,
         switch_grace: float = 2.0,
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
     ) -> None:
+        self.projection, self.heal = projection, heal
         self.buffer_bytes = buffer_bytes
         self.versions = versions
         self.control = control  # read fresh: what the live consumers acknowledged, not a cache
         self.log = log_
+        self.observer = observer or Unobserved()
         self.page_size = page_size
         self.on_progress = on_progress
         self.switch_grace = switch_grace
 
-    async def rebuild(self, projection: str) -> Progress:
+    async def rebuild(self) -> Progress:
         """Replay the log into a new version, pause the live consumers for the final catch-up,
         switch to it; traced, one span with a child per phase."""
-        with span(f"rebuild {projection}", attributes={"ordering.projection": projection}):
-            return await self._rebuild(projection)
+        name = self.projection.name
+        with span(f"rebuild {name}", attributes={"ordering.projection": name}):
+            try:
+                return await self._rebuild(name)
+            finally:
+                self.observer.rebuild_progress(name, 0.0)  # none running
 
     async def _rebuild(self, projection: str) -> Progress:
         lock = self.control.lock(projection)
@@ -119,11 +130,12 @@ class Rebuilder:
         switched = False
         try:
             await self.versions.drop_except(projection, keep=active)
-            store = self.versions.buffered(projection, active + 1, self.buffer_bytes)
-            await store.ensure_indexes(PROJECTIONS[projection].indexes)
+            bulk = self.versions.bulk(projection, active + 1)
+            store = BufferedStore(bulk, budget_bytes=self.buffer_bytes)
+            await store.ensure_indexes(self.projection.indexes)
             progress.total = await self.log.head_position()
             memo = Rollups()  # one for the whole replay: the new version has no other writer
-            replay = Replay(projection, store, lock, memo)
+            replay = Replay(store, lock, memo)
             cursor = await self._replay(replay, progress, None, "replaying")
             pausing = time.monotonic()
             await self._pause(projection, lock, progress)
@@ -167,7 +179,7 @@ class Rebuilder:
         self, replay: "Replay", progress: Progress, cursor: str | None, phase: str, paused: bool
     ) -> str | None:
         progress.phase = phase
-        projection, store, lock = PROJECTIONS[replay.projection], replay.store, replay.lock
+        store, lock = replay.store, replay.lock
         began, before = time.monotonic(), progress.replay_seconds
         fetch = asyncio.create_task(self.log.page(cursor, self.page_size))
         try:
@@ -177,7 +189,7 @@ class Rebuilder:
                 if page.has_more:  # fetch the next page while this one is folded
                     fetch = asyncio.create_task(self.log.page(cursor, self.page_size))
                 if page.events:
-                    await projection.apply(store, page.events, self._heal, replay.memo)
+                    await self.projection.apply(store, page.events, self.heal, replay.memo)
                 progress.replay_seconds = before + time.monotonic() - began
                 await self._advance(progress, lock, len(page.events), phase, paused)
                 if not page.has_more:
@@ -232,6 +244,7 @@ class Rebuilder:
         )
         if paused:  # keep the live consumers' pause from lapsing while we finish
             await self._extend_pause(progress.projection)
+        self.observer.rebuild_progress(progress.projection, progress.ratio)
         self.on_progress(progress)
 
     async def _pause(self, projection: str, lock: Lock, progress: Progress) -> None:
@@ -255,15 +268,11 @@ class Rebuilder:
         until = datetime.now(UTC) + timedelta(seconds=PAUSE_LEASE_SECONDS)
         await self.control.set(projection, paused_until=until)
 
-    async def _heal(self, stream_id: str, have: int) -> list[Event]:
-        return await self.log.stream_events(stream_id, after_version=have)
-
 
 @dataclass(frozen=True)
 class Replay:
     """What the two passes of one rebuild share: the new version's store, the lock, the memo."""
 
-    projection: str
     store: BufferedStore
     lock: Lock
     memo: Rollups

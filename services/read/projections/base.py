@@ -17,8 +17,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from shared.contracts.money import quantize
-
 from .rollup import Rollups
 
 log = logging.getLogger(__name__)
@@ -57,11 +55,30 @@ Folder = Callable[[Doc | None, Event], Doc]
 Heal = Callable[[str, int], Awaitable[list[Event]]]  # (stream, version held) -> later events
 
 
+REV = "_rev"
+
+
+def revision(doc: Doc | None) -> int:
+    """The revision of a document as its store holds it (0: not stored yet)."""
+    return 0 if doc is None else int(doc.get(REV, 0))
+
+
+def next_revision(loaded: Doc | None) -> int:
+    """The revision of a document written over `loaded` (None: created). Every store numbers
+    revisions this way, so what was written can be kept without reading it back."""
+    return revision(loaded) + 1
+
+
+def revised(doc: Doc, loaded: Doc | None) -> Doc:
+    """`doc` as its store holds it once written over `loaded`."""
+    return {**doc, REV: next_revision(loaded)}
+
+
 class Store(Protocol):
     """One version of one projection's documents, by role (`main` and auxiliary roles).
 
-    Each document carries `_rev`, bumped on each write; `save` writes a changed document only if
-    it still has the `_rev` it was loaded with, and raises a conflict otherwise.
+    Each document carries `_rev`, bumped on each write (`revised`); `save` writes a changed
+    document only if it still has the `_rev` it was loaded with, and raises a conflict otherwise.
     """
 
     async def load(self, role: str, ids: Iterable[str]) -> dict[str, Doc]: ...
@@ -219,10 +236,6 @@ def _fold_one(spec: StreamFold, doc: Doc | None, event: Event) -> Doc:
     doc = spec.fold(doc, event)
     doc[spec.version_field] = event.version
     return doc
-
-
-def money(value: Decimal) -> str:
-    return str(quantize(value))
 
 
 def dec(value: str | int | Decimal) -> Decimal:

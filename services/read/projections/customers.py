@@ -14,14 +14,28 @@ right. Orders of a customer not registered yet create the customer's document (v
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from shared.contracts.events import (
+    CUSTOMER_EMAIL_CHANGED,
+    CUSTOMER_REGISTERED,
+    CUSTOMER_RENAMED,
+    ORDER_CANCELLED,
+    ORDER_PLACED,
+)
+from shared.contracts.money import format_money
+from shared.contracts.orders import OrderStatus
+
 from . import groups
-from .base import Doc, Event, Heal, Outcome, Store, StreamFold, dec, fold_with_healing, money
+from .base import Doc, Event, Heal, Outcome, Store, StreamFold, dec, fold_with_healing
 from .base import stream_ids as _ids
+from .lines import LINE_EVENTS, Lines
 from .rollup import Rollup, Rollups, Tally
 
 NAME = "customers"
 INDEXES = {"main": [[("email_lower", 1)]], "orders": [[("customer_id", 1)]]}
 COUNT, VALUE = ("order_count",), ("lifetime_value",)
+LINES = Lines(("quantity", "unit_price"))  # what a customer's value needs of an order's lines
+# Documents hold plain strings (as MongoDB gives them back), not the enum's members.
+PLACED, CANCELLED = OrderStatus.PLACED.value, OrderStatus.CANCELLED.value
 
 
 def new_customer(customer_id: str) -> Doc:
@@ -44,12 +58,12 @@ def new_customer(customer_id: str) -> Doc:
 def fold_profile(doc: Doc | None, event: Event) -> Doc:
     doc = doc or new_customer(event.stream_id)
     data = event.data
-    if event.event_type == "CustomerRegistered":
+    if event.event_type == CUSTOMER_REGISTERED:
         doc.update(name=data["name"], registered_at=event.recorded_at)
         _email(doc, data["email"], event)
-    elif event.event_type == "CustomerRenamed":
+    elif event.event_type == CUSTOMER_RENAMED:
         doc["name"] = data["name"]
-    elif event.event_type == "CustomerEmailChanged":
+    elif event.event_type == CUSTOMER_EMAIL_CHANGED:
         _email(doc, data["new_email"], event)
     doc["updated_at"] = event.recorded_at
     return doc
@@ -63,36 +77,32 @@ def _email(doc: Doc, email: str, event: Event) -> None:
 
 
 def fold_order(doc: Doc | None, event: Event) -> Doc:
-    data = event.data
+    data, kind = event.data, event.event_type
     if doc is None:
-        doc = {"_id": event.stream_id, "version": 0, "lines": {}, "status": "placed"}
-    if event.event_type == "OrderPlaced":
+        doc = {"_id": event.stream_id, "version": 0, "lines": {}, "status": PLACED}
+    if kind in LINE_EVENTS:
+        doc["lines"] = LINES.fold(doc["lines"], event)
+    if kind == ORDER_PLACED:
         doc.update(customer_id=data["customer_id"], currency=data["currency"])
-        doc["lines"] = {x["sku"]: [x["quantity"], x["unit_price"]] for x in data["items"]}
-    elif event.event_type == "OrderItemAdded":
-        quantity, _ = doc["lines"].get(data["sku"], [0, data["unit_price"]])
-        doc["lines"][data["sku"]] = [quantity + data["quantity"], data["unit_price"]]
-    elif event.event_type == "OrderItemRemoved":
-        doc["lines"].pop(data["sku"], None)
-    elif event.event_type == "OrderCancelled":
-        doc["status"] = "cancelled"
+    elif kind == ORDER_CANCELLED:
+        doc["status"] = CANCELLED
     return doc
 
 
 def order_total(doc: Doc) -> None:
-    total = sum((dec(price) * qty for qty, price in doc["lines"].values()), Decimal("0"))
-    doc["total"] = money(total)
+    doc["total"] = format_money(LINES.total(doc["lines"].values()))
 
 
 def contribution(order: Doc) -> Tally:
     """What one order adds to its customer: one order, and its total unless cancelled."""
-    value = dec(order["total"]) if order.get("status") != "cancelled" else Decimal("0")
+    cancelled = order.get("status") == CANCELLED
+    value = Decimal("0") if cancelled else dec(order["total"])
     return {COUNT: 1, VALUE: value} if value else {COUNT: 1}
 
 
 def totals_of(rollup: Rollup) -> tuple[int, str]:
     """(order_count, lifetime_value) from the rollup of a customer's orders."""
-    return int(rollup.total(COUNT)), money(Decimal(rollup.total(VALUE)))
+    return int(rollup.total(COUNT)), format_money(Decimal(rollup.total(VALUE)))
 
 
 def totals(orders: Iterable[Doc]) -> tuple[int, str]:
@@ -104,8 +114,8 @@ def totals(orders: Iterable[Doc]) -> tuple[int, str]:
 
 
 FOLDS = {
-    "customer": StreamFold("main", "customer", fold_profile, "CustomerRegistered"),
-    "order": StreamFold("orders", "order", fold_order, "OrderPlaced", finish=order_total),
+    "customer": StreamFold("main", "customer", fold_profile, CUSTOMER_REGISTERED),
+    "order": StreamFold("orders", "order", fold_order, ORDER_PLACED, finish=order_total),
 }
 
 

@@ -7,7 +7,8 @@ revision of the group document each was computed for.
 
 from collections.abc import Callable, Mapping
 
-from .base import Doc, Docs, Store
+from . import base
+from .base import Doc, Docs, Store, next_revision
 from .rollup import Rollup, Rollups, Tally
 
 
@@ -54,12 +55,13 @@ def keep(
 ) -> None:
     """Once the group documents are written, keep their rollups with their new revisions."""
     for key, (rollup, _) in groups.items():
-        rev = revision(loaded.get(key))
-        if key in changed:
-            memo.keep(key, (rev or 0) + 1, rollup)  # as the store numbers them on save
-        elif rev is not None:
-            memo.keep(key, rev, rollup)
+        before = loaded.get(key)
+        if key in changed:  # as the store numbers it on save
+            memo.keep(key, next_revision(before), rollup)
+        elif before is not None:
+            memo.keep(key, base.revision(before), rollup)
 
 
 def revision(doc: Doc | None) -> int | None:
-    return None if doc is None else int(doc.get("_rev", 0))
+    """A group document's revision; None when there is no such document."""
+    return None if doc is None else base.revision(doc)

@@ -7,8 +7,21 @@ result is the same whichever of the two topics arrives first.
 from collections.abc import Sequence
 from decimal import Decimal
 
-from .base import Doc, Event, Heal, Outcome, Store, StreamFold, dec, fold_with_healing, money
+from shared.contracts.events import (
+    CUSTOMER_EMAIL_CHANGED,
+    CUSTOMER_REGISTERED,
+    CUSTOMER_RENAMED,
+    ORDER_CANCELLED,
+    ORDER_CONFIRMED,
+    ORDER_PLACED,
+    ORDER_SHIPPED,
+)
+from shared.contracts.money import format_money
+from shared.contracts.orders import OrderStatus, line_total, order_total
+
+from .base import Doc, Event, Heal, Outcome, Store, StreamFold, fold_with_healing
 from .base import stream_ids as _ids
+from .lines import LINE_EVENTS, Lines
 from .rollup import Rollups
 
 NAME = "order_details"
@@ -21,14 +34,28 @@ INDEXES = {
 }
 
 
+LINES = Lines()  # the items, whole, as the order's events give them
+# Documents hold plain strings (as MongoDB gives them back), not the enum's members.
+PLACED, CONFIRMED, SHIPPED, CANCELLED = (
+    s.value
+    for s in (OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.SHIPPED, OrderStatus.CANCELLED)
+)
+
+
+def _items(doc: Doc, event: Event) -> None:
+    """The items after an event that changes the lines (in the order they were first added)."""
+    lines = LINES.fold({item["sku"]: item for item in doc["items"]}, event)
+    doc["items"] = list(lines.values())
+
+
 def totals(doc: Doc) -> None:
     """Line totals, order total and item count, from the current lines."""
-    total, count = Decimal("0"), 0
-    for line in doc["items"]:
-        line["line_total"] = money(dec(line["unit_price"]) * line["quantity"])
-        total += dec(line["line_total"])
-        count += line["quantity"]
-    doc["total"], doc["item_count"] = money(total), count
+    items = doc["items"]
+    lines = [(item["quantity"], Decimal(item["unit_price"])) for item in items]
+    for item, (quantity, price) in zip(items, lines, strict=True):
+        item["line_total"] = format_money(line_total(quantity, price))
+    doc["total"] = format_money(order_total(lines))
+    doc["item_count"] = sum(quantity for quantity, _ in lines)
 
 
 def _status(doc: Doc, status: str, event: Event) -> None:
@@ -46,14 +73,14 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
     if doc is None:
         doc = {"_id": event.stream_id, "order_id": event.stream_id, "version": 0}
     kind = event.event_type
-    if kind == "OrderPlaced":
+    if kind == ORDER_PLACED:
         doc.update(
             customer_id=data["customer_id"],
             customer_name=None,
             customer_email=None,
             customer_version=0,
             currency=data["currency"],
-            items=[dict(line) for line in data["items"]],
+            items=[],  # below, as the lines
             shipping_address=data["shipping_address"],
             carrier=None,
             tracking_number=None,
@@ -61,23 +88,17 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
             placed_at=event.recorded_at,
             status_history=[],
         )
-        _status(doc, "placed", event)
-    elif kind == "OrderItemAdded":
-        line = next((x for x in doc["items"] if x["sku"] == data["sku"]), None)
-        if line is None:
-            doc["items"].append({k: data[k] for k in ("sku", "name", "quantity", "unit_price")})
-        else:
-            line["quantity"] += data["quantity"]
-    elif kind == "OrderItemRemoved":
-        doc["items"] = [x for x in doc["items"] if x["sku"] != data["sku"]]
-    elif kind == "OrderConfirmed":
-        _status(doc, "confirmed", event)
-    elif kind == "OrderShipped":
+        _status(doc, PLACED, event)
+    elif kind == ORDER_CONFIRMED:
+        _status(doc, CONFIRMED, event)
+    elif kind == ORDER_SHIPPED:
         doc.update(carrier=data["carrier"], tracking_number=data["tracking_number"])
-        _status(doc, "shipped", event)
-    elif kind == "OrderCancelled":
+        _status(doc, SHIPPED, event)
+    elif kind == ORDER_CANCELLED:
         doc["cancel_reason"] = data["reason"]
-        _status(doc, "cancelled", event)
+        _status(doc, CANCELLED, event)
+    if kind in LINE_EVENTS:
+        _items(doc, event)
     doc["updated_at"] = event.recorded_at
     return doc
 
@@ -85,11 +106,11 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
 def fold_customer(doc: Doc | None, event: Event) -> Doc:
     doc = doc or {"_id": event.stream_id, "name": None, "email": None, "version": 0}
     data = event.data
-    if event.event_type == "CustomerRegistered":
+    if event.event_type == CUSTOMER_REGISTERED:
         doc.update(name=data["name"], email=data["email"])
-    elif event.event_type == "CustomerRenamed":
+    elif event.event_type == CUSTOMER_RENAMED:
         doc["name"] = data["name"]
-    elif event.event_type == "CustomerEmailChanged":
+    elif event.event_type == CUSTOMER_EMAIL_CHANGED:
         doc["email"] = data["new_email"]
     return doc
 
@@ -107,8 +128,8 @@ def denormalize(order: Doc, customer: Doc | None) -> bool:
 
 
 FOLDS = {
-    "order": StreamFold("main", "order", fold_order, "OrderPlaced", finish=totals),
-    "customer": StreamFold("customers", "customer", fold_customer, "CustomerRegistered"),
+    "order": StreamFold("main", "order", fold_order, ORDER_PLACED, finish=totals),
+    "customer": StreamFold("customers", "customer", fold_customer, CUSTOMER_REGISTERED),
 }
 
 

@@ -18,32 +18,32 @@ import functools
 from collections.abc import Sequence
 from decimal import Decimal
 
+from shared.contracts.events import ORDER_CANCELLED, ORDER_PLACED
+from shared.contracts.money import format_money
+from shared.contracts.orders import line_total
+
 from . import groups
-from .base import Doc, Event, Heal, Outcome, Store, StreamFold, dec, fold_with_healing, money
+from .base import Doc, Event, Heal, Outcome, Store, StreamFold, fold_with_healing
 from .base import stream_ids as _ids
+from .lines import LINE_EVENTS, Lines
 from .rollup import Amount, Key, Rollup, Rollups, Tally, add
 
 NAME = "sales"
 INDEXES = {"main": [], "orders": [[("day", 1)]]}
 PLACED, CANCELLED, REVENUE, UNITS = ("placed",), ("cancelled",), ("revenue",), ("units",)
 SKU = "sku"  # keys (SKU, sku, "units" | "revenue") and (SKU, sku, "name", name)
+LINES = Lines(("name", "quantity", "unit_price"))
 
 
 def fold_order(doc: Doc | None, event: Event) -> Doc:
-    data = event.data
+    kind = event.event_type
     if doc is None:
         doc = {"_id": event.stream_id, "version": 0, "lines": {}, "cancelled": False}
-    if event.event_type == "OrderPlaced":
+    if kind in LINE_EVENTS:
+        doc["lines"] = LINES.fold(doc["lines"], event)
+    if kind == ORDER_PLACED:
         doc["day"] = event.recorded_at.date().isoformat()
-        doc["lines"] = {
-            x["sku"]: [x["name"], x["quantity"], x["unit_price"]] for x in data["items"]
-        }
-    elif event.event_type == "OrderItemAdded":
-        _, quantity, _ = doc["lines"].get(data["sku"], [data["name"], 0, data["unit_price"]])
-        doc["lines"][data["sku"]] = [data["name"], quantity + data["quantity"], data["unit_price"]]
-    elif event.event_type == "OrderItemRemoved":
-        doc["lines"].pop(data["sku"], None)
-    elif event.event_type == "OrderCancelled":
+    elif kind == ORDER_CANCELLED:
         doc["cancelled"] = True
     return doc
 
@@ -55,7 +55,7 @@ def contribution(order: Doc) -> Tally:
         tally[CANCELLED] = 1
         return tally
     for sku, (name, quantity, price) in order["lines"].items():
-        line = dec(price) * quantity
+        line = line_total(quantity, Decimal(price))
         add(tally, REVENUE, line)
         add(tally, UNITS, quantity)
         add(tally, _key(SKU, sku, "units"), quantity)
@@ -80,8 +80,8 @@ def day_of(day: str, rollup: Rollup) -> Doc:
         "day": day,
         "orders_placed": placed,
         "orders_cancelled": cancelled,
-        "revenue": money(revenue),
-        "average_order_value": money(revenue / kept) if kept else "0.00",
+        "revenue": format_money(revenue),
+        "average_order_value": format_money(revenue / kept) if kept else "0.00",
         "units": int(rollup.total(UNITS)),
         "products": _products(rollup),
     }
@@ -97,13 +97,13 @@ def _products(rollup: Rollup) -> list[Doc]:
             "sku": sku,
             "name": max(candidates)[1],  # the most frequent, then the greatest
             "units": int(rollup.total((SKU, sku, "units"))),
-            "revenue": money(Decimal(rollup.total((SKU, sku, "revenue")))),
+            "revenue": format_money(Decimal(rollup.total((SKU, sku, "revenue")))),
         }
         for sku, candidates in sorted(names.items())
     ]
 
 
-FOLDS = {"order": StreamFold("orders", "order", fold_order, "OrderPlaced")}
+FOLDS = {"order": StreamFold("orders", "order", fold_order, ORDER_PLACED)}
 
 
 class Sales:

@@ -10,11 +10,12 @@ import base64
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.contracts.orders import OrderStatus as OrderStatus  # the one declaration, re-exported
 
 PROJECTION = "order_details"
 # A waiting reader re-reads when this process writes its order, else after these pauses (another
@@ -24,15 +25,6 @@ FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 0.05, 0.5
 Doc = dict[str, Any]
 Docs = AsyncCollection[Any]
 Wait = Callable[[str, float], Awaitable[None]]
-
-
-class OrderStatus(StrEnum):
-    """The states an order document can be in."""
-
-    PLACED = "placed"
-    CONFIRMED = "confirmed"
-    SHIPPED = "shipped"
-    CANCELLED = "cancelled"
 
 
 class InvalidCursor(ValueError):

@@ -1,9 +1,9 @@
 """The Order aggregate and its lifecycle: placed -> confirmed -> shipped, or cancelled."""
 
 from decimal import Decimal
-from enum import StrEnum
 from uuid import UUID
 
+from shared.contracts import orders
 from shared.contracts.events import (
     MAX_QUANTITY,
     ORDER,
@@ -15,18 +15,12 @@ from shared.contracts.events import (
     OrderPlaced,
     OrderShipped,
 )
-from shared.contracts.money import MAX_AMOUNT, quantize
+from shared.contracts.money import MAX_AMOUNT
+from shared.contracts.orders import OrderStatus as OrderStatus  # the one declaration, re-exported
 
 from .aggregate import Aggregate
 from .commands import AddOrderItem, CancelOrder, PlaceOrder, RemoveOrderItem, ShipOrder
 from .errors import DomainError, InvalidTransition, NotFound
-
-
-class OrderStatus(StrEnum):
-    PLACED = "placed"
-    CONFIRMED = "confirmed"
-    SHIPPED = "shipped"
-    CANCELLED = "cancelled"
 
 
 def merge_lines(lines: list[OrderLine]) -> list[OrderLine]:
@@ -51,7 +45,7 @@ def _line_quantity(sku: str, quantity: int) -> int:
 
 
 def order_total(lines: list[OrderLine]) -> Decimal:
-    return quantize(sum((line.unit_price * line.quantity for line in lines), Decimal("0")))
+    return orders.order_total((line.quantity, line.unit_price) for line in lines)
 
 
 def _checked_total(lines: list[OrderLine]) -> Decimal:
