@@ -28,6 +28,7 @@ def test_the_contracts_import_no_web_framework_and_no_plumbing() -> None:
     assert done.stdout.strip() == "[] []", done.stdout
 
 
+INNER = ("entrypoints", "application")
 FORBIDDEN_IN_APPLICATION = ("aiokafka", "pymongo", "bson", "asyncpg", "motor", "httpx", "fastapi")
 
 
@@ -59,20 +60,36 @@ def test_the_application_layers_know_no_driver_and_no_adapter(service: str) -> N
 
 
 DRIVERS_AND_METRICS = ("asyncpg", "aiokafka", "pymongo", "bson", "prometheus_client")
+INNER_LAYERS = [
+    *(f"services/{service}/{layer}" for service in ("read", "write") for layer in INNER),
+    "services/read/cli.py",
+]
 
 
-@pytest.mark.parametrize("layer", ["entrypoints", "application"])
-def test_the_write_service_s_inner_layers_import_no_driver_and_no_metrics_library(
-    layer: str,
-) -> None:
-    """Drivers' errors are translated and metrics observed in the adapters; the application
-    reports to ports and never writes the Prometheus globals itself."""
-    folder = ROOT / "services" / "write" / layer
+def modules_of(place: str) -> list[Path]:
+    """The Python modules of a package folder (and its subpackages), or the one module."""
+    path = ROOT / place
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+@pytest.mark.parametrize("place", INNER_LAYERS)
+def test_the_inner_layers_import_no_driver_and_no_metrics_library(place: str) -> None:
+    """Drivers' errors are translated and metrics recorded in the adapters: the entrypoints, the
+    operator commands and the application know neither a driver nor prometheus_client, and the
+    application reports to ports rather than writing its service's metrics module."""
+    service = place.split("/")[1]
     offending = {
-        f"{path.name}: {name}"
-        for path in sorted(folder.glob("*.py"))
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in modules_of(place)
         for name in imported_modules(path)
         if name.split(".")[0] in DRIVERS_AND_METRICS
-        or (layer == "application" and name == "services.write.metrics")
+        or ("/application" in place and name == f"services.{service}.metrics")
     }
     assert offending == set()
+
+
+def test_the_layer_check_sees_the_adapters_imports() -> None:
+    """The check above reads real imports: an adapter's driver and its relative imports."""
+    found = imported_modules(ROOT / "services" / "read" / "adapters" / "documents.py")
+    assert "pymongo" in {name.split(".")[0] for name in found}
+    assert "services.read.application.ports" in found

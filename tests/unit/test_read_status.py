@@ -1,16 +1,13 @@
 """The projections' status (one model for GET /projections and `make projections`), readiness,
 the observer of the shared state, and the supervisor of the background work: over fakes."""
 
-import ast
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from prometheus_client import REGISTRY
 
 from services.read.adapters.control import shared_state
@@ -225,25 +222,3 @@ async def test_the_supervisor_reports_work_that_died_and_stops_the_rest() -> Non
     running = supervisor.tasks[0]
     await supervisor.stop()
     assert running.cancelled() and supervisor.dead() == []
-
-
-DRIVERS = {"pymongo", "bson", "aiokafka", "asyncpg", "prometheus_client"}
-READ = Path(__file__).parents[2] / "services" / "read"
-
-
-def imported(path: Path) -> set[str]:
-    """The top-level packages a module imports (absolute imports only: relative ones are ours)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
-
-
-@pytest.mark.parametrize(
-    "path", [*sorted((READ / "entrypoints").glob("*.py")), READ / "cli.py"], ids=str
-)
-def test_the_read_entrypoints_import_no_driver(path: Path) -> None:
-    assert not imported(path) & DRIVERS, path
