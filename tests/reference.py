@@ -141,8 +141,9 @@ class ReferenceModel:
         if known is None:
             price = Decimal(item["unit_price"])
             order.lines[item["sku"]] = _Line(item["sku"], item["name"], item["quantity"], price)
-        else:  # the same SKU again adds quantity, at the same unit price
+        else:  # the same SKU again adds quantity, at the same unit price, under its last name
             known.quantity += int(item["quantity"])
+            known.name = item["name"]
 
     def _set_status(self, order: _Order, status: str, at: datetime, version: int) -> None:
         order.status = status
