@@ -21,7 +21,7 @@ from .workload import place_order_body, register_customers
 
 CONNECTIONS = 32
 CUSTOMERS = 200
-TARGET_SHARE = 0.40
+TARGET_SHARE = 0.45
 TARGET_P99_MS = 50.0
 
 LUA = """
