@@ -76,7 +76,7 @@ async def test_read_your_writes_with_min_version(
     )
     assert_problem(early, 503)
     assert int(early.headers["retry-after"]) >= 1
-    # the wait is the one asked for (its cap is checked in tests/integration/test_read_queries.py)
+    # the wait is the one asked for (its cap: tests/integration/read_queries/test_orders.py)
     unknown = await reader.get(f"/orders/{uuid.uuid4()}", params={"min_version": 1, "wait_ms": 200})
     assert "was seen within the wait, 200 ms" in assert_problem(unknown, 404)["detail"]
 

@@ -1,0 +1,91 @@
+"""The three projections applied to batches of events as their consumers would, the ways of
+rearranging and redelivering a history, and the comparison of the documents with a reference."""
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.read.adapters.collection_names import Collections
+from services.read.adapters.documents import MongoDocumentStore
+from services.read.projections import PROJECTIONS
+from services.read.projections.base import Event, Heal
+from services.read.projections.rollup import Rollups
+
+Doc = dict[str, Any]
+Snapshot = dict[str, list[Doc]]
+Arrange = Callable[[list[Event]], list[Event]]
+Databases = Callable[[], AsyncDatabase[Doc]]
+
+MAIN_AND_AUX = {
+    "order_details_v1",
+    "order_details_v1_customers",
+    "customers_v1",
+    "customers_v1_orders",
+    "sales_v1",
+    "sales_v1_orders",
+}
+
+
+async def no_gaps(stream_id: str, have: int) -> list[Event]:
+    raise AssertionError(f"unexpected gap in {stream_id} after version {have}")
+
+
+async def project(
+    db: AsyncDatabase[Doc], batches: Sequence[Sequence[Event]], heal: Heal = no_gaps
+) -> None:
+    """Apply every batch to all three projections, as three consumers would (each a memo of its
+    own for each batch: nothing kept between batches)."""
+    for batch in batches:
+        for spec in PROJECTIONS.values():
+            store = MongoDocumentStore(db, Collections(spec.name, 1))
+            await spec.apply(store, batch, heal, Rollups())
+
+
+def batched(events: Sequence[Event], size: int) -> list[list[Event]]:
+    return [list(events[i : i + size]) for i in range(0, len(events), size)]
+
+
+def customers_first(events: list[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: e.stream_type != "customer")  # stable: keeps the order
+
+
+def orders_first(events: list[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: e.stream_type != "order")
+
+
+def random_merge(seed: int) -> Arrange:
+    """Pick the next stream at random at every step: each stream keeps its own order."""
+
+    def arrange(events: list[Event]) -> list[Event]:
+        queues: dict[str, list[Event]] = {}
+        for event in events:
+            queues.setdefault(event.stream_id, []).append(event)
+        rng, merged = random.Random(seed), []
+        live = list(queues.values())
+        while live:
+            queue = rng.choice(live)
+            merged.append(queue.pop(0))
+            live = [q for q in live if q]
+        return merged
+
+    return arrange
+
+
+def each_batch_twice(events: list[Event]) -> list[list[Event]]:
+    return [batch for batch in batched(events, 6) for _ in range(2)]
+
+
+def whole_history_twice(events: list[Event]) -> list[list[Event]]:
+    return batched(events, 50) + batched(random_merge(5)(events), 3)
+
+
+def each_event_twice_in_its_batch(events: list[Event]) -> list[list[Event]]:
+    return batched([e for e in events for _ in range(2)], 8)
+
+
+def assert_same(got: Snapshot, want: Snapshot) -> None:
+    assert set(got) == set(want) == MAIN_AND_AUX
+    for name, docs in want.items():
+        assert got[name] == docs, f"collection {name} differs"

@@ -1,0 +1,29 @@
+"""The fake live side over one MongoDB database, and a staff client of the query routes over
+it: set up once for the whole folder."""
+
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from deploy.local.stack import LocalIssuer
+from tests.backends import Backend
+from tests.integration.read_queries.documents import Doc
+from tests.integration.read_queries.live_side import FakeLiveSide, serving
+
+
+@pytest.fixture(scope="package")
+async def read(mongo: Backend) -> AsyncIterator[FakeLiveSide]:
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(mongo.url)
+    db = client[f"test_read_queries_{uuid4().hex[:12]}"]
+    yield FakeLiveSide(db)
+    await client.drop_database(db.name)
+    await client.close()
+
+
+@pytest.fixture(scope="package")
+async def api(read: FakeLiveSide, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(read, issuer) as client:
+        yield client
