@@ -19,7 +19,7 @@ from .adapters.control import ControlState, RebuildRefused
 from .adapters.dead_letters import DeadLetters, as_delivered
 from .adapters.mongo import document_count
 from .adapters.tokens import ClientCredentials, TokenUnavailable, bearer_auth
-from .application.ports import Unavailable
+from .application.ports import Refused, Unavailable
 from .application.rebuild import Progress
 from .application.status import ProjectionStatus
 from .bootstrap import Connections, applier, connect, rebuilder
@@ -178,7 +178,7 @@ async def rebuild(settings: ReadSettings, projections: list[str], page_size: int
     except RebuildRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
-    except (Unavailable, TimeoutError) as exc:
+    except (Unavailable, Refused, TimeoutError) as exc:
         print(f"\nrebuild failed, the active version keeps serving: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services.write.adapters.event_log import postgres_call
 from services.write.adapters.kafka import kafka_call
-from services.write.application.ports import Unavailable
+from services.write.application.ports import Refused, Unavailable
 from services.write.domain.errors import ConcurrencyError
 from services.write.entrypoints import problems
 from shared.plumbing.http import PROBLEM_JSON
@@ -47,6 +47,17 @@ async def test_the_application_s_own_failures_pass_as_they_are() -> None:
 
     with pytest.raises(ConcurrencyError):
         await call()
+
+
+async def test_any_other_failure_of_the_driver_is_refused_not_the_driver_s_error() -> None:
+    @postgres_call
+    async def call() -> None:
+        raise asyncpg.exceptions.NumericValueOutOfRangeError("integer out of range")
+
+    with pytest.raises(Refused) as raised:
+        await call()
+    assert "integer out of range" in str(raised.value)
+    assert isinstance(raised.value.__cause__, asyncpg.PostgresError)
 
 
 async def test_unavailable_answers_503_with_retry_after_as_a_problem() -> None:

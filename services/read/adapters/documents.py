@@ -81,28 +81,30 @@ class MongoDocumentStore:
             return
         expected = len(ops)
         name = self.collections.name(role)
-        try:
-            with (
-                span(
-                    "documents write",
-                    attributes={"db.collection.name": name, "ordering.documents": expected},
-                ),
-                unavailable_when_unreachable(),
-            ):
-                result = await self._coll(role).bulk_write(ops, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if {e.get("code") for e in errors} == {DUPLICATE_KEY}:
-                landed = exc.details.get("nInserted", 0) + exc.details.get("nMatched", 0)
-                failed = (
-                    [ids[e["index"]] for e in errors] if landed + len(errors) == expected else []
-                )
-                message = f"{role}: {len(errors)} documents were created concurrently"
-                raise Conflict(message, failed) from exc
-            raise
+        attributes = {"db.collection.name": name, "ordering.documents": expected}
+        with unavailable_when_unreachable():  # what is not a conflict below, in our terms
+            try:
+                with span("documents write", attributes=attributes):
+                    result = await self._coll(role).bulk_write(ops, ordered=False)
+            except BulkWriteError as exc:
+                conflict = self._conflict(role, exc, ids)
+                if conflict is None:
+                    raise
+                raise conflict from exc
         written = result.inserted_count + result.matched_count
         if written != expected:
             raise Conflict(f"{role}: {expected - written} documents changed concurrently")
+
+    @staticmethod
+    def _conflict(role: str, exc: BulkWriteError, ids: list[str]) -> Conflict | None:
+        """A write that failed only on inserts of documents that exist: a Conflict (naming them
+        when every other write landed); None for any other failure."""
+        errors = exc.details.get("writeErrors", [])
+        if {e.get("code") for e in errors} != {DUPLICATE_KEY}:
+            return None
+        landed = exc.details.get("nInserted", 0) + exc.details.get("nMatched", 0)
+        failed = [ids[e["index"]] for e in errors] if landed + len(errors) == len(ids) else []
+        return Conflict(f"{role}: {len(errors)} documents were created concurrently", failed)
 
     async def write(self, role: str, new: Sequence[Doc], replaced: Sequence[Doc]) -> None:
         """Unguarded (one writer): insert `new` documents, replace the others by `_id`."""

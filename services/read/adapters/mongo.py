@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from ..application.ports import Unavailable
+from ..application.ports import Refused, Unavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -23,13 +23,13 @@ def transient(exc: PyMongoError) -> bool:
 
 @contextmanager
 def unavailable_when_unreachable() -> Iterator[None]:
-    """MongoDB out of reach: Unavailable; any other refusal goes up as it is."""
+    """MongoDB out of reach: Unavailable; any other failure of the driver: Refused."""
     try:
         yield
     except PyMongoError as exc:
         if transient(exc):
             raise Unavailable(f"MongoDB: {exc}") from exc
-        raise
+        raise Refused(f"MongoDB refused: {type(exc).__name__}: {exc}") from exc
 
 
 def unavailable_on_error(

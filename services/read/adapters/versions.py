@@ -7,6 +7,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ..projections.base import Doc
 from .collection_names import Collections
 from .documents import MongoDocumentStore
+from .mongo import unavailable_when_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,9 @@ class MongoVersions:
 
     async def drop_except(self, projection: str, keep: int) -> None:
         prefix = f"{projection}_v"
-        for name in await self._db.list_collection_names():
-            version = name[len(prefix) :].split("_", 1)[0]
-            if name.startswith(prefix) and version.isdigit() and int(version) != keep:
-                log.info("dropping %s", name)
-                await self._db.drop_collection(name)
+        with unavailable_when_unreachable():
+            for name in await self._db.list_collection_names():
+                version = name[len(prefix) :].split("_", 1)[0]
+                if name.startswith(prefix) and version.isdigit() and int(version) != keep:
+                    log.info("dropping %s", name)
+                    await self._db.drop_collection(name)

@@ -1,7 +1,8 @@
 """What the read side's application needs from the outside world; adapters implement these.
 
 Adapters translate their drivers' failures: `Unavailable` when the infrastructure failed and the
-same work should be tried again later, `Conflict` when another writer got to a document first.
+same work should be tried again later, `Conflict` when another writer got to a document first,
+`Refused` when the store refused the work itself.
 Anything else a port raises is a failure of the work itself.
 """
 
@@ -17,6 +18,11 @@ Partition = tuple[str, int]  # (topic, partition)
 
 class Unavailable(Exception):
     """The infrastructure failed (MongoDB, the broker, the write service): try again later."""
+
+
+class Refused(Exception):
+    """The store answered and refused the work itself (a document it cannot hold, a command it
+    rejects): the same work as it is will be refused again."""
 
 
 class Conflict(Exception):

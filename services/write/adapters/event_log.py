@@ -30,8 +30,9 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
 )
-# On the methods of the PostgreSQL adapters: those failures raise the application's Unavailable.
-postgres_call = translating(UNREACHABLE)
+# On the methods of the PostgreSQL adapters: those failures raise the application's Unavailable,
+# any other of the driver's its Refused.
+postgres_call = translating(UNREACHABLE, (asyncpg.PostgresError,))
 
 _SELECT_RECORDED = """
 SELECT position, transaction_id::text::bigint AS transaction_id, event_id, stream_type, stream_id,

@@ -61,6 +61,11 @@ class Unavailable(Exception):
         self.cause = cause
 
 
+class Refused(Exception):
+    """The event store answered and refused the work itself (a statement it rejects): the same
+    work as it is will be refused again."""
+
+
 class EventStore(Protocol):
     """The event store: streams with optimistic concurrency, plus the commit-ordered log."""
 
