@@ -19,8 +19,9 @@ from services.read.projections import customers, order_details
 from services.read.projections.base import Projection
 from services.read.projections.rollup import Rollups
 from tests.backends import Backend
-from tests.unit.read_fakes import FakeControl, FakeDeadLetters, FakeSource, FakeStreams, Records
-from tests.unit.test_batch_applier import added, event, placed
+from tests.unit.applier_world import added, event, placed
+from tests.unit.read_fakes import FakeControl, FakeDeadLetters, FakeStreams
+from tests.unit.record_fakes import FakeSource, Records
 
 Doc = dict[str, Any]
 

@@ -5,8 +5,8 @@ from typing import Any
 
 from services.read.application.cache import CachedStore, DocumentCache
 from services.read.projections import customers
+from tests.unit.applier_world import World, added, event, placed
 from tests.unit.read_fakes import FakeStore, Outage
-from tests.unit.test_batch_applier import World, added, event, placed
 
 
 def other_writer(store: FakeStore, role: str, doc_id: str, **changes: Any) -> None:

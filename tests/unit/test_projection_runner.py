@@ -12,8 +12,8 @@ from services.read.application import runner as runner_module
 from services.read.application.runner import ProjectionRunner
 from tests.background import in_background
 from tests.polling import poll
-from tests.unit.read_fakes import FakeSource
-from tests.unit.test_batch_applier import World, added, placed
+from tests.unit.applier_world import World, added, placed
+from tests.unit.record_fakes import FakeSource
 
 
 def until(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:

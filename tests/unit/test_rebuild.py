@@ -10,8 +10,8 @@ from services.read.application.ports import LogPage, Unavailable
 from services.read.application.rebuild import Progress, Rebuilder
 from services.read.projections import PROJECTIONS, customers, order_details, sales
 from services.read.projections.base import Event, Projection
+from tests.unit.applier_world import World, added, event, placed
 from tests.unit.read_fakes import FakeLog, FakeObserver, FakeStore, FakeStreams
-from tests.unit.test_batch_applier import World, added, event, placed
 
 Docs = dict[str, dict[str, Any]]
 
