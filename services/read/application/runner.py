@@ -156,13 +156,13 @@ class ProjectionRunner:
         """What `fetching` brings, or nothing if the write ends first (the records not taken
         stay with the source, for the next poll)."""
         fetched = asyncio.ensure_future(fetching)
-        await asyncio.wait((fetched, writing), return_when=asyncio.FIRST_COMPLETED)
-        if fetched.done():
-            return fetched.result()
-        fetched.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await fetched
-        return []
+        try:
+            await asyncio.wait((fetched, writing), return_when=asyncio.FIRST_COMPLETED)
+        finally:  # the write ended, or this loop is being cancelled: stop fetching
+            if not fetched.done():
+                fetched.cancel()
+                await asyncio.wait((fetched,))
+        return [] if fetched.cancelled() else fetched.result()
 
     async def _persist_position(self, *, force: bool) -> None:
         """Keep the applied position for /projections across restarts (at most once a second
