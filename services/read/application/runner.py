@@ -114,9 +114,11 @@ class ProjectionRunner:
             while True:
                 if await self._hold_if_paused(source, writing):
                     continue
-                # A batch starts small: with nothing being written, writing starts at once;
-                # with a write under way, the rest joins it a chunk at a time (_gather).
-                records = await source.poll(min(START_RECORDS, self.batch_max_records))
+                # A batch starts small so that, with nothing being written, writing starts at
+                # once; with a write under way, it is taken a chunk at a time (_gather).
+                busy = writing is not None and not writing.done()
+                first = CHUNK_RECORDS if busy else START_RECORDS
+                records = await source.poll(min(first, self.batch_max_records))
                 if not records:
                     if writing is not None:
                         await writing
