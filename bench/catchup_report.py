@@ -147,8 +147,8 @@ def method(
         " marks (every projection consumes both; the rebuild replays them all too);"
         " *_events_applied: those the projection folds, by its own counter",
         "catch_up": "from POST /projections/{name}/resume until the group's committed offsets"
-        " reach the high-water marks, polled from Kafka (20-500 ms apart, closer near the end);"
-        " the other two projections stay paused meanwhile",
+        " reach the high-water marks, polled from Kafka every 2% of the time so far (20-500 ms"
+        " apart); the other two projections stay paused meanwhile",
         "rebuild": "python -m services.read.cli rebuild --projection NAME over the same log,"
         " into a fresh database, the read service stopped. *_rebuild_until_serving_events_per_s:"
         " the events it replayed over the time from its start until its new version served"

@@ -156,9 +156,9 @@ class ProgressPrinter:
             f"{p.projection}: rebuilt version {p.target_version}: {p.events:,} events replayed,"
             f" {p.documents:,} documents, {p.elapsed:.1f} s, {p.rate:,.0f} events/s,"
             f" peak RSS {p.peak_rss_mb:.0f} MB\n"
-            f"  serving it after {p.switched_after:.1f} s: replay {p.replay_seconds:.1f} s,"
-            f" writing {p.writing_seconds:.1f} s, MongoDB indexes {p.indexing_seconds:.1f} s,"
-            f" pause {p.pausing_seconds:.1f} s\n"
+            f"  serving it after {p.switched_after:.2f} s: replay {p.replay_seconds:.2f} s,"
+            f" writing {p.writing_seconds:.2f} s, MongoDB indexes {p.indexing_seconds:.2f} s,"
+            f" pause {p.pausing_seconds:.2f} s\n"
             f"  {p.writes:,} document writes, {p.read_back:,} documents read back\n"
         )
         if p.read_back:  # writing a document twice alone also comes from the catch-up

@@ -60,6 +60,7 @@ async def test_what_arrives_while_a_batch_is_written_goes_in_the_next_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(runner_module, "START_RECORDS", 3)
+    monkeypatch.setattr(runner_module, "CHUNK_RECORDS", 2)
     world = World()
     world.source.batches = [
         [world.records.of(placed("o1", "c1"))],
@@ -80,9 +81,38 @@ async def test_what_arrives_while_a_batch_is_written_goes_in_the_next_one(
         written.set()
         await poll(until(lambda: len(world.source.commits) == 2), "two commits", timeout=10)
     assert [c[("orders.events", 0)] for c in world.source.commits] == [1, 4]
-    # the first batch small, so that writing starts at once; the next one as big as allowed
-    assert world.source.asked[:2] == [3, 100]
+    # the first batch small, so that writing starts at once; while it is written, the next one
+    # is taken a chunk at a time
+    assert world.source.asked[:2] == [3, 2]
     assert (world.doc("o1")["version"], world.doc("o2")["version"]) == (3, 1)
+
+
+async def test_the_next_write_starts_when_the_one_before_it_ends_while_records_are_awaited() -> (
+    None
+):
+    world = World()
+    world.source.batches = [
+        [world.records.of(placed("o1", "c1"))],
+        [world.records.of(added("o1", 2))],
+    ]
+    written, never = asyncio.Event(), asyncio.Event()
+    save = world.store.save
+
+    async def slow_save(*args: Any) -> None:
+        await written.wait()
+        await save(*args)
+
+    async def nothing_comes(max_records: int) -> list[Any]:
+        await never.wait()  # a broker holding the fetch for as long as it may
+        return []
+
+    world.store.save = slow_save
+    world.source.more = nothing_comes  # type: ignore[method-assign]
+    async with in_background(runner(world).run()):
+        await poll(until(lambda: not world.source.batches), "the second batch polled", timeout=10)
+        written.set()
+        await poll(until(lambda: len(world.source.commits) == 2), "both written", timeout=10)
+    assert [c[("orders.events", 0)] for c in world.source.commits] == [1, 2]
 
 
 async def test_a_paused_projection_applies_nothing_and_says_so() -> None:

@@ -82,6 +82,7 @@ class KafkaRecordSource:
         )
         topics = [settings.customers_topic, settings.orders_topic]
         self.consumer.subscribe(topics, listener=_Rebalance(self))
+        self.first_topic = settings.customers_topic
 
     async def __aenter__(self) -> "KafkaRecordSource":
         try:
@@ -135,8 +136,23 @@ class KafkaRecordSource:
         return None if fetcher is None else int(fetcher._fetch_max_wait_ms)
 
     async def _fetched(self, timeout_ms: int, max_records: int) -> list[Delivered]:
+        """Up to `max_records`, the customers topic's first: orders' documents copy their
+        customer's, and an order written before a change of its customer that had already
+        arrived is written again once that change is applied."""
+        first = [tp for tp in self.consumer.assignment() if tp.topic == self.first_topic]
+        records = await self._getmany(first, 0, max_records) if first else []
+        if len(records) < max_records:
+            wait_ms = 0 if records else timeout_ms
+            records += await self._getmany([], wait_ms, max_records - len(records))
+        return records
+
+    async def _getmany(
+        self, partitions: list[TopicPartition], timeout_ms: int, max_records: int
+    ) -> list[Delivered]:
         try:
-            batch = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+            batch = await self.consumer.getmany(
+                *partitions, timeout_ms=timeout_ms, max_records=max_records
+            )
         except KafkaError as exc:
             raise Unavailable(f"Kafka: {exc!r}") from exc
         return [delivered(m) for tp in sorted(batch, key=str) for m in batch[tp]]

@@ -10,17 +10,31 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Coroutine
+from typing import Any
 
-from .applier import BatchApplier, RunnerStatus
-from .ports import Control, DeadLetterSink, OpenSource, RecordSource, Unavailable, Versions
+from .applier import BatchApplier, Prepared, RunnerStatus
+from .ports import (
+    Control,
+    DeadLetterSink,
+    Delivered,
+    OpenSource,
+    RecordSource,
+    Unavailable,
+    Versions,
+)
 from .waiters import StreamWaiters
 
 log = logging.getLogger(__name__)
 # A consumer tells the others it is alive (and whether it holds still) this often, and at once
 # when that changes; a rebuild counts consumers silent for 10 s as gone.
 ACK_SECONDS = 4.0
-# A batch started while nothing is being written takes at most this many records (see _consume).
+# A batch starts with at most this many records (see _consume).
 START_RECORDS = 2000
+# While a batch is being written, the next one grows by at most this many records at a time
+# (about 5 ms of decoding): the write's own steps (loads, then saves) and the start of the next
+# write wait at most that long for the loop.
+CHUNK_RECORDS = 250
 
 
 class ProjectionRunner:
@@ -92,43 +106,65 @@ class ProjectionRunner:
     async def _consume(self, source: RecordSource) -> None:
         """Poll and decode the next batch while the previous one is being written: the two
         overlap (decoding is this process's work, writing mostly MongoDB's), while batches are
-        still applied and committed one after the other, in order. The next batch takes all
-        that arrives until the previous one is written (up to its limit)."""
+        still applied and committed one after the other, in order. The next batch takes what
+        arrives until the previous one is written (up to its limit), and its write starts as
+        soon as that one ends."""
         writing: asyncio.Task[None] | None = None
         try:
             while True:
                 if await self._hold_if_paused(source, writing):
                     continue
-                # With nothing being written, a batch is kept small so that writing starts
-                # at once; the ones after it grow with what arrives while it is written.
+                # A batch starts small so that, with nothing being written, writing starts at
+                # once; with a write under way, it is taken a chunk at a time (_gather).
                 busy = writing is not None and not writing.done()
-                limit = (
-                    self.batch_max_records if busy else min(START_RECORDS, self.batch_max_records)
-                )
-                records = await source.poll(limit)
+                first = CHUNK_RECORDS if busy else START_RECORDS
+                records = await source.poll(min(first, self.batch_max_records))
                 if not records:
                     if writing is not None:
                         await writing
                     await self._persist_position(force=True)
                     continue
-                prepared = self.applier.prepare(records)
-                # While the previous batch is being written, what arrives joins this one: each
-                # write takes what came during the one before it.
-                while writing is not None and not writing.done():
-                    room = self.batch_max_records - len(prepared.records)
-                    if room <= 0:
-                        break
-                    if more := await source.more(room):
-                        prepared.extend(self.applier.prepare(more))
+                prepared = await self._gather(source, self.applier.prepare(records), writing)
                 if writing is not None:
                     await writing
                 writing = asyncio.create_task(self.applier.apply(source, prepared))
+                # The write goes first: it folds the batch and sends its first query before
+                # this loop decodes the next chunk.
+                await asyncio.sleep(0)
                 await self._persist_position(force=False)
         finally:
             if writing is not None and not writing.done():
                 writing.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await writing
+
+    async def _gather(
+        self, source: RecordSource, prepared: Prepared, writing: "asyncio.Task[None] | None"
+    ) -> Prepared:
+        """While the previous batch is being written, what arrives joins this one, decoded a
+        chunk at a time, so that the end of that write is seen within a chunk's decoding."""
+        while writing is not None and not writing.done():
+            room = min(self.batch_max_records - len(prepared.records), CHUNK_RECORDS)
+            if room <= 0:
+                break
+            if more := await self._unless_written(source.more(room), writing):
+                prepared.extend(self.applier.prepare(more))
+        return prepared
+
+    @staticmethod
+    async def _unless_written(
+        fetching: Coroutine[Any, Any, list[Delivered]], writing: "asyncio.Task[None]"
+    ) -> list[Delivered]:
+        """What `fetching` brings, or nothing if the write ends first (the records not taken
+        stay with the source, for the next poll)."""
+        fetched = asyncio.ensure_future(fetching)
+        try:
+            await asyncio.wait((fetched, writing), return_when=asyncio.FIRST_COMPLETED)
+        finally:  # the write ended, or this loop is being cancelled: stop fetching
+            if not fetched.done():
+                fetched.cancel()
+                await asyncio.wait((fetched,))
+        return [] if fetched.cancelled() else fetched.result()
 
     async def _persist_position(self, *, force: bool) -> None:
         """Keep the applied position for /projections across restarts (at most once a second
