@@ -78,7 +78,7 @@ async def checkpoint(database_url: str) -> None:
 def pgbench_binary() -> str | None:
     """The embedded server's own pgbench (same major version), else one on the PATH."""
     try:
-        from deploy.local.stack import _pg_install
+        from deploy.local.servers.postgres import _pg_install
 
         bundled = _pg_install()[0] / "pgbench"
         if bundled.exists():

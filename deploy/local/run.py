@@ -12,13 +12,21 @@ import os
 import signal
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from types import FrameType
+from collections.abc import Sequence
 
+from deploy.local.console import Shutdown, Signals, say
+from deploy.local.services import Service, died, start_services
+from deploy.local.settings import (
+    AUDIENCE,
+    LOGS,
+    READY_TIMEOUT,
+    ROOT,
+    STACK_ENV,
+    STATE,
+    read_ports,
+    service_env,
+    write_stack_env,
+)
 from deploy.local.stack import (
     LocalIssuer,
     LocalKafka,
@@ -26,101 +34,13 @@ from deploy.local.stack import (
     LocalPostgres,
     LocalServer,
     PortInUseError,
-    Process,
     ServerStartError,
     ensure_port_free,
-    log_tail,
-    spawn,
     stop_process,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-STATE = ROOT / os.environ.get("LOCAL_STATE_DIR", ".local")
-LOGS = STATE / "logs"
-STACK_ENV = STATE / "stack.env"
-DEFAULT_PORTS = {
-    "POSTGRES_PORT": 5432,
-    "KAFKA_PORT": 9092,
-    "MONGODB_PORT": 27017,
-    "WRITE_PORT": 8001,
-    "READ_PORT": 8002,
-    "ISSUER_PORT": 8003,
-}
-AUDIENCE = "ordering"
-READY_TIMEOUT = 90.0
 
-
-class Shutdown(Exception):
-    """A SIGINT or SIGTERM asked us to stop."""
-
-
-class _Signals:
-    # The handler raises to unwind a wait, except while a child is being spawned: an exception
-    # there could lose track of a process that has already started.
-    def __init__(self) -> None:
-        self.pending: int | None = None
-        self.deferring = 0
-
-    def install(self) -> None:
-        signal.signal(signal.SIGINT, self._handle)
-        signal.signal(signal.SIGTERM, self._handle)
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        self.pending = signum
-        if not self.deferring:
-            raise Shutdown
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        self.deferring += 1
-        try:
-            yield
-        finally:
-            self.deferring -= 1
-        if self.pending is not None and not self.deferring:
-            raise Shutdown
-
-
-@dataclass
-class Service:
-    """One of our HTTP services running as a child process."""
-
-    name: str
-    module: str
-    port: int
-    port_env: str
-    proc: Process | None = None
-    started_at: float = 0.0
-    log_start: int = 0  # where this run's output begins in the (appended) log
-
-    @property
-    def log_path(self) -> Path:
-        return LOGS / f"{self.name}.log"
-
-    def healthy(self) -> bool:
-        url = f"http://127.0.0.1:{self.port}/health/live"
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                return bool(response.status == 200)
-        except OSError:  # refused, reset, timeout, HTTP error: not live yet
-            return False
-
-
-def read_ports(env: dict[str, str]) -> dict[str, int]:
-    ports = {}
-    for name, default in DEFAULT_PORTS.items():
-        raw = env.get(name, str(default))
-        if not raw.isdigit() or not 0 < int(raw) < 65536:
-            raise SystemExit(f"{name}={raw!r} is not a port number")
-        ports[name] = int(raw)
-    return ports
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def start_servers(servers: Sequence[LocalServer], signals: _Signals) -> None:
+def start_servers(servers: Sequence[LocalServer], signals: Signals) -> None:
     for server in servers:
         say(f"starting {server.title} on {server.port} ...")
         with signals.deferred():
@@ -140,44 +60,12 @@ def start_servers(servers: Sequence[LocalServer], signals: _Signals) -> None:
         time.sleep(0.05)
 
 
-def start_services(services: Sequence[Service], env: dict[str, str], signals: _Signals) -> None:
-    for svc in services:
-        say(f"starting {svc.name} on {svc.port} ...")
-        with signals.deferred():
-            svc.started_at = time.monotonic()
-            svc.log_start = svc.log_path.stat().st_size if svc.log_path.exists() else 0
-            cmd = [sys.executable, "-m", svc.module]
-            svc.proc = spawn(cmd, svc.log_path, env=env, cwd=ROOT)
-    waiting = list(services)
-    deadline = time.monotonic() + READY_TIMEOUT
-    while waiting:
-        for svc in list(waiting):
-            if svc.proc is not None and svc.proc.poll() is not None:
-                raise ServerStartError(_died(svc))
-            if svc.healthy():
-                waiting.remove(svc)
-                say(f"  {svc.name} ready ({time.monotonic() - svc.started_at:.1f} s)")
-        if waiting and time.monotonic() > deadline:
-            svc = waiting[0]
-            raise ServerStartError(
-                f"{svc.name} did not answer GET /health/live within {READY_TIMEOUT} s; "
-                f"last lines of {svc.log_path}:\n{log_tail(svc.log_path, since=svc.log_start)}"
-            )
-        time.sleep(0.1)
-
-
-def _died(svc: Service) -> str:
-    code = svc.proc.returncode if svc.proc else None
-    tail = log_tail(svc.log_path, since=svc.log_start)
-    return f"{svc.name} exited with code {code}; last lines of {svc.log_path}:\n{tail}"
-
-
 def supervise(servers: Sequence[LocalServer], services: Sequence[Service]) -> str:
     """Block until a child dies; returns what happened (signals raise Shutdown instead)."""
     while True:
         for svc in services:
             if svc.proc is not None and svc.proc.poll() is not None:
-                return _died(svc)
+                return died(svc)
         for server in servers:
             if not server.running:
                 return f"{server.title} exited; last lines of its log:\n{server.log_tail()}"
@@ -236,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("what", choices=["all", "infra"], help="with or without the services")
     ports = read_ports(dict(os.environ))
     servers, services = plan(parser.parse_args(argv).what, ports)
-    signals, code, wrote_env = _Signals(), 1, False
+    signals, code, wrote_env = Signals(), 1, False
     try:
         signals.install()
         wanted = [(s.port, s.port_env) for s in servers] + [(s.port, s.port_env) for s in services]
@@ -263,51 +151,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             STACK_ENV.unlink(missing_ok=True)
     say("stopped")
     return code
-
-
-def write_stack_env(env: dict[str, str]) -> None:
-    """What a process needs to reach the running stack, as `KEY=value` lines."""
-    lines = [f"{key}={env[key]}" for key in STACK_KEYS]
-    STACK_ENV.parent.mkdir(parents=True, exist_ok=True)
-    STACK_ENV.write_text(
-        "# written by make run / make infra while the stack runs\n" + "\n".join(lines) + "\n"
-    )
-
-
-STACK_KEYS = (
-    "DATABASE_URL",
-    "KAFKA_BOOTSTRAP_SERVERS",
-    "KAFKA_ENABLE_IDEMPOTENCE",
-    "KAFKA_SESSION_TIMEOUT_MS",
-    "MONGODB_URL",
-    "WRITE_PORT",
-    "READ_PORT",
-    "WRITE_SERVICE_URL",
-    "AUTH_ISSUER",
-    "AUTH_AUDIENCE",
-    "AUTH_CLIENT_ID",
-    "AUTH_CLIENT_SECRET",
-    "TOKEN_CLIENT_SECRET",
-)
-
-
-def service_env(servers: Sequence[LocalServer], ports: dict[str, int]) -> dict[str, str]:
-    pg, kafka, mongo, issuer = servers
-    assert isinstance(issuer, LocalIssuer)
-    return {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "DATABASE_URL": pg.url,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.url,
-        "KAFKA_ENABLE_IDEMPOTENCE": "false",  # the dev broker cannot produce idempotently
-        "KAFKA_SESSION_TIMEOUT_MS": "6000",  # the dev broker holds group joins for half of it
-        "MONGODB_URL": mongo.url,
-        "WRITE_PORT": str(ports["WRITE_PORT"]),
-        "READ_PORT": str(ports["READ_PORT"]),
-        "WRITE_SERVICE_URL": f"http://127.0.0.1:{ports['WRITE_PORT']}",
-        **issuer.service_settings(),
-        "TOKEN_CLIENT_SECRET": issuer.client_secret("dev"),  # make token's client: `dev`
-    }
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The embedded dev stack's servers, one module per kind."""
