@@ -13,6 +13,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from tests.polling import poll
 
 PROJECTIONS = ("order_details", "customers", "sales")
+# The collections of every projection's first version: its main documents and its auxiliary roles.
+FIRST_VERSION_COLLECTIONS = {
+    "order_details_v1",
+    "order_details_v1_customers",
+    "customers_v1",
+    "customers_v1_orders",
+    "sales_v1",
+    "sales_v1_orders",
+}
 Doc = dict[str, Any]
 Snapshot = dict[str, list[Doc]]
 Watch = Callable[[dict[str, Doc]], None]

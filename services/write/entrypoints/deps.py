@@ -123,7 +123,7 @@ COMMAND_HEADERS: dict[str, Any] = {
 async def command(request: Request) -> tuple[CommandHandlers, CommandContext]:
     """The handlers and the context of a command route, read without FastAPI's dependency
     resolution (which costs a pass per dependency and request on the hottest path). The
-    route has checked the caller's permission already (see commands.CommandRoute); this is
+    route has checked the caller's permission already (see command_route.CommandRoute); this is
     the principal it found."""
     authenticator: Authenticator = request.app.state.auth
     caller = await authenticator.principal(request)

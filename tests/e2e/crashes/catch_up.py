@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.e2e.crashes.cluster import Service
 from tests.read_side import (
+    FIRST_VERSION_COLLECTIONS,
     PROJECTIONS,
     Doc,
     Snapshot,
@@ -23,14 +24,6 @@ from tests.read_side import (
     wait_caught_up,
 )
 
-COLLECTIONS = {
-    "order_details_v1",
-    "order_details_v1_customers",
-    "customers_v1",
-    "customers_v1_orders",
-    "sales_v1",
-    "sales_v1_orders",
-}
 PROJECTION_COLLECTION = re.compile(r"(order_details|customers|sales)_v\d+(_[a-z]+)?")
 CATCH_UP_TIMEOUT = 180.0
 
@@ -158,8 +151,8 @@ def differences(left: Snapshot, right: Snapshot, *, limit: int = 5) -> list[str]
 
 
 def assert_identical(left: Snapshot, right: Snapshot, what: str) -> None:
-    assert set(left) == COLLECTIONS, f"unexpected collections {sorted(left)}"
-    assert set(right) == COLLECTIONS, f"unexpected collections {sorted(right)}"
+    assert set(left) == FIRST_VERSION_COLLECTIONS, f"unexpected collections {sorted(left)}"
+    assert set(right) == FIRST_VERSION_COLLECTIONS, f"unexpected collections {sorted(right)}"
     diff = differences(left, right)
     assert not diff, f"{what} differ (first differences):\n" + "\n".join(diff)
 

@@ -12,20 +12,12 @@ from services.read.adapters.documents import MongoDocumentStore
 from services.read.projections import PROJECTIONS
 from services.read.projections.base import Event, Heal
 from services.read.projections.rollup import Rollups
+from tests.read_side import FIRST_VERSION_COLLECTIONS
 
 Doc = dict[str, Any]
 Snapshot = dict[str, list[Doc]]
 Arrange = Callable[[list[Event]], list[Event]]
 Databases = Callable[[], AsyncDatabase[Doc]]
-
-MAIN_AND_AUX = {
-    "order_details_v1",
-    "order_details_v1_customers",
-    "customers_v1",
-    "customers_v1_orders",
-    "sales_v1",
-    "sales_v1_orders",
-}
 
 
 async def no_gaps(stream_id: str, have: int) -> list[Event]:
@@ -86,6 +78,6 @@ def each_event_twice_in_its_batch(events: list[Event]) -> list[list[Event]]:
 
 
 def assert_same(got: Snapshot, want: Snapshot) -> None:
-    assert set(got) == set(want) == MAIN_AND_AUX
+    assert set(got) == set(want) == FIRST_VERSION_COLLECTIONS
     for name, docs in want.items():
         assert got[name] == docs, f"collection {name} differs"
