@@ -142,6 +142,9 @@ class KafkaRecordSource:
         first = [tp for tp in self.consumer.assignment() if tp.topic == self.first_topic]
         records = await self._getmany(first, 0, max_records) if first else []
         if len(records) < max_records:
+            # With records taken, the second call does not wait (aiokafka returns at once with
+            # a zero timeout, but for a rebalance, which resets the positions anyway), so a
+            # fetch cancelled here never drops records it has already taken from the consumer.
             wait_ms = 0 if records else timeout_ms
             records += await self._getmany([], wait_ms, max_records - len(records))
         return records
