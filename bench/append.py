@@ -23,8 +23,7 @@ from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, create_pool
 from shared.contracts.events import DomainEvent
 
-from . import append_emmett
-from . import append_engines as engines
+from . import append_emmett, append_engines as engines
 from .servers import Stack
 from .stats import PartResult, Target, format_number, rate, ratio
 from .workload import item_added, metadata, order_placed

@@ -11,7 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from shared.contracts.events import EVENT_TYPES
 
-TOPICS = {"customer": "customers.events", "order": "orders.events"}
+TOPICS = {"customer": "customers.events", "order": "orders.events", "stock": "stock.events"}
 REF = "#/components/schemas/{model}"
 
 HEADERS: dict[str, Any] = {

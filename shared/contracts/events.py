@@ -5,110 +5,50 @@ class variable. Changing an event's shape means a new schema version plus an upc
 `shared.contracts.serialization`.
 """
 
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import Annotated, ClassVar, Final, Literal
 from uuid import UUID
 
-import iso4217
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    WithJsonSchema,
+from pydantic import Field
+
+# The building blocks, re-exported: every contract is found here.
+from shared.contracts.fields import (
+    CURRENCIES as CURRENCIES,
+    CUSTOMER as CUSTOMER,
+    EMAIL_PATTERN as EMAIL_PATTERN,
+    FULFILMENT as FULFILMENT,
+    MAX_QUANTITY as MAX_QUANTITY,
+    ORDER as ORDER,
+    SKU_PATTERN as SKU_PATTERN,
+    STOCK as STOCK,
+    TEXT_PATTERN as TEXT_PATTERN,
+    Contract as Contract,
+    Currency as Currency,
+    DomainEvent as DomainEvent,
+    Email as Email,
+    Name as Name,
+    OrderLine as OrderLine,
+    Quantity as Quantity,
+    ShippingAddress as ShippingAddress,
+    Sku as Sku,
+    StockChange as StockChange,
+    StockLevel as StockLevel,
+    StreamType as StreamType,
+    Text as Text,
+    TrackingNumber as TrackingNumber,
+    fulfilment_stream_id as fulfilment_stream_id,
+    stock_stream_id as stock_stream_id,
+    text as text,
 )
-
 from shared.contracts.money import Money
-
-StreamType = Literal["customer", "order"]
-CUSTOMER: Final = "customer"
-ORDER: Final = "order"
-
-# Text holds no control character (C0, C1) anywhere and at least one visible character; the
-# limits are documented in the schemas. PostgreSQL text cannot hold U+0000 at all.
-_CHAR = r"[^\x00-\x1f\x7f-\x9f]"
-_VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
-TEXT_PATTERN = rf"^{_CHAR}*{_VISIBLE}{_CHAR}*$"
-_ADDRESS = r"[^@\s\x00-\x1f\x7f-\x9f]+"
-EMAIL_PATTERN = rf"^{_ADDRESS}@{_ADDRESS}\.{_ADDRESS}$"
-SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$"
-"""An SKU: letters, digits and `.`, `_`, `~`, `-` (a URL path segment as it is), 1 to 64."""
-MAX_QUANTITY = 1_000_000
-# Currencies with a minor unit: metals, funds, XTS and XXX are not prices.
-CURRENCIES = tuple(sorted(c.code for c in iso4217.Currency if c.exponent is not None))
-
-
-def text(max_length: int) -> Any:
-    """A text field of at most `max_length` characters, surrounding whitespace stripped."""
-    return StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=max_length, pattern=TEXT_PATTERN
-    )
-
-
-Name = Annotated[str, text(200)]
-Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=EMAIL_PATTERN)
-]
-Sku = Annotated[str, StringConstraints(max_length=64, pattern=SKU_PATTERN)]
-
-
-def _currency(code: str) -> str:
-    if code not in _CURRENCY_SET:
-        raise ValueError("must be an ISO 4217 currency code, such as EUR")
-    return code
-
-
-_CURRENCY_SET = frozenset(CURRENCIES)
-Currency = Annotated[
-    str,
-    AfterValidator(_currency),
-    WithJsonSchema({"type": "string", "enum": list(CURRENCIES), "description": "ISO 4217 code"}),
-]
-Text = Annotated[str, text(500)]
-TrackingNumber = Annotated[str, text(100)]
-
-
-def _a_json_number(value: Any) -> Any:
-    # A JSON integer, or a number with no fractional part (JSON Schema's `integer` takes 2.0):
-    # never a string ("2") nor a boolean, which pydantic alone would turn into one.
-    if isinstance(value, str | bool):
-        raise ValueError("must be a JSON integer")
-    return value
-
-
-Quantity = Annotated[int, Field(gt=0, le=MAX_QUANTITY), BeforeValidator(_a_json_number)]
-
-
-class Contract(BaseModel):
-    """Base of every contract model: immutable, strict about unknown fields."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class OrderLine(Contract):
-    sku: Sku
-    name: Name
-    quantity: Quantity
-    unit_price: Money
-
-
-class ShippingAddress(Contract):
-    line1: Text
-    city: Name
-    postal_code: Annotated[str, text(20)]
-    country: Annotated[str, text(56)]
-
-
-class DomainEvent(Contract):
-    """An event's data; the envelope (ids, versions, positions, times) travels beside it."""
-
-    stream_type: ClassVar[StreamType]
-    schema_version: ClassVar[int] = 1
-
-    @classmethod
-    def event_type(cls) -> str:
-        return cls.__name__
+from shared.contracts.stock import (
+    StockAdjusted as StockAdjusted,
+    StockEvent as StockEvent,
+    StockReceived as StockReceived,
+    StockReleased as StockReleased,
+    StockReservationRefused as StockReservationRefused,
+    StockReserved as StockReserved,
+    StockShippedOut as StockShippedOut,
+)
 
 
 class CustomerRegistered(DomainEvent):
@@ -135,6 +75,9 @@ class OrderPlaced(DomainEvent):
     shipping_address: ShippingAddress
     currency: Currency
     total: Money
+    # The SKUs of its lines whose stock is tracked, at placement: their stock is reserved
+    # before the order can be confirmed. Empty (and absent before stock existed): none.
+    tracked: Annotated[list[Sku], Field(max_length=500)] = []
 
 
 class OrderItemAdded(DomainEvent):
@@ -143,6 +86,8 @@ class OrderItemAdded(DomainEvent):
     name: Name
     quantity: Quantity
     unit_price: Money
+    # The SKU's stock is tracked: it is reserved before the order can be confirmed.
+    tracked: bool = False
 
 
 class OrderItemRemoved(DomainEvent):
@@ -166,6 +111,21 @@ class OrderCancelled(DomainEvent):
     reason: Text
 
 
+class OrderStockReserved(DomainEvent):
+    """Every tracked line of the order is reserved (by the fulfilment process)."""
+
+    stream_type: ClassVar[StreamType] = ORDER
+    skus: Annotated[list[Sku], Field(min_length=1, max_length=500)]
+
+
+class OrderRejected(DomainEvent):
+    """The order could not be fulfilled (terminal); `skus` are the lines that were short."""
+
+    stream_type: ClassVar[StreamType] = ORDER
+    reason: Literal["out_of_stock"]
+    skus: Annotated[list[Sku], Field(min_length=1, max_length=500)]
+
+
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.event_type(): cls
     for cls in (
@@ -178,6 +138,14 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         OrderConfirmed,
         OrderShipped,
         OrderCancelled,
+        OrderStockReserved,
+        OrderRejected,
+        StockReceived,
+        StockAdjusted,
+        StockReserved,
+        StockReservationRefused,
+        StockReleased,
+        StockShippedOut,
     )
 }
 
@@ -191,3 +159,11 @@ ORDER_ITEM_REMOVED: Final = OrderItemRemoved.event_type()
 ORDER_CONFIRMED: Final = OrderConfirmed.event_type()
 ORDER_SHIPPED: Final = OrderShipped.event_type()
 ORDER_CANCELLED: Final = OrderCancelled.event_type()
+ORDER_STOCK_RESERVED: Final = OrderStockReserved.event_type()
+ORDER_REJECTED: Final = OrderRejected.event_type()
+STOCK_RECEIVED: Final = StockReceived.event_type()
+STOCK_ADJUSTED: Final = StockAdjusted.event_type()
+STOCK_RESERVED: Final = StockReserved.event_type()
+STOCK_RESERVATION_REFUSED: Final = StockReservationRefused.event_type()
+STOCK_RELEASED: Final = StockReleased.event_type()
+STOCK_SHIPPED_OUT: Final = StockShippedOut.event_type()

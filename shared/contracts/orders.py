@@ -9,12 +9,22 @@ from shared.contracts.money import quantize
 
 
 class OrderStatus(StrEnum):
-    """The states of an order: placed -> confirmed -> shipped, or cancelled."""
+    """The states of an order: placed -> confirmed -> shipped, or cancelled; or rejected (its
+    stock could not be reserved)."""
 
     PLACED = "placed"
     CONFIRMED = "confirmed"
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+class StockState(StrEnum):
+    """An order's stock: none of its lines tracked, reservations awaited, or all reserved."""
+
+    NOT_TRACKED = "not_tracked"
+    PENDING = "pending"
+    RESERVED = "reserved"
 
 
 def line_total(quantity: int, unit_price: Decimal) -> Decimal:

@@ -51,6 +51,7 @@ class BaseServiceSettings(BaseSettings):
     cors_allow_origins: Annotated[list[str], NoDecode] = []
     customers_topic: str = "customers.events"
     orders_topic: str = "orders.events"
+    stock_topic: str = "stock.events"
 
     @field_validator("cors_allow_origins", mode="before")
     @classmethod
@@ -99,7 +100,11 @@ class BaseServiceSettings(BaseSettings):
 
     def topic_for(self, stream_type: str) -> str:
         """The Kafka topic that carries the events of one stream type."""
-        topics = {"customer": self.customers_topic, "order": self.orders_topic}
+        topics = {
+            "customer": self.customers_topic,
+            "order": self.orders_topic,
+            "stock": self.stock_topic,
+        }
         return topics[stream_type]
 
 

@@ -25,8 +25,17 @@ from shared.contracts.money import format_money
 from shared.contracts.orders import OrderStatus
 
 from . import groups
-from .base import Doc, Event, Heal, Outcome, Store, StreamFold, dec, fold_with_healing
-from .base import stream_ids as _ids
+from .base import (
+    Doc,
+    Event,
+    Heal,
+    Outcome,
+    Store,
+    StreamFold,
+    dec,
+    fold_with_healing,
+    stream_ids as _ids,
+)
 from .lines import LINE_EVENTS, Lines
 from .rollup import Rollup, Rollups, Tally
 

@@ -19,8 +19,16 @@ from shared.contracts.events import (
 from shared.contracts.money import format_money
 from shared.contracts.orders import OrderStatus, line_total, order_total
 
-from .base import Doc, Event, Heal, Outcome, Store, StreamFold, fold_with_healing
-from .base import stream_ids as _ids
+from .base import (
+    Doc,
+    Event,
+    Heal,
+    Outcome,
+    Store,
+    StreamFold,
+    fold_with_healing,
+    stream_ids as _ids,
+)
 from .lines import LINE_EVENTS, Lines
 from .rollup import Rollups
 

@@ -23,8 +23,16 @@ from shared.contracts.money import format_money
 from shared.contracts.orders import line_total
 
 from . import groups
-from .base import Doc, Event, Heal, Outcome, Store, StreamFold, fold_with_healing
-from .base import stream_ids as _ids
+from .base import (
+    Doc,
+    Event,
+    Heal,
+    Outcome,
+    Store,
+    StreamFold,
+    fold_with_healing,
+    stream_ids as _ids,
+)
 from .lines import LINE_EVENTS, Lines
 from .rollup import Amount, Key, Rollup, Rollups, Tally, add
 
