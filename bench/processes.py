@@ -80,6 +80,7 @@ def start_write(
         "RELAY_ENABLED": "true" if relay else "false",
         "CUSTOMERS_TOPIC": f"bench.customers.{suffix}",
         "ORDERS_TOPIC": f"bench.orders.{suffix}",
+        "STOCK_TOPIC": f"bench.stock.{suffix}",
         "RELAY_MARKER_TOPIC": f"bench.marker.{suffix}",
         **stack.auth_env(),
     }
@@ -96,7 +97,7 @@ def start_write(
 def start_read(stack: Stack, write: Service) -> Service:
     """The read service on the write service's topics, with a database and groups of its own."""
     port, suffix = free_port(), uuid.uuid4().hex[:8]
-    keep = (*SHARED_WITH_READ, "ORDERS_TOPIC")
+    keep = (*SHARED_WITH_READ, "ORDERS_TOPIC", "STOCK_TOPIC")
     env = {key: write.env[key] for key in keep if key in write.env}
     env |= {
         "MONGODB_URL": stack.url("mongo"),

@@ -44,6 +44,7 @@ def write_env(postgres: Any, kafka: Any, issuer: LocalIssuer) -> dict[str, str]:
         "KAFKA_ENABLE_IDEMPOTENCE": "false" if kafka.kind == "embedded" else "true",
         "CUSTOMERS_TOPIC": f"customers.{suffix}",
         "ORDERS_TOPIC": f"orders.{suffix}",
+        "STOCK_TOPIC": f"stock.{suffix}",
         "RELAY_MARKER_TOPIC": f"marker.{suffix}",
         "WRITE_PORT": str(free_port()),
         "RELAY_POLL_SECONDS": "0.2",

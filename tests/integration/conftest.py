@@ -32,6 +32,7 @@ def write_settings(pg_database: str, kafka: Any) -> WriteSettings:
         kafka_enable_idempotence=kafka.kind != "embedded",
         customers_topic=f"customers.{suffix}",
         orders_topic=f"orders.{suffix}",
+        stock_topic=f"stock.{suffix}",
         relay_marker_topic=f"marker.{suffix}",
         kafka_partitions=3,
         relay_poll_seconds=0.2,

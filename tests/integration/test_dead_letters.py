@@ -107,6 +107,7 @@ async def service(
         kafka_bootstrap_servers=kafka.url,
         customers_topic=topics.customers,
         orders_topic=topics.orders,
+        stock_topic=f"stock.{suffix}",
         consumer_group_prefix=f"dl-{suffix}",
         kafka_session_timeout_ms=6000,  # the dev broker delays joins by half of it
         lag_poll_seconds=0.5,

@@ -86,6 +86,7 @@ def tls_settings(bootstrap: str, cafile: Path | None) -> WriteSettings:
         kafka_request_timeout_ms=3000,
         customers_topic=f"customers.{suffix}",
         orders_topic=f"orders.{suffix}",
+        stock_topic=f"stock.{suffix}",
         relay_marker_topic=f"marker.{suffix}",
     )
 

@@ -46,6 +46,7 @@ async def test_a_consumer_at_rest_fetches_with_the_longer_wait_and_misses_nothin
         kafka_bootstrap_servers=kafka.url,
         customers_topic=customers,
         orders_topic=orders,
+        stock_topic=f"stock.{suffix}",
         consumer_group_prefix=f"rest-{suffix}",
         kafka_session_timeout_ms=6000,
         kafka_fetch_max_wait_ms=USUAL_MS,

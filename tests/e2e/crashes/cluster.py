@@ -95,6 +95,7 @@ class Cluster:
             "KAFKA_ENABLE_IDEMPOTENCE": "false" if kafka.kind == "embedded" else "true",
             "CUSTOMERS_TOPIC": f"customers.{suffix}",
             "ORDERS_TOPIC": f"orders.{suffix}",
+            "STOCK_TOPIC": f"stock.{suffix}",
             "RELAY_MARKER_TOPIC": f"marker.{suffix}",
             "KAFKA_PARTITIONS": "3",
             "RELAY_POLL_SECONDS": "0.2",
