@@ -22,8 +22,11 @@ from .fulfilment_work import (
     translated,
 )
 
-# An arbitrary constant naming the process's leadership among the database's advisory locks.
+# Arbitrary constants naming, among the database's advisory locks, the process's leadership
+# and its batches (one at a time: should two replicas ever both think they lead, the second
+# batch waits for the first to commit, then finds its work done, instead of racing it).
 FULFILMENT_LOCK = 7_201_003
+BATCH_LOCK = 7_201_004
 CHECKPOINT = "fulfilment"
 
 _LAG = """
@@ -61,7 +64,7 @@ class PostgresFulfilmentStore:
         """A batch's transaction; committed (with a NOTIFY when it appended: the relay
         publishes what the process wrote) when the block ends."""
         async with translated(), self._pool.acquire() as conn, conn.transaction():
-            now = await conn.fetchval("SELECT now()")
+            now = await conn.fetchval("SELECT now() FROM pg_advisory_xact_lock($1)", BATCH_LOCK)
             work = PostgresFulfilmentWork(conn, now, self._serializer, self._checkpoint_name)
             yield work
             if work.appended:

@@ -2,9 +2,10 @@
 savepoint per instance, the database's clock, and the process's reads and writes in it."""
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -17,7 +18,7 @@ from ..application.fulfilment.ports import Awaiting, History, InstanceRecord, Lo
 from ..application.ports import Refused, Unavailable
 from ..domain.errors import ConcurrencyError
 from ..domain.fulfilment import Instance
-from .event_log import UNREACHABLE, postgres_call
+from .event_log import UNREACHABLE
 from .migrations import Conn
 
 _RECORDED = """position, transaction_id::text::bigint AS transaction_id, event_id, stream_type,
@@ -70,19 +71,39 @@ INSERT INTO relay_checkpoints (name, transaction_id, position) VALUES ($1, $2::t
 ON CONFLICT (name) DO UPDATE SET transaction_id = excluded.transaction_id,
     position = excluded.position, updated_at = now()
 """
-# Another writer got there first: the version taken, or a lock cycle PostgreSQL broke.
+# Another writer got there first: a lock cycle PostgreSQL broke (or a version taken, below).
 _LOST_RACE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @contextlib.asynccontextmanager
 async def translated() -> AsyncIterator[None]:
-    """The driver's failures in the application's terms, for a block (see postgres_call)."""
+    """The driver's failures in the application's terms, for a block: a lost race is a
+    ConcurrencyError, the rest as postgres_call has them (Unavailable, Refused)."""
     try:
         yield
+    except asyncpg.UniqueViolationError as exc:
+        if getattr(exc, "constraint_name", None) != "events_stream_version":
+            raise Refused(f"{type(exc).__name__}: {exc}") from exc
+        raise ConcurrencyError("the stream moved on: version already taken") from None
+    except _LOST_RACE as exc:
+        raise ConcurrencyError(f"lost a race: {type(exc).__name__}") from None
     except UNREACHABLE as exc:
         raise Unavailable(exc) from exc
     except asyncpg.PostgresError as exc:
         raise Refused(f"{type(exc).__name__}: {exc}") from exc
+
+
+def in_terms(method: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """`translated` around an async method or function."""
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        async with translated():
+            return await method(*args, **kwargs)
+
+    return call
 
 
 class PostgresFulfilmentWork:
@@ -101,7 +122,7 @@ class PostgresFulfilmentWork:
     def now(self) -> datetime:
         return self._now
 
-    @postgres_call
+    @in_terms
     async def order_events(self, after: Cursor, limit: int) -> LogBatch:
         rows = await self._conn.fetch(
             _ORDER_EVENTS, str(after.transaction_id), after.position, limit
@@ -112,12 +133,12 @@ class PostgresFulfilmentWork:
         head = [Cursor(r["head_tx"], r["head_position"]) for r in rows[:1]]
         return LogBatch(events, max([after, *head, *(e.cursor for e in events[-1:])]))
 
-    @postgres_call
+    @in_terms
     async def awaiting(self, limit: int) -> list[Awaiting]:
         rows = await self._conn.fetch(_AWAITING, limit)
         return [Awaiting(order_id=r["order_id"], woken=r["woken"]) for r in rows]
 
-    @postgres_call
+    @in_terms
     async def states(self, order_ids: Sequence[UUID]) -> dict[UUID, str]:
         rows = await self._conn.fetch(
             "SELECT order_id, state FROM fulfilment_instances WHERE order_id = ANY($1::uuid[])",
@@ -130,7 +151,7 @@ class PostgresFulfilmentWork:
         async with translated(), self._conn.transaction():
             yield
 
-    @postgres_call
+    @in_terms
     async def instance(self, order_id: UUID) -> InstanceRecord | None:
         row = await self._conn.fetchrow(
             f"SELECT {INSTANCE_COLUMNS} FROM fulfilment_instances WHERE order_id = $1 FOR UPDATE",
@@ -138,7 +159,7 @@ class PostgresFulfilmentWork:
         )
         return None if row is None else record_of(row)
 
-    @postgres_call
+    @in_terms
     async def load(self, stream_id: UUID, after_version: int = 0) -> History:
         rows = await self._conn.fetch(
             "SELECT stream_type, event_id, event_type, schema_version, data, metadata"
@@ -177,24 +198,24 @@ class PostgresFulfilmentWork:
         )
         self.appended = True
 
-    @postgres_call
+    @in_terms
     async def save(self, instance: Instance) -> None:
         args = (False, instance.attempts, instance.error, True)
         await self._conn.execute(_UPSERT, *_columns(instance), *args)
 
-    @postgres_call
+    @in_terms
     async def failed(self, instance: Instance, *, error: str) -> None:
         args = (instance.state == "active", instance.attempts, error, False)
         await self._conn.execute(_UPSERT, *_columns(instance), *args)
 
-    @postgres_call
+    @in_terms
     async def save_checkpoint(self, cursor: Cursor) -> None:
         await self._conn.execute(
             _SAVE_CHECKPOINT, self._checkpoint_name, str(cursor.transaction_id), cursor.position
         )
 
 
-@postgres_call
+@in_terms
 async def insert_events(
     conn: Conn,
     serializer: EventSerializer,
@@ -211,26 +232,17 @@ async def insert_events(
         return
     n = len(events)
     meta = metadata.model_dump(mode="json", exclude_none=True)
-    try:
-        await conn.execute(
-            _INSERT,
-            [uuid4() for _ in events],
-            [stream_type] * n,
-            [stream_id] * n,
-            list(range(expected_version + 1, expected_version + n + 1)),
-            [e.event_type() for e in events],
-            [e.schema_version for e in events],
-            [serializer.to_data(e) for e in events],
-            [meta] * n,
-        )
-    except asyncpg.UniqueViolationError as exc:
-        if getattr(exc, "constraint_name", None) != "events_stream_version":
-            raise
-        raise ConcurrencyError(
-            f"stream {stream_id} moved past version {expected_version}"
-        ) from None
-    except _LOST_RACE as exc:
-        raise ConcurrencyError(f"stream {stream_id}: {type(exc).__name__}") from None
+    await conn.execute(
+        _INSERT,
+        [uuid4() for _ in events],
+        [stream_type] * n,
+        [stream_id] * n,
+        list(range(expected_version + 1, expected_version + n + 1)),
+        [e.event_type() for e in events],
+        [e.schema_version for e in events],
+        [serializer.to_data(e) for e in events],
+        [meta] * n,
+    )
 
 
 def _columns(instance: Instance) -> tuple[Any, ...]:

@@ -123,14 +123,20 @@ class Batches:
         attempts = instance.attempts + 1
         if attempts < MAX_ATTEMPTS:
             log.warning(
-                "fulfilment attempt failed",
+                "fulfilment attempt %d failed for order %s: %s",
+                attempts,
+                trigger.order_id,
+                reason,
                 extra={"order_id": str(trigger.order_id), "attempts": attempts, "error": reason},
             )
             await work.failed(replace(instance, attempts=attempts), error=reason)
             return
         instance = await self._suspend(work, trigger, instance, attempts, reason)
         log.error(
-            "fulfilment instance suspended",
+            "fulfilment instance of order %s suspended after %d attempts: %s",
+            trigger.order_id,
+            attempts,
+            reason,
             extra={"order_id": str(trigger.order_id), "attempts": attempts, "error": reason},
         )
         await work.failed(instance, error=reason)

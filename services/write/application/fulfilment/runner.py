@@ -90,8 +90,9 @@ class Fulfilment:
         return result
 
     async def catch_up(self) -> None:
-        """Batches until one finds nothing left in the log."""
-        while (await self.step()).events == self._pace.batch_size:
+        """Batches until one finds no order event left in the log (the process's own appends
+        to orders included)."""
+        while (await self.step()).events:
             pass
 
     def forget_position(self) -> None:
