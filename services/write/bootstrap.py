@@ -11,10 +11,12 @@ from typing import Literal
 from .adapters.kafka import KafkaPublisher
 from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
+from .adapters.process_queries import PostgresProcessQueries
 from .adapters.prometheus import PrometheusExposition, PrometheusRelayObserver
 from .adapters.relay_support import PostgresCheckpoints, PostgresLeadership
 from .application.handlers import CommandHandlers
 from .application.ports import BrokerPublisher, EventFeed, EventLogReader, MetricsExposition
+from .application.processes import ProcessQueries
 from .application.relay import RelayPace, RelayRunner, RelayStatus
 from .settings import WriteSettings
 
@@ -29,6 +31,8 @@ class WriteService:
         self._settings = settings
         self.handlers = CommandHandlers(store, max_attempts=settings.command_attempts)
         self.log: EventLogReader = store
+        stuck = settings.fulfilment_stuck_seconds
+        self.processes: ProcessQueries = PostgresProcessQueries(store.pool, stuck_seconds=stuck)
         self.metrics: MetricsExposition = PrometheusExposition(store.max_position)
         self.relay_status = RelayStatus()
         self._store = store

@@ -24,6 +24,9 @@ class WriteSettings(BaseServiceSettings):
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_request_timeout_ms: int = Field(default=10_000, ge=1000)
     event_source: str = "/ordering/write-service"
+    # An active instance of the fulfilment process that has not progressed for this long while
+    # its order has newer events is listed (and counted) as stuck.
+    fulfilment_stuck_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
     @property
     def dsn(self) -> str:
