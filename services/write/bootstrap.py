@@ -13,6 +13,7 @@ from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
 from .adapters.process_queries import PostgresProcessQueries
 from .adapters.prometheus import PrometheusExposition, PrometheusRelayObserver
+from .adapters.prometheus_process import instances_by_state
 from .adapters.relay_support import PostgresCheckpoints, PostgresLeadership
 from .application.handlers import CommandHandlers
 from .application.ports import BrokerPublisher, EventFeed, EventLogReader, MetricsExposition
@@ -33,7 +34,9 @@ class WriteService:
         self.log: EventLogReader = store
         stuck = settings.fulfilment_stuck_seconds
         self.processes: ProcessQueries = PostgresProcessQueries(store.pool, stuck_seconds=stuck)
-        self.metrics: MetricsExposition = PrometheusExposition(store.max_position)
+        self.metrics: MetricsExposition = PrometheusExposition(
+            store.max_position, readings=[instances_by_state(self.processes)]
+        )
         self.relay_status = RelayStatus()
         self._store = store
         self._relay: asyncio.Task[None] | None = None
