@@ -14,7 +14,7 @@ from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
 from .adapters.process_queries import PostgresProcessQueries
 from .adapters.prometheus import PrometheusExposition, PrometheusRelayObserver
-from .adapters.prometheus_process import instances_by_state
+from .adapters.prometheus_process import PrometheusFulfilmentObserver, instances_by_state
 from .adapters.relay_support import PostgresCheckpoints, PostgresLeadership
 from .application.fulfilment.ports import FulfilmentInstances, FulfilmentObserver
 from .application.fulfilment.runner import FulfilmentPace, FulfilmentRunner
@@ -90,7 +90,7 @@ async def bootstrap(settings: WriteSettings | None = None) -> WriteService:
     if settings.relay_enabled:
         service.start_relay()
     if settings.fulfilment_enabled:
-        service.start_fulfilment()
+        service.start_fulfilment(PrometheusFulfilmentObserver())
     return service
 
 
