@@ -65,6 +65,7 @@ def secured_routes(customer_id: str, order_id: str) -> dict[str, Route]:
         "/events/head": ("GET", "/events/head", None),
         "/processes": ("GET", "/processes", None),
         "/processes/{order_id}": ("GET", f"/processes/{order_id}", None),
+        "/processes/{order_id}/retry": ("POST", f"/processes/{order_id}/retry", None),
     }
 
 

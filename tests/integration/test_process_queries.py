@@ -129,6 +129,9 @@ async def test_instances_are_listed_by_state_newest_first(
         "Refused: boom",
     )
     assert active.items[0].reservations == {"A-1": 2}
+    alone = await queries.find(suspended)
+    assert alone is not None and alone == found
+    assert await queries.find(uuid4()) is None
     completed = await queries.list(state=ProcessState.COMPLETED, limit=10)
     assert [(p.order_id, p.stage) for p in completed.items] == [(done, "shipped")]
     counts = await queries.count_by_state()

@@ -17,6 +17,7 @@ from services.write.application.processes import (
     ProcessDetail,
     ProcessPage,
     ProcessState,
+    ProcessSummary,
 )
 
 
@@ -33,6 +34,9 @@ class FakeProcessQueries:
         return ProcessPage([], None)
 
     async def get(self, order_id: UUID) -> ProcessDetail | None:
+        return None
+
+    async def find(self, order_id: UUID) -> ProcessSummary | None:
         return None
 
     async def count_by_state(self) -> dict[ProcessState, int]:

@@ -97,6 +97,11 @@ class PostgresProcessQueries:
         )
 
     @postgres_call
+    async def find(self, order_id: UUID) -> ProcessSummary | None:
+        row = await self._pool.fetchrow(_INSTANCE, self._stuck_seconds, order_id)
+        return None if row is None else _summary(row)
+
+    @postgres_call
     async def count_by_state(self) -> dict[ProcessState, int]:
         rows = await self._pool.fetch(_COUNT, self._stuck_seconds)
         counts = dict.fromkeys(ProcessState, 0)

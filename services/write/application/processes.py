@@ -116,6 +116,10 @@ class ProcessQueries(Protocol):
         """The order's instance with its timeline; None when the order has none."""
         ...
 
+    async def find(self, order_id: UUID) -> ProcessSummary | None:
+        """The order's instance alone; None when the order has none."""
+        ...
+
     async def count_by_state(self) -> dict[ProcessState, int]:
         """How many instances are in each state (stuck ones are counted as active too)."""
         ...
