@@ -161,8 +161,12 @@ class Rebuild(BaseModel):
     finished_at: datetime | None = None
 
 
+# The projections' names (services/read/projections/__init__.py lists them in this order).
+ProjectionName = Literal["order_details", "customers", "sales", "stock"]
+
+
 class ProjectionStatus(Answer):
-    name: Literal["order_details", "customers", "sales"]
+    name: ProjectionName
     state: Literal["live", "rebuilding"]
     paused: bool = Field(description="paused by an operator (every replica)")
     healthy: bool
