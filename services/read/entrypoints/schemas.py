@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.events import Currency, Email
+from shared.contracts.events import SKU_PATTERN, Currency, Email
 from shared.contracts.money import AMOUNT_PATTERN
 from shared.plumbing.http import problem_responses
 
@@ -142,6 +142,22 @@ class TopProducts(Answer):
     products: list[ProductSales]
     start: date = Field(alias="from")
     end: date = Field(alias="to")
+
+
+class StockItem(Answer):
+    """A tracked SKU's units: on hand, held for orders (reserved), and free to reserve
+    (available: on hand less reserved)."""
+
+    sku: Annotated[str, Field(pattern=SKU_PATTERN, max_length=64)]
+    on_hand: Count
+    reserved: Count
+    available: Count
+    version: Annotated[int, Field(ge=1)]
+
+
+class StockPage(Answer):
+    items: list[StockItem]
+    next_cursor: str | None = Field(description="pass it as `cursor` for the next page")
 
 
 class Rebuild(BaseModel):
