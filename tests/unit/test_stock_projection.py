@@ -1,17 +1,27 @@
 """The stock projection's folds, and what stock and fulfilment change in the order projections:
 events built from the contracts, folded as the projections fold them."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, get_args
 from uuid import UUID, uuid4
 
 import pytest
 
 from services.read.entrypoints.schemas import ProjectionName
-from services.read.projections import PROJECTIONS, stock
+from services.read.projections import PROJECTIONS, customers, order_details, sales, stock
 from services.read.projections.base import Docs, Event, Gap, fold_events
+from services.read.queries.orders import public
 from shared.contracts.events import (
     DomainEvent,
+    OrderItemAdded,
+    OrderItemRemoved,
+    OrderLine,
+    OrderPlaced,
+    OrderRejected,
+    OrderStockReserved,
+    ShippingAddress,
     StockAdjusted,
     StockReceived,
     StockReleased,
@@ -20,6 +30,7 @@ from shared.contracts.events import (
     StockShippedOut,
     stock_stream_id,
 )
+from tests.sales_days import day_document
 
 AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 SKU = "APL-1"
@@ -125,3 +136,129 @@ def test_events_of_other_streams_make_no_stock_document() -> None:
         for e, t in zip(history, ("order", "customer"), strict=False)
     ]
     assert fold(stock.FOLDS, others).changed == {}
+
+
+# -- what stock changes in the order projections ------------------------------------------------
+
+CUSTOMER = str(uuid4())
+ORDER_ID = str(ORDER)
+ADDRESS = ShippingAddress(line1="1 Quay St", city="Lyon", postal_code="69001", country="FR")
+
+
+def line(sku: str, quantity: int = 1, price: str = "2.50") -> OrderLine:
+    return OrderLine(sku=sku, name=sku.title(), quantity=quantity, unit_price=Decimal(price))
+
+
+def order(
+    *steps: DomainEvent, tracked: tuple[str, ...] = (), actor: str | None = None
+) -> list[Event]:
+    """An order of A (1 at 2.50) and B (2 at 2.50), placed with `tracked`, then `steps`."""
+    lines = [line("A"), line("B", 2)]
+    placed = OrderPlaced(
+        customer_id=CUSTOMER,
+        items=lines,
+        shipping_address=ADDRESS,
+        currency="EUR",
+        total=Decimal("7.50"),
+        tracked=list(tracked),
+    )
+    return [recorded(ORDER_ID, n, e, actor) for n, e in enumerate([placed, *steps], 1)]
+
+
+def details(events: list[Event]) -> dict[str, Any]:
+    doc = fold(order_details.FOLDS, events).get("main", ORDER_ID)
+    assert doc is not None
+    return doc
+
+
+def stock_state(events: list[Event]) -> str | None:
+    shown = details(events).get("stock")
+    return None if shown is None else str(shown["state"])
+
+
+def test_an_order_without_tracked_lines_is_the_document_it_always_was() -> None:
+    """No `stock`, no `rejection`, no hidden field, and added items without `tracked`."""
+    events = order(OrderItemAdded(sku="C", name="C", quantity=1, unit_price=Decimal("1.00")))
+    assert events[1].data["tracked"] is False  # as the contract serializes it now
+    before = [Event(**{**e.__dict__, "data": _without_tracked(e.data)}) for e in events]
+    assert details(events) == details(before)
+    assert set(details(events)) == set(details(order())) == FIRST_VERSION_FIELDS
+    assert [set(item) for item in details(events)["items"]] == [set(LINE)] * 3
+
+
+FIRST_VERSION_FIELDS = {
+    "_id", "order_id", "version", "customer_id", "customer_name", "customer_email",
+    "customer_version", "currency", "items", "shipping_address", "carrier", "tracking_number",
+    "cancel_reason", "placed_at", "status_history", "status", "updated_at", "total",
+    "item_count",
+}  # fmt: skip
+LINE = ("sku", "name", "quantity", "unit_price", "line_total")
+
+
+def _without_tracked(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "tracked"}
+
+
+def added(sku: str, *, tracked: bool) -> OrderItemAdded:
+    return OrderItemAdded(
+        sku=sku, name=sku, quantity=1, unit_price=Decimal("1.00"), tracked=tracked
+    )
+
+
+def test_an_orders_stock_is_pending_until_every_tracked_line_is_reserved() -> None:
+    reserved = OrderStockReserved(skus=["A"])
+    assert stock_state(order(tracked=("A",))) == "pending"
+    assert stock_state(order(reserved, tracked=("A",))) == "reserved"
+    # a tracked item added asks for stock again; an untracked one changes nothing
+    assert stock_state(order(reserved, added("C", tracked=True), tracked=("A",))) == "pending"
+    assert stock_state(order(reserved, added("C", tracked=False), tracked=("A",))) == "reserved"
+    # an order placed untracked becomes tracked with its first tracked item
+    assert stock_state(order(added("C", tracked=True))) == "pending"
+    assert "_tracked" not in public(details(order(tracked=("A",))))
+
+
+def test_removing_the_last_tracked_line_leaves_an_order_not_tracked() -> None:
+    steps: list[DomainEvent] = [added("C", tracked=True), OrderItemRemoved(sku="A", quantity=1)]
+    assert stock_state(order(*steps, tracked=("A",))) == "pending"  # C is still tracked
+    steps += [added("D", tracked=False), OrderItemRemoved(sku="D", quantity=1)]
+    assert stock_state(order(*steps, tracked=("A",))) == "pending"  # D never was
+    steps.append(OrderItemRemoved(sku="C", quantity=1))
+    assert stock_state(order(*steps, tracked=("A",))) == "not_tracked"  # B alone is left
+    steps.append(added("A", tracked=True))
+    assert stock_state(order(*steps, tracked=("A",))) == "pending"
+
+
+def test_a_rejected_order_says_why_who_rejected_it_and_which_skus_were_short() -> None:
+    events = order(OrderRejected(reason="out_of_stock", skus=["B"]), tracked=("A", "B"))
+    events[1] = replace(events[1], actor="process:fulfilment")
+    doc = details(events)
+    assert doc["status"] == "rejected"
+    assert doc["rejection"] == {"reason": "out_of_stock", "skus": ["B"]}
+    assert [(h["status"], h["version"], h.get("by")) for h in doc["status_history"]] == [
+        ("placed", 1, None),
+        ("rejected", 2, "process:fulfilment"),
+    ]
+    assert doc["stock"] == {"state": "pending"}  # never reserved
+    assert (doc["total"], doc["item_count"], doc["version"]) == ("7.50", 3, 2)
+
+
+def test_a_rejected_order_counts_for_its_customer_but_adds_no_value() -> None:
+    kept = fold(customers.FOLDS, order(tracked=("A",))).get("orders", ORDER_ID)
+    rejected = order(OrderRejected(reason="out_of_stock", skus=["A"]), tracked=("A",))
+    gone = fold(customers.FOLDS, rejected).get("orders", ORDER_ID)
+    assert kept is not None and gone is not None and gone["status"] == "rejected"
+    assert customers.totals([kept, {**gone, "_id": "o-2"}]) == (2, "7.50")
+    assert customers.contribution(gone) == {customers.COUNT: 1}
+
+
+def test_a_rejected_order_counts_on_its_day_as_a_cancelled_one() -> None:
+    kept = fold(sales.FOLDS, order(tracked=("A",))).get("orders", ORDER_ID)
+    rejected = order(OrderRejected(reason="out_of_stock", skus=["A"]), tracked=("A",))
+    gone = fold(sales.FOLDS, rejected).get("orders", ORDER_ID)
+    assert kept is not None and gone is not None
+    day = day_document("2026-11-22", [kept, {**gone, "_id": "o-2"}])
+    assert (day["orders_placed"], day["orders_cancelled"], day["units"]) == (2, 1, 3)
+    assert (day["revenue"], day["average_order_value"]) == ("7.50", "7.50")
+    assert [p["sku"] for p in day["products"]] == ["A", "B"]
+    alone = day_document("2026-11-22", [gone])
+    assert (alone["orders_cancelled"], alone["revenue"], alone["products"]) == (1, "0.00", [])

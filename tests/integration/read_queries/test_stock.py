@@ -4,7 +4,7 @@ order: over documents the stock projection wrote into a real MongoDB, from stock
 import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import uuid4
 
 import httpx
@@ -20,6 +20,7 @@ from shared.contracts.events import StockEvent, StockReceived, StockReserved, st
 from shared.plumbing.http import PROBLEM_JSON
 from tests.integration.read_queries.live_side import FakeLiveSide, customer
 from tests.integration.read_queries.test_customers import assert_revalidated
+from tests.openapi import assert_documented
 
 pytestmark = pytest.mark.integration
 
@@ -64,10 +65,13 @@ async def stocked(read: FakeLiveSide) -> AsyncIterator[Stocked]:
     await read.db[Collections("stock", 1).main].delete_many({})
 
 
-async def test_a_skus_stock_is_its_levels(api: httpx.AsyncClient, stocked: Stocked) -> None:
+async def test_a_skus_stock_is_its_levels(
+    api: httpx.AsyncClient, stocked: Stocked, openapi: dict[str, Any]
+) -> None:
     await stocked("APL.green~1", 12, 5)
     response = await api.get("/stock/APL.green~1")
     assert response.status_code == 200, response.text
+    assert_documented(openapi, "/stock/{sku}", "get", response)
     assert response.json() == {
         "sku": "APL.green~1", "on_hand": 12, "reserved": 5, "available": 7, "version": 2
     }  # fmt: skip
@@ -75,13 +79,13 @@ async def test_a_skus_stock_is_its_levels(api: httpx.AsyncClient, stocked: Stock
 
 
 async def test_a_sku_whose_stock_is_not_tracked_is_not_found(
-    api: httpx.AsyncClient, stocked: Stocked
+    api: httpx.AsyncClient, stocked: Stocked, openapi: dict[str, Any]
 ) -> None:
     await stocked("APL", 1)
     for sku in ("BRD", "apl"):  # SKUs are case-sensitive
         response = await api.get(f"/stock/{sku}", headers={"If-None-Match": "*"})
         assert response.status_code == 404, response.text
-        assert response.headers["content-type"] == PROBLEM_JSON
+        assert_documented(openapi, "/stock/{sku}", "get", response)
         assert response.json()["detail"] == f"no stock is tracked for SKU {sku}"
 
 
@@ -102,7 +106,7 @@ async def pages(api: httpx.AsyncClient, limit: int, **params: int) -> list[list[
 
 
 async def test_low_stock_is_the_skus_below_a_level_in_sku_order_page_by_page(
-    api: httpx.AsyncClient, stocked: Stocked
+    api: httpx.AsyncClient, stocked: Stocked, openapi: dict[str, Any]
 ) -> None:
     levels = {"b-2": (3, 0), "A-1": (10, 9), "c-3": (4, 2), "B-1": (9, 0), "a-1": (5, 5)}
     for sku, (on_hand, reserved) in levels.items():
@@ -113,6 +117,9 @@ async def test_low_stock_is_the_skus_below_a_level_in_sku_order_page_by_page(
     assert await pages(api, 3, available_below=1) == [["a-1"]]
     assert await pages(api, 2, available_below=0) == [[]]
     assert await pages(api, 2) == [["A-1", "B-1"], ["a-1", "b-2"], ["c-3"]]
+    response = await api.get("/stock", params={"available_below": 2, "limit": 1})
+    assert_documented(openapi, "/stock", "get", response)
+    assert response.json()["next_cursor"] is not None
     body = (await api.get("/stock", params={"available_below": 2})).json()
     assert body == {
         "items": [
