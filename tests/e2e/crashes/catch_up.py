@@ -24,7 +24,7 @@ from tests.read_side import (
     wait_caught_up,
 )
 
-PROJECTION_COLLECTION = re.compile(r"(order_details|customers|sales)_v\d+(_[a-z]+)?")
+PROJECTION_COLLECTION = re.compile(rf"({'|'.join(PROJECTIONS)})_v\d+(_[a-z]+)?")
 CATCH_UP_TIMEOUT = 180.0
 
 
