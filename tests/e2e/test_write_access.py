@@ -54,6 +54,12 @@ def secured_routes(customer_id: str, order_id: str) -> dict[str, Route]:
             {"carrier": "UPS", "tracking_number": "1Z9"},
         ),
         "/orders/{order_id}/cancel": ("POST", f"/orders/{order_id}/cancel", None),
+        "/stock/{sku}/receipts": ("POST", "/stock/SKU-1/receipts", {"quantity": 1}),
+        "/stock/{sku}/adjustments": (
+            "POST",
+            "/stock/SKU-1/adjustments",
+            {"quantity": 1, "reason": "count"},
+        ),
         "/streams/{stream_id}/events": ("GET", f"/streams/{order_id}/events", None),
         "/events": ("GET", "/events", None),
         "/events/head": ("GET", "/events/head", None),

@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -14,10 +14,11 @@ from services.write.application.ports import (
     PartialPublish,
     StoredResponse,
     StoredStream,
+    TrackingChanged,
 )
 from services.write.domain.errors import ConcurrencyError, DuplicateEmail
 from shared.contracts.envelope import START, Cursor, EventMetadata, RecordedEvent
-from shared.contracts.events import DomainEvent
+from shared.contracts.events import DomainEvent, stock_stream_id
 
 
 class FakeEventStore:
@@ -30,6 +31,7 @@ class FakeEventStore:
         self.position = 0
         self.conflicts_to_inject = 0
         self.appends = 0
+        self.tracking_queries = 0
 
     async def load(self, stream_id: UUID, after_version: int = 0) -> StoredStream:
         kind, events = self.streams.get(stream_id, (None, []))
@@ -47,11 +49,14 @@ class FakeEventStore:
         metadata: EventMetadata,
         email: EmailClaim | None = None,
         idempotency: IdempotencyRecord | None = None,
+        untracked: Sequence[UUID] = (),
     ) -> AppendResult:
         if self.conflicts_to_inject:
             self.conflicts_to_inject -= 1
             raise ConcurrencyError("injected")
         _, current = self.streams.get(stream_id, (stream_type, []))
+        if any(stream in self.streams for stream in untracked):  # checked first, as in SQL
+            raise TrackingChanged()
         if len(current) != expected_version:
             raise ConcurrencyError("version taken")
         if idempotency is not None and idempotency.key in self.responses:
@@ -75,6 +80,10 @@ class FakeEventStore:
 
     async def stream_type_of(self, stream_id: UUID) -> str | None:
         return self.streams[stream_id][0] if stream_id in self.streams else None
+
+    async def tracked_skus(self, skus: Collection[str]) -> set[str]:
+        self.tracking_queries += 1
+        return {sku for sku in skus if stock_stream_id(sku) in self.streams}
 
     async def find_response(self, key: str) -> StoredResponse | None:
         return self.responses.get(key)

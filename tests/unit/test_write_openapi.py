@@ -10,6 +10,7 @@ from services.write.entrypoints.app import create_app
 from services.write.entrypoints.deps import IF_MATCH_PATTERN, parse_if_match
 from services.write.entrypoints.problems import BadHeader
 from services.write.settings import WriteSettings
+from shared.contracts.events import SKU_PATTERN
 from shared.plumbing.http import PROBLEM_JSON
 
 AUTH = {401, 403}
@@ -28,6 +29,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("post", "/orders/{order_id}/confirm"): ("confirmOrder", COMMAND | {404, 413}),
     ("post", "/orders/{order_id}/ship"): ("shipOrder", COMMAND | {404, 413}),
     ("post", "/orders/{order_id}/cancel"): ("cancelOrder", COMMAND | {404, 413}),
+    ("post", "/stock/{sku}/receipts"): ("receiveStock", COMMAND | {413}),
+    ("post", "/stock/{sku}/adjustments"): ("adjustStock", COMMAND | {404, 413}),
     ("get", "/streams/{stream_id}/events"): ("getStreamEvents", {404, 422, 503} | AUTH),
     ("get", "/events"): ("getEvents", {422, 503} | AUTH),
     ("get", "/events/head"): ("getEventsHead", {503} | AUTH),
@@ -47,6 +50,8 @@ SECURITY: dict[str, tuple[str, bool]] = {
     "confirmOrder": ("ordering:command", False),
     "shipOrder": ("ordering:command", False),
     "cancelOrder": ("ordering:command", True),
+    "receiveStock": ("ordering:command", False),
+    "adjustStock": ("ordering:command", False),
     "getStreamEvents": ("ordering:events", False),
     "getEvents": ("ordering:events", False),
     "getEventsHead": ("ordering:events", False),
@@ -111,11 +116,29 @@ def test_metrics_need_ordering_operate_where_the_deployment_asks() -> None:
 def test_every_success_has_a_schema(document: dict[str, Any]) -> None:
     for (method, path), (operation_id, _) in OPERATIONS.items():
         responses = document["paths"][path][method]["responses"]
-        [success] = [status for status in responses if status.startswith("2")]
-        content = responses[success]["content"]
-        media = "text/plain" if path == "/metrics" else "application/json"
-        assert list(content) == [media], operation_id
-        assert content[media]["schema"] not in ({}, None), operation_id
+        successes = [status for status in responses if status.startswith("2")]
+        assert successes, operation_id
+        for success in successes:
+            content = responses[success]["content"]
+            media = "text/plain" if path == "/metrics" else "application/json"
+            assert list(content) == [media], operation_id
+            assert content[media]["schema"] not in ({}, None), operation_id
+
+
+def test_a_first_receipt_creates_and_later_ones_do_not(document: dict[str, Any]) -> None:
+    responses = document["paths"]["/stock/{sku}/receipts"]["post"]["responses"]
+    assert "Location" in responses["201"]["headers"]
+    assert "Location" not in responses["200"]["headers"]
+    sku = document["paths"]["/stock/{sku}/receipts"]["post"]["parameters"][0]
+    assert (sku["name"], sku["schema"]["pattern"]) == ("sku", SKU_PATTERN)
+
+
+def test_a_confirmation_says_when_to_retry_while_stock_is_pending(
+    document: dict[str, Any],
+) -> None:
+    conflict = document["paths"]["/orders/{order_id}/confirm"]["post"]["responses"]["409"]
+    assert "stock-pending" in conflict["description"]
+    assert conflict["headers"]["Retry-After"]["schema"] == {"type": "integer"}
 
 
 def links_of(document: dict[str, Any], path: str, status: str) -> dict[str, Any]:

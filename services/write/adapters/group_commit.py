@@ -1,7 +1,7 @@
 """How appends reach the database: queued, then committed in groups that share a transaction."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -27,6 +27,8 @@ class PendingAppend:
     data: list[str]
     email: EmailClaim | None
     idempotency: IdempotencyRecord | None
+    # The stock streams whose absence the append's decision assumed (SKUs taken as untracked).
+    untracked: Sequence[UUID] = ()
     done: "asyncio.Future[AppendResult]" = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )

@@ -54,6 +54,29 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE fulfilment_instances (
+            order_id       uuid PRIMARY KEY,
+            state          text NOT NULL CHECK (state IN ('active', 'suspended', 'completed')),
+            stage          text NOT NULL,
+            rules          integer NOT NULL,
+            version        integer NOT NULL,
+            reservations   jsonb NOT NULL DEFAULT '{}',
+            deadline_at    timestamptz NULL,
+            wake           boolean NOT NULL DEFAULT false,
+            attempts       integer NOT NULL DEFAULT 0,
+            error          text NULL,
+            started_at     timestamptz NOT NULL DEFAULT now(),
+            progressed_at  timestamptz NOT NULL DEFAULT now(),
+            updated_at     timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX fulfilment_instances_deadline ON fulfilment_instances (deadline_at)
+            WHERE state = 'active';
+        CREATE INDEX fulfilment_instances_state ON fulfilment_instances (state, updated_at);
+        """,
+    ),
 ]
 
 

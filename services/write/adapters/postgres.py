@@ -3,51 +3,38 @@ over the commit-ordered log (event_log) it reads.
 """
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
 from uuid import UUID, uuid4
 
 import asyncpg
 import orjson
 
 from shared.contracts.envelope import EventMetadata
-from shared.contracts.events import DomainEvent
+from shared.contracts.events import DomainEvent, stock_stream_id
 from shared.contracts.serialization import EventSerializer
 from shared.plumbing.tracing import enabled, links_to, span
 
 from ..application.ports import (
     AppendResult,
     EmailClaim,
-    IdempotencyKeyTaken,
     IdempotencyRecord,
     StoredResponse,
     StoredStream,
+    TrackingChanged,
 )
-from ..domain.errors import ConcurrencyError, DuplicateEmail
+from .append_sql import (
+    CREATED,
+    StaleTracking,
+    claim_emails,
+    insert_arguments,
+    positions,
+    remember,
+    translate,
+)
 from .event_log import Notifier, PostgresEventLog, postgres_call
 from .group_commit import GroupCommit, PendingAppend
-from .migrations import Conn
-
-# The idempotency table's status_code column predates the `created` flag: kept as it is.
-CREATED, APPLIED = 201, 200
 
 log = logging.getLogger(__name__)
-
-# The rows of one or more appends in one statement, in order, each with its own stream. Data and
-# metadata come as JSON text: a jsonb[] parameter would run the connection's Python jsonb codec
-# once per element, inside asyncpg's array encoder, at about twice the cost.
-_INSERT = """
-INSERT INTO events (event_id, stream_type, stream_id, version, event_type, schema_version,
-                    data, metadata)
-SELECT e.event_id, e.stream_type, e.stream_id, e.version, e.event_type, e.schema_version,
-       e.data::jsonb, e.metadata::jsonb
-FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::int[], $7::text[],
-            $8::text[])
-     WITH ORDINALITY AS e(event_id, stream_type, stream_id, version, event_type, schema_version,
-                          data, metadata, ord)
-ORDER BY e.ord
-RETURNING stream_id, version, position
-"""
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -125,6 +112,7 @@ class PostgresEventStore(PostgresEventLog):
         metadata: EventMetadata,
         email: EmailClaim | None = None,
         idempotency: IdempotencyRecord | None = None,
+        untracked: Sequence[UUID] = (),
     ) -> AppendResult:
         if not events:
             raise ValueError("an append needs at least one event")
@@ -140,6 +128,7 @@ class PostgresEventStore(PostgresEventLog):
             data=[orjson.dumps(self._serializer.to_data(e)).decode() for e in events],
             email=email,
             idempotency=idempotency,
+            untracked=untracked,
         )
         attributes: dict[str, str | int] | None = None
         if enabled():  # built only for a span that records: every command comes this way
@@ -153,10 +142,10 @@ class PostgresEventStore(PostgresEventLog):
     async def _commit(self, batch: list[PendingAppend]) -> None:
         """Commit a batch of appends: one transaction for all, or one each after a conflict.
 
-        A conflict (a taken version, email or idempotency key) rolls the whole batch back; each
-        append then runs alone, so that only the one that conflicts fails. Any other error of
-        the batch goes up, and GroupCommit fails every append of it. Its span links the
-        commands of every append it holds.
+        A conflict (a taken version, email or idempotency key, a SKU taken as untracked that is
+        tracked) rolls the whole batch back; each append then runs alone, so that only the one
+        that conflicts fails. Any other error of the batch goes up, and GroupCommit fails every
+        append of it. Its span links the commands of every append it holds.
         """
         links = links_to(item.traceparent for item in batch)
         with span("event_store commit", attributes={"ordering.appends": len(batch)}, links=links):
@@ -165,47 +154,52 @@ class PostgresEventStore(PostgresEventLog):
     async def _commit_batch(self, batch: list[PendingAppend]) -> None:
         if len(batch) > 1:
             try:
-                positions = await self._insert(batch)
-            except asyncpg.UniqueViolationError:
+                appended = await self._insert(batch)
+            except (asyncpg.UniqueViolationError, StaleTracking):
                 pass  # one by one, below
             else:
                 for item in batch:
-                    item.succeed(positions[item.stream_id, item.version])
+                    item.succeed(appended[item.stream_id, item.version])
                 return
         for item in batch:
             try:
-                positions = await self._insert([item])
-                item.succeed(positions[item.stream_id, item.version])
+                appended = await self._insert([item])
+                item.succeed(appended[item.stream_id, item.version])
             except asyncpg.UniqueViolationError as exc:
-                item.fail(_translate(exc))
+                item.fail(translate(exc))
+            except StaleTracking:
+                item.fail(TrackingChanged())
             except Exception as exc:  # noqa: BLE001 - handed to the caller waiting for it
                 item.fail(exc)
 
     async def _insert(self, batch: list[PendingAppend]) -> dict[tuple[UUID, int], int]:
         """Every append of the batch (one or more) in one transaction, with the emails it claims
-        and the idempotency keys it records; the position of each event by (stream, version)."""
-        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
-        for item in batch:
-            n = len(item.event_ids)
-            columns[0].extend(item.event_ids)
-            columns[1].extend([item.stream_type] * n)
-            columns[2].extend([item.stream_id] * n)
-            columns[3].extend(range(item.expected_version + 1, item.version + 1))
-            columns[4].extend(item.event_types)
-            columns[5].extend(item.schema_versions)
-            columns[6].extend(item.data)
-            columns[7].extend([item.metadata] * n)
+        and the idempotency keys it records; the position of each event by (stream, version).
+        StaleTracking, and nothing written, when the insert's guard held its rows back."""
+        statement, arguments = insert_arguments(batch)
+        rows = sum(len(item.event_ids) for item in batch)
         emails = [(i.stream_id, i.email) for i in batch if i.email is not None]
         remembered = [i for i in batch if i.idempotency is not None]
         if not emails and not remembered:
-            return _positions(await self._pool.fetch(_INSERT, *columns))
+            return positions(await self._pool.fetch(statement, *arguments), rows)
         async with self._pool.acquire() as conn, conn.transaction():
             if emails:
-                await _claim_emails(conn, emails)
-            positions = _positions(await conn.fetch(_INSERT, *columns))
+                await claim_emails(conn, emails)
+            # raised inside the transaction: the claims above are rolled back with it
+            appended = positions(await conn.fetch(statement, *arguments), rows)
             if remembered:
-                await _remember(conn, [(i, positions[i.stream_id, i.version]) for i in remembered])
-            return positions
+                await remember(conn, [(i, appended[i.stream_id, i.version]) for i in remembered])
+            return appended
+
+    @postgres_call
+    async def tracked_skus(self, skus: Collection[str]) -> set[str]:
+        """Those of `skus` that have a stock item (its stream has a first event)."""
+        streams = {stock_stream_id(sku): sku for sku in skus}
+        rows = await self._pool.fetch(
+            "SELECT stream_id FROM events WHERE stream_id = ANY($1::uuid[]) AND version = 1",
+            list(streams),
+        )
+        return {streams[row["stream_id"]] for row in rows}
 
     @postgres_call
     async def stream_type_of(self, stream_id: UUID) -> str | None:
@@ -227,51 +221,3 @@ class PostgresEventStore(PostgresEventLog):
             CREATED,
         )
         return None if row is None else StoredResponse(**dict(row))
-
-
-async def _claim_emails(conn: "Conn", claims: list[tuple[UUID, EmailClaim]]) -> None:
-    released = [(c.release, customer) for customer, c in claims if c.release is not None]
-    if released:
-        await conn.execute(
-            "DELETE FROM customer_emails WHERE (email, customer_id) IN"
-            " (SELECT * FROM unnest($1::text[], $2::uuid[]))",
-            [email for email, _ in released],
-            [customer for _, customer in released],
-        )
-    await conn.execute(
-        "INSERT INTO customer_emails (email, customer_id)"
-        " SELECT * FROM unnest($1::text[], $2::uuid[])",
-        [c.claim for _, c in claims],
-        [customer for customer, _ in claims],
-    )
-
-
-async def _remember(conn: "Conn", appended: list[tuple[PendingAppend, int]]) -> None:
-    records = [(item, item.idempotency, pos) for item, pos in appended if item.idempotency]
-    await conn.execute(
-        "INSERT INTO idempotency_keys (key, fingerprint, status_code, stream_id, version, position)"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::uuid[], $5::int[],"
-        " $6::bigint[])",
-        [r.key for _, r, _ in records],
-        [r.fingerprint for _, r, _ in records],
-        [CREATED if r.created else APPLIED for _, r, _ in records],
-        [item.stream_id for item, _, _ in records],
-        [item.version for item, _, _ in records],
-        [pos for _, _, pos in records],
-    )
-
-
-def _positions(rows: list[asyncpg.Record]) -> dict[tuple[UUID, int], int]:
-    """The position of each inserted (stream, version)."""
-    return {(r["stream_id"], r["version"]): r["position"] for r in rows}
-
-
-def _translate(exc: asyncpg.UniqueViolationError) -> Exception:
-    constraint = getattr(exc, "constraint_name", None)
-    if constraint == "customer_emails_pkey":
-        return DuplicateEmail("another customer already uses this email")
-    if constraint == "idempotency_keys_pkey":
-        return IdempotencyKeyTaken()
-    if constraint == "events_stream_version":
-        return ConcurrencyError("the stream moved on: version already taken")
-    return exc

@@ -1,6 +1,6 @@
 """What the application needs from the outside world; adapters implement these."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -53,6 +53,11 @@ class IdempotencyKeyTaken(Exception):
     """A concurrent request with the same idempotency key committed first."""
 
 
+class TrackingChanged(Exception):
+    """A SKU the append took as untracked has a stock item: nothing was appended; decide again
+    with what `EventStore.tracked_skus` says."""
+
+
 class Unavailable(Exception):
     """The event store or the broker cannot be reached right now: retry later."""
 
@@ -81,7 +86,16 @@ class EventStore(Protocol):
         metadata: EventMetadata,
         email: EmailClaim | None = None,
         idempotency: IdempotencyRecord | None = None,
-    ) -> AppendResult: ...
+        untracked: Sequence[UUID] = (),
+    ) -> AppendResult:
+        """Append after `expected_version` (else ConcurrencyError), in the same transaction as
+        the email claim and the idempotency record; TrackingChanged, and nothing appended, if
+        one of the `untracked` stock streams exists."""
+        ...
+
+    async def tracked_skus(self, skus: Collection[str]) -> set[str]:
+        """Those of `skus` that have a stock item."""
+        ...
 
     async def find_response(self, key: str) -> StoredResponse | None: ...
 

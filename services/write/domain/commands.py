@@ -10,8 +10,10 @@ from shared.contracts.events import (
     Email,
     Name,
     OrderLine,
+    Quantity,
     ShippingAddress,
     Sku,
+    StockChange,
     Text,
     TrackingNumber,
 )
@@ -56,3 +58,12 @@ class ShipOrder(Contract):
 
 class CancelOrder(Contract):
     reason: Text | None = None
+
+
+class ReceiveStock(Contract):
+    quantity: Quantity
+
+
+class AdjustStock(Contract):
+    quantity: StockChange
+    reason: Text

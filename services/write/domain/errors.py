@@ -32,3 +32,11 @@ class VersionMismatch(Exception):
 
 class ConcurrencyError(Exception):
     """Another writer appended to the stream first: the (stream_id, version) key was taken."""
+
+
+class StockPending(DomainError):
+    """The order's tracked lines are not reserved yet: the same command may succeed shortly."""
+
+
+class StockRule(DomainError):
+    """The stock item's levels do not allow the change (on hand below zero or below reserved)."""

@@ -28,22 +28,24 @@ from ..metrics import COMMANDS
 from . import links
 from .command_route import CommandRoute
 from .deps import COMMAND_HEADERS, command
-from .problems import documented
+from .problems import STOCK_PENDING, documented
 from .schemas import Accepted
 
 # The pattern of the body's SKUs: a segment that cannot be one is refused here, before the
 # command is built from it.
 SkuPath = Annotated[str, Path(max_length=64, pattern=SKU_PATTERN)]
-# Every command: its path, endpoint and route options, as `install` adds them to an app.
-DECLARED: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
+# A command route: its path, endpoint and route options, as `install` adds them to an app.
+Declared = list[tuple[str, Callable[..., Any], dict[str, Any]]]
+# Every command of this module (the stock commands have their own list, in stock.py).
+DECLARED: Declared = []
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, declared: Declared = DECLARED) -> None:
     """The command routes, on the app's own router. As an included router they would cost
     each command request two passes over the commands declared before its own (FastAPI
     matches an included router's routes through per-inclusion contexts, once to find the
     router and again to pick the route)."""
-    for path, endpoint, options in DECLARED:
+    for path, endpoint, options in declared:
         app.router.add_api_route(path, endpoint, route_class_override=CommandRoute, **options)
 
 
@@ -55,32 +57,48 @@ def command_route(
     creates: bool = False,
     customers: bool = False,
     follow_ups: dict[str, Any] | None = None,
+    first_creates: str | None = None,
+    conflicts: dict[str, Any] | None = None,
+    into: Declared = DECLARED,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A command's route, for ordering:command (and, with `customers`, a customer's token on
     the customer's own data): it answers `Accepted` (201 when it creates the stream) with the
-    links to what may follow, and its errors, headers and security are documented."""
+    links to what may follow, and its errors, headers and security are documented.
+
+    `first_creates`: the stream is named by the path, and the first command on it creates it
+    (201, with a Location described so; 200 after). `conflicts`: what its 409 says besides."""
     status = 201 if creates else 200
+    responses: dict[int | str, dict[str, Any]] = {status: _success(creates, follow_ups)}
+    if first_creates is not None:
+        responses[201] = _success(True, None, first_creates) | {"model": Accepted}
+    errors = _errors(method, creates or first_creates is not None, customers)
+    if conflicts:
+        errors[409] = {**errors[409], **conflicts}
     options = secured(
         COMMAND,
         customers=customers,
-        responses={status: _success(creates, follow_ups), **_errors(method, creates, customers)},
+        responses={**responses, **errors},
         openapi_extra=COMMAND_HEADERS,
     )
     options |= {"methods": [method], "operation_id": operation_id, "status_code": status}
     options |= {"response_model": Accepted, "tags": ["commands"]}
 
     def declare(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-        DECLARED.append((path, endpoint, options))
+        into.append((path, endpoint, options))
         return endpoint
 
     return declare
 
 
-def _success(creates: bool, follow_ups: dict[str, Any] | None) -> dict[str, Any]:
+def _success(
+    creates: bool,
+    follow_ups: dict[str, Any] | None,
+    created: str = "The path of the new customer or order",
+) -> dict[str, Any]:
     headers = {"ETag": _header('The stream\'s new version, as an ETag: "3"')}
     headers["Idempotent-Replayed"] = _header('"true" when this answers an Idempotency-Key again')
     if creates:
-        headers["Location"] = _header("The path of the new customer or order")
+        headers["Location"] = _header(created)
     description = "Created: the new stream" if creates else "Done: the stream's new version"
     success = {"description": description, "headers": headers}
     return success | ({"links": follow_ups} if follow_ups else {})
@@ -108,13 +126,17 @@ def _counter(command: str, outcome: str) -> Any:
     return COMMANDS.labels(command, outcome)
 
 
-def respond(result: CommandResult, collection: str, command: str) -> Response:
+def respond(
+    result: CommandResult, collection: str, command: str, *, name: str | None = None
+) -> Response:
+    """The command's answer; `Location` (when it created the stream) is `/<collection>/<name>`,
+    the stream id by default."""
     _counter(command, "replayed" if result.replayed else "ok").inc()
     headers = {"ETag": f'"{result.version}"'}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     if result.created:
-        headers["Location"] = f"/{collection}/{result.stream_id}"
+        headers["Location"] = f"/{collection}/{name or result.stream_id}"
     body = {"id": str(result.stream_id), "version": result.version, "position": result.position}
     return Response(
         orjson.dumps(body),
@@ -193,12 +215,16 @@ async def remove_order_item(order_id: UUID, sku: SkuPath, request: Request) -> R
 
 
 @command_route(
-    "POST", "/orders/{order_id}/confirm", "confirmOrder", follow_ups=links.ORDER_CONFIRMED
+    "POST",
+    "/orders/{order_id}/confirm",
+    "confirmOrder",
+    follow_ups=links.ORDER_CONFIRMED,
+    conflicts=STOCK_PENDING,
 )
 async def confirm_order(
     order_id: UUID, request: Request, body: ConfirmOrder | None = None
 ) -> Response:
-    """Confirm a placed order (staff only)."""
+    """Confirm a placed order whose tracked lines are reserved (staff only)."""
     handlers, ctx = await command(request)
     return respond(await handlers.confirm_order(order_id, ctx), "orders", "ConfirmOrder")
 

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 from shared.contracts.envelope import InvalidCursor
-from shared.plumbing.http import install_problem_handlers, problem_responses
+from shared.plumbing.http import install_problem_handlers, problem, problem_responses
 
 from ..application.handlers import IdempotencyMismatch
 from ..application.ports import Unavailable
@@ -13,6 +13,7 @@ from ..domain.errors import (
     ConcurrencyError,
     DomainError,
     NotFound,
+    StockPending,
     UnknownReference,
     VersionMismatch,
 )
@@ -35,10 +36,38 @@ STATUSES: list[tuple[type[Exception], int]] = [
 
 # The event store cannot be reached right now (its adapter says so): 503, retry later.
 UNAVAILABLE: tuple[type[Exception], ...] = (Unavailable,)
+# A conflict that passes by itself (the order's stock is being reserved): a client tells it
+# from a refusal by this type, and retries after Retry-After.
+STOCK_PENDING_TYPE = "urn:ordering:problem:stock-pending"
+STOCK_PENDING_RETRY_SECONDS = 1
+
+# A 409 of a command on an order whose stock is still being reserved: retry after a moment.
+STOCK_PENDING: dict[str, Any] = {
+    "description": "Business rule; or, with the type " + STOCK_PENDING_TYPE + ", the order's "
+    "tracked lines are not reserved yet: retry after Retry-After",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying (stock-pending only)",
+            "schema": {"type": "integer"},
+        }
+    },
+}
 
 
 def install(app: FastAPI) -> None:
     install_problem_handlers(app, STATUSES, UNAVAILABLE, store="event store")
+    app.add_exception_handler(StockPending, _stock_pending)
+
+
+async def _stock_pending(request: Request, exc: Exception) -> Response:
+    return problem(
+        409,
+        str(exc),
+        instance=request.url.path,
+        headers={"Retry-After": str(STOCK_PENDING_RETRY_SECONDS)},
+        type=STOCK_PENDING_TYPE,
+        title="Stock not reserved yet",
+    )
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
