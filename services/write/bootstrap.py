@@ -8,11 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Literal
 
+from .adapters.fulfilment_store import FULFILMENT_LOCK, PostgresFulfilmentStore
 from .adapters.kafka import KafkaPublisher
 from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
 from .adapters.prometheus import PrometheusExposition, PrometheusRelayObserver
 from .adapters.relay_support import PostgresCheckpoints, PostgresLeadership
+from .application.fulfilment.ports import FulfilmentInstances, FulfilmentObserver
+from .application.fulfilment.runner import FulfilmentPace, FulfilmentRunner
 from .application.handlers import CommandHandlers
 from .application.ports import BrokerPublisher, EventFeed, EventLogReader, MetricsExposition
 from .application.relay import RelayPace, RelayRunner, RelayStatus
@@ -31,12 +34,28 @@ class WriteService:
         self.log: EventLogReader = store
         self.metrics: MetricsExposition = PrometheusExposition(store.max_position)
         self.relay_status = RelayStatus()
+        self.fulfilment: FulfilmentInstances = PostgresFulfilmentStore(store.pool)
+        self.fulfilment_status = RelayStatus()
         self._store = store
         self._relay: asyncio.Task[None] | None = None
+        self._fulfilment: asyncio.Task[None] | None = None
 
     def start_relay(self) -> None:
         relaying = relay_runner(self._settings, self._store, self.relay_status).run()
         self._relay = asyncio.create_task(relaying, name="relay")
+
+    def start_fulfilment(self, observer: FulfilmentObserver | None = None) -> None:
+        runner = fulfilment_runner(
+            self._settings, self._store, self.fulfilment_status, observer=observer
+        )
+        self._fulfilment = asyncio.create_task(runner.run(), name="fulfilment")
+
+    @property
+    def fulfilment_state(self) -> Literal["disabled", "running", "stopped"]:
+        """Whether this process runs the fulfilment process (stopped: its task ended)."""
+        if self._fulfilment is None:
+            return "disabled"
+        return "stopped" if self._fulfilment.done() else "running"
 
     @property
     def relay_state(self) -> Literal["disabled", "running", "stopped"]:
@@ -46,21 +65,25 @@ class WriteService:
         return "stopped" if self._relay.done() else "running"
 
     async def close(self) -> None:
-        if self._relay is not None:
-            self._relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._relay
+        for task in (self._fulfilment, self._relay):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         await self._store.close()
         await self._store.pool.close()
 
 
 async def bootstrap(settings: WriteSettings | None = None) -> WriteService:
-    """The HTTP API's service, with its relay unless RELAY_ENABLED is false."""
+    """The HTTP API's service, with its relay unless RELAY_ENABLED is false and its
+    fulfilment process unless FULFILMENT_ENABLED is."""
     settings = settings or WriteSettings()
     store = await open_store(settings, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     service = WriteService(settings, store)
     if settings.relay_enabled:
         service.start_relay()
+    if settings.fulfilment_enabled:
+        service.start_fulfilment()
     return service
 
 
@@ -94,6 +117,28 @@ def relay_runner(
         ),
         status=status,
         observer=PrometheusRelayObserver(),
+    )
+
+
+def fulfilment_runner(
+    settings: WriteSettings,
+    store: PostgresEventStore,
+    status: RelayStatus | None = None,
+    *,
+    observer: FulfilmentObserver | None = None,
+) -> FulfilmentRunner:
+    """The fulfilment process over `store`'s database, led by whichever replica holds its
+    lock (its own, not the relay's: the two may run on different replicas)."""
+    return FulfilmentRunner(
+        store=PostgresFulfilmentStore(store.pool),
+        leaderships=functools.partial(PostgresLeadership, settings.dsn, FULFILMENT_LOCK),
+        pace=FulfilmentPace(
+            batch_size=settings.fulfilment_batch_size,
+            poll_seconds=settings.fulfilment_poll_seconds,
+            reservation_ttl_seconds=settings.reservation_ttl_seconds,
+        ),
+        observer=observer,
+        status=status,
     )
 
 

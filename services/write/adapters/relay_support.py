@@ -53,15 +53,16 @@ class PostgresLeadership:
     take over, and `lost` tells this one to stop publishing.
     """
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, lock_key: int = RELAY_LOCK) -> None:
         self._dsn = dsn
+        self._lock_key = lock_key
         self._conn: asyncpg.Connection | None = None
         self._wakeup = asyncio.Event()
 
     @postgres_call
     async def try_acquire(self) -> bool:
         conn = await asyncpg.connect(self._dsn)
-        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
             await conn.close()
             return False
         await conn.add_listener(NOTIFY_CHANNEL, self._notified)

@@ -92,7 +92,7 @@ def _deadline(instance: Instance, now: datetime, ttl: timedelta) -> Command | No
     if instance.deadline_at is None:
         return SetDeadline(due_at=now + ttl)
     if now >= instance.deadline_at:
-        reason = f"stock reservation expired after {int(ttl.total_seconds())} s unconfirmed"
+        reason = f"stock reservation expired after {ttl.total_seconds():g} s unconfirmed"
         return ExpireOrder(reason=reason, due_at=instance.deadline_at)
     return None
 
