@@ -107,8 +107,8 @@ async def test_feed_pages_in_commit_order(store: PostgresEventStore) -> None:
         seen.extend(e.position for e in page)
         cursor = page[-1].cursor
     assert seen == sorted(seen) and len(seen) == 7
-    assert await store.count_after(START) == 7
-    assert await store.count_after(cursor) == 0
+    assert await store.count_outgoing(START) == 7
+    assert await store.count_outgoing(cursor) == 0
 
 
 async def test_the_http_feed_pages_the_log_with_cursors_and_knows_its_head(

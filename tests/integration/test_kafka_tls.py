@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaConnectionError
 from deploy.local.stack import free_port
 from services.write.adapters.kafka import KafkaPublisher, ensure_topics
 from services.write.settings import WriteSettings
+from shared.contracts.cloudevents import outgoing
 from shared.contracts.envelope import EventMetadata, RecordedEvent
 from shared.plumbing.kafka import kafka_security_options
 from tests.tls import Certificates, make_certificates
@@ -128,7 +129,7 @@ async def test_the_relay_publishes_over_tls_and_a_consumer_reads_it_back(
     await publisher.start()
     sent = event()
     try:
-        await publisher.publish([sent])
+        await publisher.publish([outgoing(sent)])
     finally:
         await publisher.stop()
 

@@ -4,10 +4,12 @@ import asyncio
 import contextlib
 from collections import Counter, defaultdict
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import DefaultPartitioner
 
 from services.write.adapters.kafka import KafkaPublisher
 from services.write.adapters.postgres import PostgresEventStore
@@ -18,6 +20,7 @@ from services.write.bootstrap import relay_runner
 from services.write.entrypoints.republish import republish
 from services.write.settings import WriteSettings
 from shared.contracts.envelope import START, EventMetadata
+from shared.contracts.events import FULFILMENT, StockReceived, fulfilment_stream_id, stock_stream_id
 from tests.background import in_background
 from tests.history import Shape, write_history
 from tests.kafka_utils import Record, read_records
@@ -32,8 +35,14 @@ def relay_running(
 
 
 async def topic_records(settings: WriteSettings, expected: int) -> list[Record]:
-    topics = [settings.customers_topic, settings.orders_topic]
+    topics = [settings.customers_topic, settings.orders_topic, settings.stock_topic]
     return await read_records(settings.kafka_bootstrap_servers, topics, expected=expected)
+
+
+@pytest.fixture
+def relay_settings(write_settings: WriteSettings) -> WriteSettings:
+    """The test's settings with a stock topic of its own too."""
+    return write_settings.model_copy(update={"stock_topic": f"stock.{uuid4().hex[:10]}"})
 
 
 async def wait_published(store: PostgresEventStore, pg_url: str, timeout: float = 30) -> None:
@@ -54,14 +63,17 @@ async def wait_published(store: PostgresEventStore, pg_url: str, timeout: float 
 
 
 def assert_log_on_kafka(settings: WriteSettings, log: list[Any], records: list[Record]) -> None:
-    """Every event once, on its stream type's topic, keyed by stream id, in version order."""
+    """Every event once, on its stream type's topic, keyed by stream id (on the partition the
+    Kafka default partitioner picks for it), in version order."""
     assert sorted(r.headers["ce_id"] for r in records) == sorted(str(e.event_id) for e in log)
     by_id = {str(e.event_id): e for e in log}
     versions: dict[str, list[int]] = defaultdict(list)
+    partitions = list(range(settings.kafka_partitions))
     for record in records:
         event = by_id[record.headers["ce_id"]]
         assert record.topic == settings.topic_for(event.stream_type)
         assert record.key == str(event.stream_id)
+        assert record.partition == DefaultPartitioner()(record.key.encode(), partitions, [])
         assert record.headers["ce_specversion"] == "1.0"
         assert record.headers["ce_type"] == event.event_type
         assert record.headers["ce_subject"] == str(event.stream_id)
@@ -86,6 +98,66 @@ async def test_every_event_is_published_once_in_order(
     log = await store.read_all(START, 10_000)
     assert len(log) == 5 * 6
     assert_log_on_kafka(write_settings, log, await topic_records(write_settings, len(log)))
+
+
+async def test_stock_goes_to_its_topic_and_the_fulfilment_streams_are_never_published(
+    store: PostgresEventStore, relay_settings: WriteSettings, pg_database: str
+) -> None:
+    order_id = uuid4()
+    async with relay_running(relay_settings, store):
+        await write_history(store, Shape(customers=2, adds=1), context=CTX)
+        await insert_fulfilment_event(store, order_id)
+        received = StockReceived(sku="SKU-1", on_hand=5, reserved=0, quantity=5)
+        await store.append(
+            stream_type="stock",
+            stream_id=stock_stream_id("SKU-1"),
+            expected_version=0,
+            events=[received],
+            metadata=EventMetadata(correlation_id="c-stock"),
+        )
+        await wait_published(store, pg_database)
+    log = await store.read_all(START, 10_000)
+    published = [e for e in log if e.stream_type != FULFILMENT]
+    assert [e.stream_id for e in log if e not in published] == [fulfilment_stream_id(order_id)]
+    assert await store.count_outgoing(START) == len(published) == 2 * 3 + 1
+    records = await topic_records(relay_settings, len(published))
+    assert_log_on_kafka(relay_settings, published, records)
+    stock = [r for r in records if r.topic == relay_settings.stock_topic]
+    assert [r.headers["ce_type"] for r in stock] == ["StockReceived"]
+    assert stock[0].key == str(stock_stream_id("SKU-1"))
+
+
+async def insert_fulfilment_event(store: PostgresEventStore, order_id: UUID) -> None:
+    """A row of the fulfilment process's own stream, written as it would write one."""
+    await store.pool.execute(
+        "INSERT INTO events (event_id, stream_type, stream_id, version, event_type,"
+        " schema_version, data) VALUES ($1, $2, $3, 1, 'FulfilmentStarted', 1, $4)",
+        uuid4(),
+        FULFILMENT,
+        fulfilment_stream_id(order_id),
+        {"order_id": str(order_id), "rules": 1},
+    )
+
+
+async def test_the_relay_creates_every_event_topic_when_it_starts(
+    relay_settings: WriteSettings,
+) -> None:
+    publisher = KafkaPublisher(relay_settings)
+    assert await publisher.start()  # a broker without the marker: nothing was published yet
+    await publisher.stop()
+    settings = relay_settings
+    wanted = {settings.customers_topic, settings.orders_topic, settings.stock_topic}
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([*wanted, settings.relay_marker_topic])
+    finally:
+        await admin.close()
+    partitions = {t["topic"]: len(t["partitions"]) for t in described if not t["error_code"]}
+    assert partitions == {
+        **dict.fromkeys(wanted, settings.kafka_partitions),
+        settings.relay_marker_topic: 1,
+    }
 
 
 async def test_writes_go_on_while_the_broker_is_down(

@@ -17,6 +17,7 @@ from services.write.application.ports import (
     TrackingChanged,
 )
 from services.write.domain.errors import ConcurrencyError, DuplicateEmail
+from shared.contracts.cloudevents import OutgoingEvent, outgoing
 from shared.contracts.envelope import START, Cursor, EventMetadata, RecordedEvent
 from shared.contracts.events import DomainEvent, stock_stream_id
 
@@ -93,39 +94,41 @@ class FakeEventStore:
 
 
 class FakeEventLog:
-    """The commit-ordered log as a list; each event its own transaction."""
+    """The commit-ordered log as the relay reads it, as a list; each event its own transaction."""
 
     def __init__(self) -> None:
-        self.events: list[RecordedEvent] = []
+        self.events: list[OutgoingEvent] = []
 
-    def add(self, count: int) -> list[RecordedEvent]:
+    def add(self, count: int) -> list[OutgoingEvent]:
         added = [self._event(len(self.events) + n + 1) for n in range(count)]
         self.events.extend(added)
         return added
 
-    async def read_all(
+    async def read_outgoing(
         self, after: Cursor, limit: int, *, min_position: int = 0
-    ) -> list[RecordedEvent]:
+    ) -> list[OutgoingEvent]:
         later = (e for e in self.events if e.cursor > after and e.position >= min_position)
         return list(later)[:limit]
 
-    async def count_after(self, after: Cursor) -> int:
+    async def count_outgoing(self, after: Cursor) -> int:
         return sum(1 for e in self.events if e.cursor > after)
 
     @staticmethod
-    def _event(position: int) -> RecordedEvent:
-        return RecordedEvent(
-            position=position,
-            transaction_id=position,
-            event_id=uuid4(),
-            stream_type="customer",
-            stream_id=uuid4(),
-            version=1,
-            event_type="CustomerRegistered",
-            schema_version=1,
-            data={"name": "A", "email": f"a{position}@x.io"},
-            metadata=EventMetadata(),
-            recorded_at=datetime.now(UTC),
+    def _event(position: int) -> OutgoingEvent:
+        return outgoing(
+            RecordedEvent(
+                position=position,
+                transaction_id=position,
+                event_id=uuid4(),
+                stream_type="customer",
+                stream_id=uuid4(),
+                version=1,
+                event_type="CustomerRegistered",
+                schema_version=1,
+                data={"name": "A", "email": f"a{position}@x.io"},
+                metadata=EventMetadata(),
+                recorded_at=datetime.now(UTC),
+            )
         )
 
 
@@ -146,7 +149,7 @@ class FakePublisher:
     """Acknowledges what it is sent, unless `failures` holds the error for the next batch."""
 
     def __init__(self) -> None:
-        self.sent: list[RecordedEvent] = []
+        self.sent: list[OutgoingEvent] = []
         self.failures: list[Exception] = []
         self.started = self.stopped = 0
 
@@ -157,7 +160,7 @@ class FakePublisher:
     async def stop(self) -> None:
         self.stopped += 1
 
-    async def publish(self, events: Sequence[RecordedEvent]) -> None:
+    async def publish(self, events: Sequence[OutgoingEvent]) -> None:
         if self.failures:
             failure = self.failures.pop(0)
             self.sent.extend(events[: failure.acked if isinstance(failure, PartialPublish) else 0])

@@ -139,6 +139,26 @@ async def test_lost_races_rerun_the_instance_on_fresh_state() -> None:
     assert row is not None and (row.stage, row.attempts) == ("reserved", 0)
 
 
+async def test_a_failed_attempt_is_tried_again_and_a_success_clears_it() -> None:
+    shop = Shop()
+    shop.receive("A", 5)
+    order_id = shop.order(A=2)
+    shop.store.refuse.add(stock_stream_id("A"))
+    await shop.process.step()
+    row = await shop.store.get(order_id)
+    assert row is not None and (row.state, row.attempts, row.wake) == ("active", 1, True)
+    assert shop.store.types(fulfilment_stream_id(order_id)) == [], "its writes were undone"
+    shop.store.refuse.clear()
+    await shop.process.step()  # woken: no new order event needed
+    row = await shop.store.get(order_id)
+    assert row is not None and (row.stage, row.attempts, row.error, row.wake) == (
+        "reserved",
+        0,
+        None,
+        False,
+    )
+
+
 async def test_a_failing_instance_is_suspended_after_three_attempts_the_others_go_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from services.write.application.ports import PartialPublish
 from services.write.application.relay import Backoff, Relay, RelayPace, RelayRunner, RelayStatus
-from shared.contracts.envelope import RecordedEvent
+from shared.contracts.cloudevents import OutgoingEvent
 from tests.background import in_background
 from tests.polling import poll
 
@@ -62,7 +62,7 @@ class Replica:
         )
 
     @property
-    def sent(self) -> list[RecordedEvent]:
+    def sent(self) -> list[OutgoingEvent]:
         return [event for publisher in self.publishers for event in publisher.sent]
 
     def _publisher(self) -> FakePublisher:

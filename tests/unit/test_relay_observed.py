@@ -1,8 +1,6 @@
 """What the relay reports to its observer: leadership, what was acknowledged and when, the lag,
 the failures; the metrics are made of these reports."""
 
-from datetime import timedelta
-
 from services.write.application.ports import PartialPublish
 from services.write.application.relay import Relay
 
@@ -11,10 +9,7 @@ from .test_relay_loop import Replica, running, until
 
 
 def recorded_earlier(log: FakeEventLog, seconds: float) -> None:
-    log.events = [
-        e.model_copy(update={"recorded_at": e.recorded_at - timedelta(seconds=seconds)})
-        for e in log.events
-    ]
+    log.events = [e._replace(recorded_at=e.recorded_at - seconds) for e in log.events]
 
 
 async def test_a_term_reports_its_leadership_what_it_published_and_the_lag_left() -> None:

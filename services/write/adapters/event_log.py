@@ -12,8 +12,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 
+from shared.contracts.cloudevents import OutgoingEvent
 from shared.contracts.envelope import START, Cursor, EventMetadata, RecordedEvent
+from shared.contracts.events import FULFILMENT
 
 from ..application.ports import LogHead, LogPage, Unavailable
 from .failures import translating
@@ -40,16 +43,30 @@ SELECT position, transaction_id::text::bigint AS transaction_id, event_id, strea
 FROM events
 """
 
-_READ_ALL = (
-    _SELECT_RECORDED
-    + """
+_VISIBLE_AFTER = """
 WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-  AND position >= $4
-ORDER BY events.transaction_id, events.position
-LIMIT $3
 """
-)
+_COMMIT_ORDER = "ORDER BY events.transaction_id, events.position LIMIT $3"
+_READ_ALL = f"{_SELECT_RECORDED} {_VISIBLE_AFTER} AND position >= $4 {_COMMIT_ORDER}"
+
+# What a record carries, in its columns' order, each value in the form it is sent in (ce_time as
+# `isoformat` writes it: no fraction when it is zero), so the relay builds no model per event.
+# The fulfilment process's streams are its own state: consumers have the order and stock topics.
+_UTC = "(recorded_at AT TIME ZONE 'UTC')"
+_READ_OUTGOING = f"""
+SELECT transaction_id::text::bigint, position, date_part('epoch', recorded_at), event_id::text,
+       stream_type, stream_id::text, version, event_type, schema_version,
+       to_char({_UTC}, 'YYYY-MM-DD"T"HH24:MI:SS')
+         || CASE WHEN {_UTC} = date_trunc('second', {_UTC}) THEN '' ELSE to_char({_UTC}, '.US')
+            END || 'Z',
+       data::text, metadata->>'correlation_id', metadata->>'causation_id',
+       metadata->>'traceparent', metadata->'actor'->>'subject'
+FROM events {_VISIBLE_AFTER} AND position >= $4 AND stream_type <> '{FULFILMENT}'
+{_COMMIT_ORDER}
+"""
+_DATA = OutgoingEvent._fields.index("data")
+_COUNT_OUTGOING = f"SELECT count(*) FROM events {_VISIBLE_AFTER} AND stream_type <> '{FULFILMENT}'"
 
 _READ_STREAM = (
     _SELECT_RECORDED
@@ -121,12 +138,19 @@ class PostgresEventLog:
         )
 
     @postgres_call
-    async def count_after(self, after: Cursor) -> int:
+    async def read_outgoing(
+        self, after: Cursor, limit: int, *, min_position: int = 0
+    ) -> list[OutgoingEvent]:
+        """The relay's read (the EventFeed): the events consumers get, ready to be sent."""
+        rows = await self._pool.fetch(
+            _READ_OUTGOING, str(after.transaction_id), after.position, limit, min_position
+        )
+        return [_outgoing(row) for row in rows]
+
+    @postgres_call
+    async def count_outgoing(self, after: Cursor) -> int:
         value = await self._pool.fetchval(
-            "SELECT count(*) FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2)"
-            " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
-            str(after.transaction_id),
-            after.position,
+            _COUNT_OUTGOING, str(after.transaction_id), after.position
         )
         return int(value)
 
@@ -173,6 +197,14 @@ class Notifier:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def _outgoing(row: asyncpg.Record) -> OutgoingEvent:
+    """A row of the relay's read, its data made compact JSON again (jsonb's text has spaces):
+    the very bytes `dumps` gives of the object the store's codec decodes."""
+    values = list(row)
+    values[_DATA] = orjson.dumps(orjson.loads(values[_DATA]))
+    return OutgoingEvent._make(values)
 
 
 def _recorded(row: dict[str, Any]) -> RecordedEvent:

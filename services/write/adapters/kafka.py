@@ -1,40 +1,28 @@
 """Kafka side of the relay: topic set-up and batched, acknowledged publishing."""
 
 import asyncio
-import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from aiokafka.partitioner import DefaultPartitioner, murmur2
 
-from shared.contracts.cloudevents import to_headers
-from shared.contracts.envelope import RecordedEvent
-from shared.contracts.serialization import dumps
+from shared.contracts.cloudevents import OutgoingEvent, headers_of
 from shared.plumbing.kafka import kafka_security_options
 from shared.plumbing.tracing import links_to, producer_writes_traceparent, span, within
 
 from ..application.ports import PartialPublish
 from ..settings import WriteSettings
 from .failures import translating
+from .kafka_batches import MAX_REQUEST_SIZE, RecordBatches, Sent, partition_for
 
+__all__ = ["BrokerStateLost", "KafkaPublisher", "ensure_topics", "partition_for"]
 log = logging.getLogger(__name__)
 
 # The broker refusing connections or requests, or not answering in time: Unavailable.
 kafka_call = translating((KafkaError, OSError, TimeoutError))
-
-# The hash of recent keys: a stream's later events skip it.
-_murmur2: Callable[[bytes], int] = functools.lru_cache(maxsize=65_536)(murmur2)
-
-
-def partition_for(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-    """The Kafka default partitioner's choice: murmur2 of the key (kept for recent keys, so a
-    stream's later events skip it), or any available partition without a key."""
-    if key is None:
-        return int(DefaultPartitioner()(key, all_partitions, available))
-    return all_partitions[(_murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
 
 
 class KafkaPublisher:
@@ -43,6 +31,7 @@ class KafkaPublisher:
     def __init__(self, settings: WriteSettings) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
+        self._topics: dict[str, str] = {}
 
     @kafka_call
     async def start(self) -> bool:
@@ -54,6 +43,7 @@ class KafkaPublisher:
             enable_idempotence=self._settings.kafka_enable_idempotence,
             linger_ms=2,
             max_batch_size=256 * 1024,
+            max_request_size=MAX_REQUEST_SIZE,
             request_timeout_ms=self._settings.kafka_request_timeout_ms,
             client_id="ordering-relay",
             partitioner=partition_for,
@@ -70,43 +60,77 @@ class KafkaPublisher:
             await producer.stop()
 
     @kafka_call
-    async def publish(self, events: Sequence[RecordedEvent]) -> None:
+    async def publish(self, events: Sequence[OutgoingEvent]) -> None:
         """Send every record, then wait for all acknowledgements (raises PartialPublish).
 
         Traced, the batch has one span linked to the trace of every event's command, and each
         record is sent in its command's trace: the producer's instrumentation then writes the
-        record's `traceparent` (its send span, in that trace) in place of the stored one."""
-        links = links_to(event.metadata.traceparent for event in events)
+        record's `traceparent` (its send span, in that trace) in place of the stored one.
+        Untraced, the records go in batches built here (see `_send_batched`)."""
+        links = links_to(event.traceparent for event in events)
         with span("relay publish", attributes={"ordering.events": len(events)}, links=links):
             await self._publish(events)
 
-    async def _publish(self, events: Sequence[RecordedEvent]) -> None:
+    async def _publish(self, events: Sequence[OutgoingEvent]) -> None:
         assert self._producer is not None, "publisher not started"
         await self._check_broker(self._producer)
-        futures = []
-        source, stored = self._settings.event_source, not producer_writes_traceparent()
+        traced = producer_writes_traceparent()
+        try:
+            if traced:
+                sent = await self._send_each(self._producer, events)
+            else:
+                sent = await self._send_batched(self._producer, events)
+        except Exception as exc:
+            raise PartialPublish(0, exc) from exc
+        await self._acknowledged(sent)
+
+    async def _send_each(self, producer: AIOKafkaProducer, events: Sequence[OutgoingEvent]) -> Sent:
+        """Each record through `send`, the call the producer's instrumentation traces."""
+        futures: list[asyncio.Future[Any]] = []
+        source = self._settings.event_source
         try:
             for event in events:
-                with within(event.metadata.traceparent):
+                with within(event.traceparent):
                     futures.append(
-                        await self._producer.send(
-                            self._settings.topic_for(event.stream_type),
-                            value=dumps(event.data),
-                            key=str(event.stream_id).encode(),
-                            headers=to_headers(event, source=source, traceparent=stored),
+                        await producer.send(
+                            self._topic(event.stream_type),
+                            value=event.data,
+                            key=event.stream_id.encode(),
+                            headers=headers_of(event, source=source, traceparent=False),
                         )
                     )
-        except Exception as exc:
+        except BaseException:
             for future in futures:
                 future.cancel()
-            raise PartialPublish(0, exc) from exc
+            raise
+        return Sent(futures, range(len(futures)))
+
+    async def _send_batched(
+        self, producer: AIOKafkaProducer, events: Sequence[OutgoingEvent]
+    ) -> Sent:
+        """The records in batches of one partition each, in log order, each batch sent once
+        built: the same records as `send` makes, without its coroutine, partitioner call and
+        future per record."""
+        batches = RecordBatches(producer, source=self._settings.event_source)
+        for event in events:
+            await batches.add(event, self._topic(event.stream_type))
+        return await batches.send()
+
+    async def _acknowledged(self, sent: Sent) -> None:
+        """Wait for the broker; PartialPublish names the records acknowledged before the first
+        one that was not."""
         timeout = self._settings.kafka_request_timeout_ms / 1000 * 2
         results = await asyncio.wait_for(
-            asyncio.gather(*futures, return_exceptions=True), timeout=timeout
+            asyncio.gather(*sent.futures, return_exceptions=True), timeout=timeout
         )
-        for index, result in enumerate(results):
-            if isinstance(result, BaseException):
+        for index, slot in enumerate(sent.slots):
+            if isinstance(result := results[slot], BaseException):
                 raise PartialPublish(index, result)
+
+    def _topic(self, stream_type: str) -> str:
+        if (topic := self._topics.get(stream_type)) is None:
+            topic = self._topics[stream_type] = self._settings.topic_for(stream_type)
+        return topic
 
     async def _check_broker(self, producer: AIOKafkaProducer) -> None:
         """Fail before sending when the broker is unreachable or has lost its topics.
@@ -138,7 +162,8 @@ async def ensure_topics(settings: WriteSettings) -> bool:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [settings.customers_topic, settings.orders_topic, settings.relay_marker_topic]
+        topics = [settings.customers_topic, settings.orders_topic, settings.stock_topic]
+        wanted = [*topics, settings.relay_marker_topic]
         missing = [name for name in wanted if name not in existing]
         for name in missing:
             partitions = 1 if name == settings.relay_marker_topic else settings.kafka_partitions

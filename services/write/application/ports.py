@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+from shared.contracts.cloudevents import OutgoingEvent
 from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
 from shared.contracts.events import DomainEvent
 
@@ -153,13 +154,16 @@ class CheckpointStore(Protocol):
 
 
 class EventFeed(Protocol):
-    """The commit-ordered log, as the relay and the republish command read it."""
+    """The commit-ordered log as the relay and the republish command read it: the events
+    consumers get (never a stream internal to this service), ready to be sent."""
 
-    async def read_all(
+    async def read_outgoing(
         self, after: Cursor, limit: int, *, min_position: int = 0
-    ) -> list[RecordedEvent]: ...
+    ) -> Sequence[OutgoingEvent]: ...
 
-    async def count_after(self, after: Cursor) -> int: ...
+    async def count_outgoing(self, after: Cursor) -> int:
+        """How many of those are committed after `after`."""
+        ...
 
 
 class BrokerPublisher(Protocol):
@@ -171,7 +175,7 @@ class BrokerPublisher(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def publish(self, events: Sequence[RecordedEvent]) -> None:
+    async def publish(self, events: Sequence[OutgoingEvent]) -> None:
         """Every event acknowledged, or PartialPublish (or any error: none acknowledged)."""
         ...
 

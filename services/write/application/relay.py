@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from shared.contracts.envelope import START, RecordedEvent
+from shared.contracts.cloudevents import OutgoingEvent
+from shared.contracts.envelope import START
 
 from .ports import (
     BrokerPublisher,
@@ -82,7 +83,7 @@ class Relay:
 
     async def publish_pending(self) -> int:
         """Publish one batch after the checkpoint; returns how many events were published."""
-        events = await self._feed.read_all(self._cursor, self._batch_size)
+        events = await self._feed.read_outgoing(self._cursor, self._batch_size)
         if not events:
             return 0
         acked = len(events)
@@ -104,14 +105,14 @@ class Relay:
         counting a long backlog after every batch would slow the catch-up it measures."""
         if not idle and time.monotonic() - self._lag_at < 1.0:
             return
-        self._observer.lag(await self._feed.count_after(self._cursor))
+        self._observer.lag(await self._feed.count_outgoing(self._cursor))
         self._lag_at = time.monotonic()
 
-    async def _advance(self, events: Sequence[RecordedEvent], *, acknowledged_at: float) -> None:
+    async def _advance(self, events: Sequence[OutgoingEvent], *, acknowledged_at: float) -> None:
         self._cursor = events[-1].cursor
         await self._checkpoints.save(self._cursor)
         self._published_position = max(self._published_position, *(e.position for e in events))
-        latencies = [max(0.0, acknowledged_at - e.recorded_at.timestamp()) for e in events]
+        latencies = [max(0.0, acknowledged_at - e.recorded_at) for e in events]
         self._observer.published(latencies, self._published_position)
 
 

@@ -33,9 +33,9 @@ async def republish_events(
     The total is known (and counted) only when the whole log is sent again."""
     sent, cursor = 0, START
     try:
-        total = await feed.count_after(START) if from_position == 0 else None
+        total = await feed.count_outgoing(START) if from_position == 0 else None
         await publisher.start()
-        while events := await feed.read_all(cursor, batch_size, min_position=from_position):
+        while events := await feed.read_outgoing(cursor, batch_size, min_position=from_position):
             await publisher.publish(events)
             sent += len(events)
             cursor = events[-1].cursor

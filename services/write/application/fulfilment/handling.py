@@ -2,7 +2,7 @@
 rules run until nothing is left to do, each command carried out by the aggregate it names and
 appended with that aggregate's expected version, then the process's own events and its row."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Final, cast
 from uuid import UUID
@@ -183,6 +183,6 @@ class _Turn:
                 events=self._recorded,
                 metadata=self._metadata,
             )
-        if self._recorded or existed:
-            await self._work.save(self._instance)
+        if self._recorded or existed:  # a turn that went through ends a run of failures
+            await self._work.save(replace(self._instance, attempts=0, error=None))
         self._stock.keep(self._items.values())
