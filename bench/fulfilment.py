@@ -126,7 +126,8 @@ async def wrk_service(bench: Bench, wrk: str, url: str, script: Path, *, quick: 
     print("  fulfilment: write service, POST /orders with tracked lines (wrk) ...", flush=True)
     summary = await measure_wrk(wrk, url, script, seconds=seconds, warmup=warmup)
     started, behind = time.perf_counter(), await backlog(bench.db)
-    left = await wait_backlog(bench.db, 10.0 if quick else DRAIN_SECONDS)
+    # rarely polled: the count would compete with the process it watches
+    left = await wait_backlog(bench.db, 10.0 if quick else DRAIN_SECONDS, poll=2.0)
     took = time.perf_counter() - started
     summary["process"] = {"behind_at_end": behind, "left_after_drain": left, "drain_seconds": took}
     summary["process"]["drain_rate"] = rate(behind - left, took)

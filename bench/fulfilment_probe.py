@@ -201,16 +201,18 @@ async def backlog(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval(BACKLOG, ORDER_PLACED, SETTLED))
 
 
-async def wait_backlog(conn: asyncpg.Connection, timeout: float) -> int:
-    """Poll until the process has settled every order placed, or `timeout` seconds passed;
-    returns what is still waiting."""
+async def wait_backlog(
+    conn: asyncpg.Connection, timeout: float, *, poll: float = POLL_SECONDS
+) -> int:
+    """Poll (every `poll` seconds at most) until the process has settled every order placed,
+    or `timeout` seconds passed; returns what is still waiting."""
     deadline = time.monotonic() + timeout
     while True:
         started = time.monotonic()
         if not (left := await backlog(conn)) or started >= deadline:
             return left
         # the count reads the whole log: polled no more than a fifth of the time it takes
-        await asyncio.sleep(max(POLL_SECONDS, 4 * (time.monotonic() - started)))
+        await asyncio.sleep(max(poll, 4 * (time.monotonic() - started)))
 
 
 async def outcomes(conn: asyncpg.Connection, ids: Collection[str]) -> Outcomes:
