@@ -23,10 +23,12 @@ SCOPES ?=
 CUSTOMER ?=
 SUBJECT ?=
 TTL ?=
+STATE ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install run infra write-service read-service test test-unit test-integration test-e2e \
-        lint format fuzz token republish clean bench up down asyncapi projections dead-letters rebuild-projections
+        lint format fuzz token republish clean bench up down asyncapi projections dead-letters rebuild-projections \
+        processes
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -67,6 +69,11 @@ rebuild-projections: install ## rebuild every projection (or PROJECTION=name) fr
 
 dead-letters: install ## list dead letters; REPLAY=1 applies them again (PROJECTION=name to filter)
 	@$(RUN_NEXT_TO_STACK) python -m services.read.cli dead-letters $(if $(REPLAY),--replay) $(if $(PROJECTION),--projection $(PROJECTION))
+
+# The token is one of the running stack's issuer with ordering:operate, as `make token` gets it.
+processes: install ## the fulfilment process's instances (STATE=active|suspended|completed|stuck)
+	@token=$$($(RUN_NEXT_TO_STACK) python -m deploy.local.token --scopes ordering:operate --subject operator) && \
+	ACCESS_TOKEN="$$token" $(RUN_NEXT_TO_STACK) python -m services.write.entrypoints.processes_cli $(if $(STATE),--state $(STATE))
 
 test: install ## unit, integration and e2e tests
 	@$(RUN) pytest -q

@@ -12,12 +12,15 @@ from .adapters.fulfilment_store import FULFILMENT_LOCK, PostgresFulfilmentStore
 from .adapters.kafka import KafkaPublisher
 from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
+from .adapters.process_queries import PostgresProcessQueries
 from .adapters.prometheus import PrometheusExposition, PrometheusRelayObserver
+from .adapters.prometheus_process import PrometheusFulfilmentObserver, instances_by_state
 from .adapters.relay_support import PostgresCheckpoints, PostgresLeadership
 from .application.fulfilment.ports import FulfilmentInstances, FulfilmentObserver
 from .application.fulfilment.runner import FulfilmentPace, FulfilmentRunner
 from .application.handlers import CommandHandlers
 from .application.ports import BrokerPublisher, EventFeed, EventLogReader, MetricsExposition
+from .application.processes import ProcessQueries
 from .application.relay import RelayPace, RelayRunner, RelayStatus
 from .settings import WriteSettings
 
@@ -32,7 +35,11 @@ class WriteService:
         self._settings = settings
         self.handlers = CommandHandlers(store, max_attempts=settings.command_attempts)
         self.log: EventLogReader = store
-        self.metrics: MetricsExposition = PrometheusExposition(store.max_position)
+        stuck = settings.fulfilment_stuck_seconds
+        self.processes: ProcessQueries = PostgresProcessQueries(store.pool, stuck_seconds=stuck)
+        self.metrics: MetricsExposition = PrometheusExposition(
+            store.max_position, readings=[instances_by_state(self.processes)]
+        )
         self.relay_status = RelayStatus()
         self.fulfilment: FulfilmentInstances = PostgresFulfilmentStore(store.pool)
         self.fulfilment_status = RelayStatus()
@@ -83,7 +90,7 @@ async def bootstrap(settings: WriteSettings | None = None) -> WriteService:
     if settings.relay_enabled:
         service.start_relay()
     if settings.fulfilment_enabled:
-        service.start_fulfilment()
+        service.start_fulfilment(PrometheusFulfilmentObserver())
     return service
 
 

@@ -2,7 +2,7 @@
 PostgreSQL, and orders of tracked SKUs waiting for their reservation before they confirm."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ from services.write.domain.stock import StockItem
 from shared.contracts.envelope import EventMetadata
 from shared.contracts.events import stock_stream_id
 from tests.auth import bearer, token
+from tests.e2e.servers import serve, write_env
 from tests.e2e.test_write_api import ADDRESS, assert_problem, register
 from tests.services import RunningService
 
@@ -50,6 +51,16 @@ async def events(client: httpx.AsyncClient, stream_id: str) -> list[dict[str, An
     assert response.status_code == 200, response.text
     found: list[dict[str, Any]] = response.json()["events"]
     return found
+
+
+@pytest.fixture(scope="module")
+def write_service(
+    postgres: Any, kafka: Any, issuer: LocalIssuer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    """The write API without its fulfilment process: what HTTP alone answers, before any
+    reservation could be made (the process's own tests are in tests/e2e/fulfilment/)."""
+    env = {**write_env(postgres, kafka, issuer), "FULFILMENT_ENABLED": "false"}
+    yield from serve("write", env, tmp_path_factory)
 
 
 @pytest.fixture

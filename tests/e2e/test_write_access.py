@@ -63,6 +63,9 @@ def secured_routes(customer_id: str, order_id: str) -> dict[str, Route]:
         "/streams/{stream_id}/events": ("GET", f"/streams/{order_id}/events", None),
         "/events": ("GET", "/events", None),
         "/events/head": ("GET", "/events/head", None),
+        "/processes": ("GET", "/processes", None),
+        "/processes/{order_id}": ("GET", f"/processes/{order_id}", None),
+        "/processes/{order_id}/retry": ("POST", f"/processes/{order_id}/retry", None),
     }
 
 

@@ -34,6 +34,9 @@ OPERATIONS: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("get", "/streams/{stream_id}/events"): ("getStreamEvents", {404, 422, 503} | AUTH),
     ("get", "/events"): ("getEvents", {422, 503} | AUTH),
     ("get", "/events/head"): ("getEventsHead", {503} | AUTH),
+    ("get", "/processes"): ("listProcesses", {422, 503} | AUTH),
+    ("get", "/processes/{order_id}"): ("getProcess", {404, 422, 503} | AUTH),
+    ("post", "/processes/{order_id}/retry"): ("retryProcess", {404, 409, 422, 503} | AUTH),
     ("get", "/health/live"): ("getLive", set()),
     ("get", "/health/ready"): ("getReady", {503}),
     ("get", "/metrics"): ("getMetrics", set()),
@@ -55,6 +58,9 @@ SECURITY: dict[str, tuple[str, bool]] = {
     "getStreamEvents": ("ordering:events", False),
     "getEvents": ("ordering:events", False),
     "getEventsHead": ("ordering:events", False),
+    "listProcesses": ("ordering:operate", False),
+    "getProcess": ("ordering:operate", False),
+    "retryProcess": ("ordering:operate", False),
 }
 
 # An app that checks tokens (creating it fetches nothing from the issuer).

@@ -73,7 +73,7 @@ class PostgresFulfilmentStore:
     @postgres_call
     async def checkpoint(self) -> Cursor:
         row = await self._pool.fetchrow(
-            "SELECT transaction_id::text::bigint AS tx, position FROM relay_checkpoints"
+            "SELECT transaction_id::text::bigint AS tx, position FROM fulfilment_checkpoints"
             " WHERE name = $1",
             self._checkpoint_name,
         )

@@ -67,7 +67,7 @@ SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::text[], 
                      $7::jsonb[], $8::jsonb[])
 """
 _SAVE_CHECKPOINT = """
-INSERT INTO relay_checkpoints (name, transaction_id, position) VALUES ($1, $2::text::xid8, $3)
+INSERT INTO fulfilment_checkpoints (name, transaction_id, position) VALUES ($1, $2::text::xid8, $3)
 ON CONFLICT (name) DO UPDATE SET transaction_id = excluded.transaction_id,
     position = excluded.position, updated_at = now()
 """

@@ -75,6 +75,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX fulfilment_instances_deadline ON fulfilment_instances (deadline_at)
             WHERE state = 'active';
         CREATE INDEX fulfilment_instances_state ON fulfilment_instances (state, updated_at);
+
+        -- The process's place in the log: a table of its own (relay_checkpoints is the relay's).
+        CREATE TABLE fulfilment_checkpoints (
+            name            text PRIMARY KEY,
+            transaction_id  xid8 NOT NULL,
+            position        bigint NOT NULL,
+            updated_at      timestamptz NOT NULL DEFAULT now()
+        );
         """,
     ),
 ]

@@ -19,6 +19,8 @@ from ..metrics import (
 )
 
 log = logging.getLogger(__name__)
+# Metrics read from a store for one scrape (see PrometheusExposition), beside the head.
+Reading = Callable[[], Awaitable[Sequence[Metric]]]
 
 
 class PrometheusRelayObserver:
@@ -48,12 +50,18 @@ class PrometheusExposition:
 
     The head is read, not kept in a gauge: every scrape sees the highest position committed
     by anyone (other replicas, other writers of the database), and no scrape writes a thing.
+    So are the `readings` (each left out of a scrape it could not be read for).
     """
 
     def __init__(
-        self, highest_position: Callable[[], Awaitable[int]], *, timeout: float = 2.0
+        self,
+        highest_position: Callable[[], Awaitable[int]],
+        *,
+        readings: Sequence[Reading] = (),
+        timeout: float = 2.0,
     ) -> None:
         self._highest_position = highest_position
+        self._readings = readings
         self._timeout = timeout
 
     async def render(self) -> tuple[bytes, str]:
@@ -62,17 +70,28 @@ class PrometheusExposition:
         except Exception as exc:  # noqa: BLE001 - the rest still answers when the database does not
             log.debug("no event store head for this scrape: %r", exc)
             head = None
-        return generate_latest(_Scrape(head)), CONTENT_TYPE_LATEST
+        read = [m for reading in self._readings for m in await self._read(reading)]
+        return generate_latest(_Scrape(head, read)), CONTENT_TYPE_LATEST
+
+    async def _read(self, reading: Reading) -> Sequence[Metric]:
+        try:
+            return await asyncio.wait_for(reading(), self._timeout)
+        except Exception as exc:  # noqa: BLE001 - the rest still answers when the store does not
+            log.debug("a reading left out of this scrape: %r", exc)
+            return ()
 
 
 class _Scrape(Collector):
-    """The registry, plus the head read for one scrape (absent when it could not be read)."""
+    """The registry, plus the head and the readings of one scrape (absent when they could not
+    be read)."""
 
-    def __init__(self, head: int | None) -> None:
+    def __init__(self, head: int | None, read: Sequence[Metric] = ()) -> None:
         self._head = head
+        self._read = read
 
     def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
+        yield from self._read
         if self._head is not None:
             name, documentation = HEAD_POSITION
             yield GaugeMetricFamily(name, documentation, value=self._head)
