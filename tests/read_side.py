@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.polling import poll
 
-PROJECTIONS = ("order_details", "customers", "sales")
+PROJECTIONS = ("order_details", "customers", "sales", "stock")
 # The collections of every projection's first version: its main documents and its auxiliary roles.
 FIRST_VERSION_COLLECTIONS = {
     "order_details_v1",
@@ -21,6 +21,7 @@ FIRST_VERSION_COLLECTIONS = {
     "customers_v1_orders",
     "sales_v1",
     "sales_v1_orders",
+    "stock_v1",
 }
 Doc = dict[str, Any]
 Snapshot = dict[str, list[Doc]]

@@ -53,6 +53,14 @@ class _Order:
     cancel_reason: str | None = None
     updated_at: datetime | None = None
     version: int = 0
+    tracked: set[str] = field(default_factory=set)  # SKUs of its lines whose stock is tracked
+    stock: str | None = None  # its stock state; None: no line was ever tracked
+    rejection: Doc | None = None
+
+    @property
+    def kept(self) -> bool:
+        """Counted in values and revenue: neither cancelled nor rejected."""
+        return self.status not in ("cancelled", "rejected")
 
     @property
     def total(self) -> Decimal:
@@ -76,6 +84,7 @@ class ReferenceModel:
     def __init__(self, events: list[Doc]) -> None:
         self._orders: dict[str, _Order] = {}
         self._customers: dict[str, _Customer] = {}
+        self._stock: dict[str, Doc] = {}  # by SKU
         self._by: str | None = None  # who made the event being folded, as the log records it
         for event in sorted(events, key=lambda e: int(e["position"])):
             self._apply(event)
@@ -114,14 +123,47 @@ class ReferenceModel:
         )
         for item in data["items"]:
             self._add_line(order, item)
+        order.tracked = set(data.get("tracked", ()))
+        order.stock = "pending" if order.tracked else None
         self._orders[oid] = order
         self._set_status(order, "placed", at, version)
 
     def _on_OrderItemAdded(self, oid: str, version: int, at: datetime, data: Doc) -> None:
-        self._add_line(self._orders[oid], data)
+        order = self._orders[oid]
+        self._add_line(order, data)
+        if data.get("tracked"):
+            order.tracked.add(data["sku"])
+            order.stock = "pending"
 
     def _on_OrderItemRemoved(self, oid: str, version: int, at: datetime, data: Doc) -> None:
-        self._orders[oid].lines.pop(data["sku"], None)
+        order = self._orders[oid]
+        order.lines.pop(data["sku"], None)
+        if data["sku"] in order.tracked:
+            order.tracked.discard(data["sku"])
+            order.stock = order.stock if order.tracked else "not_tracked"
+
+    def _on_OrderStockReserved(self, oid: str, version: int, at: datetime, data: Doc) -> None:
+        self._orders[oid].stock = "reserved"
+
+    def _on_OrderRejected(self, oid: str, version: int, at: datetime, data: Doc) -> None:
+        self._orders[oid].rejection = {"reason": data["reason"], "skus": data["skus"]}
+        self._set_status(self._orders[oid], "rejected", at, version)
+
+    def _stock_levels(self, version: int, data: Doc) -> None:
+        on_hand, reserved = int(data["on_hand"]), int(data["reserved"])
+        self._stock[data["sku"]] = {
+            "sku": data["sku"],
+            "on_hand": on_hand,
+            "reserved": reserved,
+            "available": on_hand - reserved,
+            "version": version,
+        }
+
+    def _on_StockReceived(self, sid: str, version: int, at: datetime, data: Doc) -> None:
+        self._stock_levels(version, data)
+
+    _on_StockAdjusted = _on_StockReserved = _on_StockReservationRefused = _on_StockReceived
+    _on_StockReleased = _on_StockShippedOut = _on_StockReceived
 
     def _on_OrderConfirmed(self, oid: str, version: int, at: datetime, data: Doc) -> None:
         self._set_status(self._orders[oid], "confirmed", at, version)
@@ -159,10 +201,14 @@ class ReferenceModel:
         return list(self._customers)
 
     def order(self, order_id: str) -> Doc:
-        """The expected `GET /orders/{id}` body."""
+        """The expected `GET /orders/{id}` body (`stock` only for an order that ever had a
+        tracked line, `rejection` only for a rejected one)."""
         order = self._orders[order_id]
         customer = self._customers[order.customer_id]
-        return {
+        shown = {"stock": {"state": order.stock}} if order.stock else {}
+        if order.rejection is not None:
+            shown["rejection"] = order.rejection
+        return shown | {
             "id": order_id,
             "order_id": order_id,
             "customer_id": order.customer_id,
@@ -188,7 +234,7 @@ class ReferenceModel:
         """The expected `GET /customers/{id}` body."""
         customer = self._customers[customer_id]
         orders = [o for o in self._orders.values() if o.customer_id == customer_id]
-        lifetime = sum((o.total for o in orders if o.status != "cancelled"), ZERO)
+        lifetime = sum((o.total for o in orders if o.kept), ZERO)
         return {
             "id": customer_id,
             "customer_id": customer_id,
@@ -212,6 +258,16 @@ class ReferenceModel:
         ]
         return [o.order_id for o in sorted(orders, key=lambda o: o.placed_at, reverse=True)]
 
+    def stock_item(self, sku: str) -> Doc:
+        """The expected `GET /stock/{sku}` body."""
+        return self._stock[sku]
+
+    def low_stock(self, below: int | None = None) -> list[Doc]:
+        """`GET /stock?available_below=`: the tracked SKUs (with fewer units available than
+        `below`, when given) in SKU order."""
+        found = [s for s in self._stock.values() if below is None or s["available"] < below]
+        return sorted(found, key=lambda s: str(s["sku"]))
+
     def days(self) -> list[date]:
         return sorted({o.placed_at.date() for o in self._orders.values()})
 
@@ -224,7 +280,8 @@ class ReferenceModel:
         return [_day_doc(day, by_day[day]) for day in sorted(by_day)]
 
     def top_products(self, start: date, end: date, *, by: str, limit: int) -> list[Doc]:
-        """`GET /stats/top-products`: products of non-cancelled orders, best first."""
+        """`GET /stats/top-products`: products of orders neither cancelled nor rejected, best
+        first."""
         orders = [o for o in self._orders.values() if start <= o.placed_at.date() <= end]
         products = _products(orders)
         products.sort(key=lambda p: Decimal(p[by]), reverse=True)
@@ -242,12 +299,12 @@ def _line_doc(line: _Line) -> Doc:
 
 
 def _products(orders: list[_Order]) -> list[Doc]:
-    """Units and revenue per SKU over the non-cancelled orders, sorted by SKU."""
+    """Units and revenue per SKU over the orders neither cancelled nor rejected, by SKU."""
     units: dict[str, int] = defaultdict(int)
     revenue: dict[str, Decimal] = defaultdict(Decimal)
     names: dict[str, str] = {}
     for order in orders:
-        if order.status == "cancelled":
+        if not order.kept:
             continue
         for line in order.lines.values():
             units[line.sku] += line.quantity
@@ -260,7 +317,7 @@ def _products(orders: list[_Order]) -> list[Doc]:
 
 
 def _day_doc(day: date, orders: list[_Order]) -> Doc:
-    kept = [o for o in orders if o.status != "cancelled"]
+    kept = [o for o in orders if o.kept]  # a rejected order counts as a cancelled one
     revenue = sum((o.total for o in kept), ZERO)
     average = revenue / len(kept) if kept else ZERO
     return {

@@ -39,6 +39,12 @@ class ReadSettings(BaseServiceSettings):
     # issuer gives the client by default. Entra ID, for one, wants `api://<app>/.default`.
     auth_client_scope: str = ""
 
+    @property
+    def event_topics(self) -> list[str]:
+        """The topics every projection consumes: each sees every published event, so that its
+        position and lag are the log's (a projection skips the stream types it does not fold)."""
+        return [self.customers_topic, self.orders_topic, self.stock_topic]
+
     def group_for(self, projection: str) -> str:
         """Each projection consumes with its own group, so each has its own checkpoint."""
         return f"{self.consumer_group_prefix}.{projection}"

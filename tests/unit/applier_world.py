@@ -25,7 +25,7 @@ ADDRESS = {"line1": "x", "city": "y", "postal_code": "z", "country": "FR"}
 
 
 def event(stream: str, version: int, kind: str, **data: Any) -> Event:
-    stream_type = "order" if kind.startswith("Order") else "customer"
+    stream_type = next((t for t in ("order", "stock") if kind.startswith(t.title())), "customer")
     return Event(f"{stream}-{version}", stream_type, stream, version, kind, version, AT, data)
 
 

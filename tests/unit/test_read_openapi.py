@@ -13,7 +13,11 @@ Doc = dict[str, Any]
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 # Every route but these reads MongoDB, so may answer 503 when it is unavailable.
 WITHOUT_MONGODB = {("/health/live", "get"), ("/metrics", "get")}
-SINGLE_DOCUMENTS = {("/orders/{order_id}", "get"), ("/customers/{customer_id}", "get")}
+SINGLE_DOCUMENTS = {
+    ("/orders/{order_id}", "get"),
+    ("/customers/{customer_id}", "get"),
+    ("/stock/{sku}", "get"),
+}
 
 # An app that checks tokens (creating it fetches nothing from the issuer).
 WITH_AUTH: dict[str, Any] = {
@@ -87,7 +91,13 @@ def test_errors_are_documented_where_they_occur(document: Doc) -> None:
     assert "If-None-Match" in {
         p["name"] for p in document["paths"]["/orders/{order_id}"]["get"]["parameters"]
     }
-    lists = ["/customers", "/customers/{customer_id}/orders", "/stats/daily", "/stats/top-products"]
+    lists = [
+        "/customers",
+        "/customers/{customer_id}/orders",
+        "/stats/daily",
+        "/stats/top-products",
+        "/stock",
+    ]
     for path in lists:
         assert "Cache-Control" in document["paths"][path]["get"]["responses"]["200"]["headers"]
 
@@ -145,4 +155,5 @@ def test_every_integer_parameter_is_bounded(document: Doc) -> None:
                 bounded[path, parameter["name"]] = schema["maximum"]
     assert bounded[("/orders/{order_id}", "min_version")] == 2**31 - 1  # a stream's versions
     assert bounded[("/orders/{order_id}", "wait_ms")] == 2**63 - 1  # capped, not refused
-    assert {name for _, name in bounded} == {"min_version", "wait_ms", "limit"}
+    assert bounded[("/stock", "available_below")] == 2**63 - 1  # BSON's largest integer
+    assert {name for _, name in bounded} == {"min_version", "wait_ms", "limit", "available_below"}

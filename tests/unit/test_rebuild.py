@@ -17,9 +17,17 @@ Docs = dict[str, dict[str, Any]]
 
 
 def history() -> list[Event]:
-    """Two customers and their orders, interleaved, with a cancellation and a rename."""
+    """Two customers and their orders, interleaved, with a cancellation and a rename; the stock
+    of four SKUs received, and one of them reserved."""
     registered = event("c1", 1, "CustomerRegistered", name="Ada", email="a@x.io")
+    levels = {"sku": "A", "on_hand": 5}
+    received = [
+        event(f"s-{sku}", 1, "StockReceived", sku=sku, on_hand=5, reserved=0, quantity=5)
+        for sku in "BCD"
+    ]
     return [
+        event("s1", 1, "StockReceived", **levels, reserved=0, quantity=5),
+        *received,
         placed("o1", "c1", "4.00"),
         registered,
         added("o1", 2, quantity=2),
@@ -28,6 +36,7 @@ def history() -> list[Event]:
         event("o2", 2, "OrderCancelled", reason="no"),
         placed("o3", "c1", "1.25"),
         event("c2", 1, "CustomerRegistered", name="Bob", email="b@x.io"),
+        event("s1", 2, "StockReserved", **levels, reserved=2, order_id="o1", quantity=2),
         event("o3", 2, "OrderConfirmed"),
     ]
 

@@ -1,4 +1,4 @@
-"""One projection's Kafka consumer: its group's share of both topics, committed by hand."""
+"""One projection's Kafka consumer: its group's share of the event topics, committed by hand."""
 
 import logging
 import time
@@ -80,8 +80,7 @@ class KafkaRecordSource:
             consumer_timeout_ms=FETCHER_TIMEOUT_MS,
             **kafka_security_options(settings),
         )
-        topics = [settings.customers_topic, settings.orders_topic]
-        self.consumer.subscribe(topics, listener=_Rebalance(self))
+        self.consumer.subscribe(settings.event_topics, listener=_Rebalance(self))
         self.first_topic = settings.customers_topic
 
     async def __aenter__(self) -> "KafkaRecordSource":

@@ -102,7 +102,7 @@ class LagMonitor:
     async def _partitions(
         self, admin: AIOKafkaAdminClient, reader: AIOKafkaConsumer
     ) -> list[TopicPartition]:
-        topics = [self.settings.customers_topic, self.settings.orders_topic]
+        topics = self.settings.event_topics
         # Every topic's metadata (asking for ours by name could have a broker create them).
         found = [
             TopicPartition(topic["topic"], part["partition"])

@@ -7,7 +7,7 @@ import orjson
 
 from ..application.ports import LogPage, Unavailable
 from ..projections.base import Event
-from .codec import from_row
+from .codec import from_row, from_rows, internal
 from .tokens import ClientCredentials, TokenUnavailable, bearer_auth
 
 
@@ -19,22 +19,30 @@ class WriteApi:
     """An HTTP client of the write service, with the service's own token when given one."""
 
     def __init__(
-        self, base_url: str, *, tokens: ClientCredentials | None = None, timeout: float = 10.0
+        self,
+        base_url: str,
+        *,
+        tokens: ClientCredentials | None = None,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         auth = bearer_auth(tokens)
-        self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, auth=auth)
+        self._client = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout, auth=auth, transport=transport
+        )
 
     async def close(self) -> None:
         await self._client.aclose()
 
     async def stream_events(self, stream_id: str, *, after_version: int) -> list[Event]:
-        """The stream's events after a version; empty when the write service has none."""
+        """The stream's events after a version; empty when the write service has none (or for
+        one of its internal streams, which no projection reads)."""
         body = await self._get(
             f"/streams/{stream_id}/events",
             {"after_version": after_version, "limit": 10_000},
             missing={"events": []},
         )
-        return [from_row(row) for row in body["events"]]
+        return [from_row(row) for row in body["events"] if not internal(row)]
 
     async def stream_exists(self, stream_id: str, *, customer_id: str | None = None) -> bool:
         """Whether the event store holds a stream of this id (begun for `customer_id`, when
@@ -49,13 +57,20 @@ class WriteApi:
         return int((await self._get("/events/head", {}))["position"])
 
     async def page(self, after: str | None, limit: int) -> LogPage:
-        """Up to `limit` events of the log after the cursor `after` (from the start: None)."""
+        """Up to `limit` rows of the log after the cursor `after` (from the start: None): their
+        events, and the rows passed over (internal streams, types unknown here)."""
         params: dict[str, Any] = {"limit": limit}
         if after:
             params["after"] = after
         body = await self._get("/events", params)
-        events = [from_row(row, trusted=True) for row in body["events"]]
-        return LogPage(events, body["next"], bool(body["has_more"]))
+        rows = from_rows(body["events"], trusted=True)
+        return LogPage(
+            rows.events,
+            body["next"],
+            bool(body["has_more"]),
+            passed_over=rows.passed_over,
+            unknown=tuple(rows.unknown),
+        )
 
     async def _get(
         self, path: str, params: dict[str, Any], *, missing: dict[str, Any] | None = None

@@ -193,9 +193,15 @@ class StreamReader(Protocol):
 
 @dataclass(frozen=True)
 class LogPage:
+    """A page of the log: the events its rows hold for the projections, and how many rows were
+    passed over (the write service's internal streams; events of types unknown here, whose
+    types `unknown` lists)."""
+
     events: list[Event]
     next: str | None
     has_more: bool
+    passed_over: int = 0
+    unknown: Sequence[str] = ()
 
 
 class EventLog(StreamReader, Protocol):

@@ -190,8 +190,12 @@ class Rebuilder:
                     fetch = asyncio.create_task(self.log.page(cursor, self.page_size))
                 if page.events:
                     await self.projection.apply(store, page.events, self.heal, replay.memo)
+                for unknown in page.unknown:
+                    self.observer.unknown_type(progress.projection, unknown)
                 progress.replay_seconds = before + time.monotonic() - began
-                await self._advance(progress, lock, len(page.events), phase, paused)
+                # Rows passed over were read all the same: the progress is the log's.
+                read = len(page.events) + page.passed_over
+                await self._advance(progress, lock, read, phase, paused)
                 if not page.has_more:
                     await self._write_out(store, progress, lock, paused)
                     return cursor

@@ -1,4 +1,4 @@
-"""The live side of one projection: poll both topics, apply in batches, hold still when paused.
+"""The live side of one projection: poll its topics, apply in batches, hold still when paused.
 
 The batches themselves are the applier's (applier.py); this is the loop around them, which
 (re)opens the record source after a failure and never ends until cancelled.

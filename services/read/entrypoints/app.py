@@ -16,7 +16,7 @@ from ..application.ports import Unavailable
 from ..bootstrap import bootstrap
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from ..settings import ReadSettings
-from . import ops, queries
+from . import ops, queries, stock
 
 
 def create_app(settings: ReadSettings | None = None, *, consume: bool = True) -> FastAPI:
@@ -44,6 +44,7 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
     install_problem_handlers(app, [], unavailable, store="read store")
     install_auth(app, settings, issuer_http)
     app.include_router(queries.router, tags=["queries"])
+    app.include_router(stock.router, tags=["queries"])
     app.include_router(ops.router)
     app.include_router(ops.metrics_router(required=settings.auth_metrics_required))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -5,15 +5,16 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 
+from shared.contracts.events import SKU_PATTERN
 from shared.plumbing.access import requires
 from shared.plumbing.auth import OPERATE, QUERY, Principal
 
 from ..application.operations import ProjectionOperations
-from ..queries import orders
+from ..queries import orders, stock
 from ..queries.facade import ReadQueries
 from ..queries.stats import DateRange
 
@@ -100,9 +101,11 @@ DaysRequired = Annotated[DateRange, Depends(required_range)]
 DaysRecent = Annotated[DateRange, Depends(recent_range)]
 
 
-async def page_cursor(
-    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
-) -> tuple[datetime, str] | None:
+# A page cursor as the lists give them (base64url), before it is decoded.
+Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+async def page_cursor(cursor: Cursor = None) -> tuple[datetime, str] | None:
     try:
         return None if cursor is None else orders.decode_cursor(cursor)
     except orders.InvalidCursor as exc:
@@ -110,6 +113,17 @@ async def page_cursor(
 
 
 After = Annotated[tuple[datetime, str] | None, Depends(page_cursor)]
+
+
+async def stock_cursor(cursor: Cursor = None) -> str | None:
+    try:
+        return None if cursor is None else stock.decode_cursor(cursor)
+    except orders.InvalidCursor as exc:
+        raise invalid(("query", "cursor"), str(exc)) from exc
+
+
+StockAfter = Annotated[str | None, Depends(stock_cursor)]
+Sku = Annotated[str, Path(max_length=64, pattern=SKU_PATTERN, description="the SKU")]
 IfNoneMatch = Annotated[
     str | None,
     Header(alias="If-None-Match", description="ETags the client holds: 304 if one is current"),

@@ -5,7 +5,7 @@ needs ordering:query or ordering:operate, its error details ordering:operate (an
 may hold anything: a document, a server's address); pause and resume need ordering:operate.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Request
@@ -21,7 +21,7 @@ from . import schemas
 from .deps import Observer, Operations, Operator
 
 router = APIRouter(tags=["operations"])
-ProjectionName = Annotated[Literal["order_details", "customers", "sales"], Path()]
+ProjectionName = Annotated[schemas.ProjectionName, Path()]
 
 
 def _json(body: Any) -> Response:

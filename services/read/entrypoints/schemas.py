@@ -11,8 +11,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.events import Currency, Email
+from shared.contracts.events import SKU_PATTERN, Currency, Email
 from shared.contracts.money import AMOUNT_PATTERN
+from shared.contracts.orders import StockState
 from shared.plumbing.http import problem_responses
 
 from ..queries.orders import OrderStatus
@@ -56,6 +57,18 @@ class StatusChange(Answer):
     )
 
 
+class OrderStock(Answer):
+    state: StockState = Field(
+        description="pending: a tracked line awaits its stock; reserved: every tracked line's"
+        " stock is held for the order; not_tracked: none of its lines is tracked any more"
+    )
+
+
+class Rejection(Answer):
+    reason: Literal["out_of_stock"]
+    skus: list[str] = Field(description="the SKUs whose stock was short")
+
+
 class Order(Answer):
     """One order with its customer's name and email as last seen (null until the customer's
     registration reached this projection)."""
@@ -73,6 +86,14 @@ class Order(Answer):
     carrier: str | None
     tracking_number: str | None
     cancel_reason: str | None
+    rejection: Rejection | None = Field(
+        default=None, description="why the order was rejected; absent unless it was"
+    )
+    stock: OrderStock | None = Field(
+        default=None,
+        description="the stock of its tracked lines; absent when none of its lines was ever"
+        " tracked (not_tracked)",
+    )
     placed_at: datetime
     status_history: list[StatusChange]
     status: OrderStatus
@@ -93,7 +114,8 @@ class EmailChange(Answer):
 
 
 class Customer(Answer):
-    """A registered customer, with totals over all their orders (value: not cancelled)."""
+    """A registered customer, with totals over all their orders (value: neither cancelled nor
+    rejected)."""
 
     id: UUID
     customer_id: UUID
@@ -120,7 +142,8 @@ class ProductSales(Answer):
 
 
 class Day(Answer):
-    """One UTC day of placement; revenue and averages over the orders not cancelled."""
+    """One UTC day of placement; revenue and averages over the orders not cancelled (a rejected
+    order counts as cancelled)."""
 
     id: date
     day: date
@@ -144,6 +167,22 @@ class TopProducts(Answer):
     end: date = Field(alias="to")
 
 
+class StockItem(Answer):
+    """A tracked SKU's units: on hand, held for orders (reserved), and free to reserve
+    (available: on hand less reserved)."""
+
+    sku: Annotated[str, Field(pattern=SKU_PATTERN, max_length=64)]
+    on_hand: Count
+    reserved: Count
+    available: Count
+    version: Annotated[int, Field(ge=1)]
+
+
+class StockPage(Answer):
+    items: list[StockItem]
+    next_cursor: str | None = Field(description="pass it as `cursor` for the next page")
+
+
 class Rebuild(BaseModel):
     """The latest rebuild's lease and progress (running or finished)."""
 
@@ -161,8 +200,12 @@ class Rebuild(BaseModel):
     finished_at: datetime | None = None
 
 
+# The projections' names (services/read/projections/__init__.py lists them in this order).
+ProjectionName = Literal["order_details", "customers", "sales", "stock"]
+
+
 class ProjectionStatus(Answer):
-    name: Literal["order_details", "customers", "sales"]
+    name: ProjectionName
     state: Literal["live", "rebuilding"]
     paused: bool = Field(description="paused by an operator (every replica)")
     healthy: bool

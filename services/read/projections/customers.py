@@ -1,4 +1,5 @@
-"""customers: profile, email history, order count and lifetime value of each customer.
+"""customers: profile, email history, order count and lifetime value of each customer (the
+total of their orders neither cancelled nor rejected).
 
 Order totals and statuses are kept per order (role `orders`). A customer's count and value are
 running totals of what each of their orders contributes (a rollup, kept in memory between
@@ -20,6 +21,7 @@ from shared.contracts.events import (
     CUSTOMER_RENAMED,
     ORDER_CANCELLED,
     ORDER_PLACED,
+    ORDER_REJECTED,
 )
 from shared.contracts.money import format_money
 from shared.contracts.orders import OrderStatus
@@ -45,6 +47,7 @@ COUNT, VALUE = ("order_count",), ("lifetime_value",)
 LINES = Lines(("quantity", "unit_price"))  # what a customer's value needs of an order's lines
 # Documents hold plain strings (as MongoDB gives them back), not the enum's members.
 PLACED, CANCELLED = OrderStatus.PLACED.value, OrderStatus.CANCELLED.value
+REJECTED = OrderStatus.REJECTED.value
 
 
 def new_customer(customer_id: str) -> Doc:
@@ -95,6 +98,8 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
         doc.update(customer_id=data["customer_id"], currency=data["currency"])
     elif kind == ORDER_CANCELLED:
         doc["status"] = CANCELLED
+    elif kind == ORDER_REJECTED:
+        doc["status"] = REJECTED
     return doc
 
 
@@ -103,9 +108,10 @@ def order_total(doc: Doc) -> None:
 
 
 def contribution(order: Doc) -> Tally:
-    """What one order adds to its customer: one order, and its total unless cancelled."""
-    cancelled = order.get("status") == CANCELLED
-    value = Decimal("0") if cancelled else dec(order["total"])
+    """What one order adds to its customer: one order, and its total unless cancelled or
+    rejected."""
+    gone = order.get("status") in (CANCELLED, REJECTED)
+    value = Decimal("0") if gone else dec(order["total"])
     return {COUNT: 1, VALUE: value} if value else {COUNT: 1}
 
 

@@ -17,19 +17,23 @@ from .base import Event
 
 Line = Any  # the values of `Lines.fields`: a list in that order, or a dict by name
 LINE_EVENTS = frozenset({ORDER_PLACED, ORDER_ITEM_ADDED, ORDER_ITEM_REMOVED})
+# A whole line: an order line's fields (an added item's data has others, such as `tracked`).
+LINE_FIELDS = ("sku", "name", "quantity", "unit_price")
 
 
 class Lines:
     """The lines of an order as one projection keeps them, by SKU: the `fields` it names, as a
-    list of their values in that order; or, without `fields`, whole, as the events give them (a
-    dict by name: what order_details serves)."""
+    list of their values in that order; or, without `fields`, whole (a dict of `LINE_FIELDS` by
+    name: what order_details serves)."""
 
     def __init__(self, fields: tuple[str, ...] | None = None) -> None:
         self.fields = fields
         self._quantity: int | str = "quantity" if fields is None else fields.index("quantity")
         self._price: int | str = "unit_price" if fields is None else fields.index("unit_price")
         self.line: Callable[[dict[str, Any]], Line] = (
-            dict if fields is None else (lambda data: [data[name] for name in fields])
+            (lambda data: {name: data[name] for name in LINE_FIELDS})
+            if fields is None
+            else (lambda data: [data[name] for name in fields])
         )
         """A line as this projection keeps it, from an item of the order's events."""
 

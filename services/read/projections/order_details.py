@@ -2,6 +2,9 @@
 
 The projection keeps its own copy of each customer's name and email (role `customers`), so the
 result is the same whichever of the two topics arrives first.
+
+An order that ever had a line whose stock is tracked shows its stock state (`stock`); one that
+never had any has no `stock` at all, and is the document it was before stock was tracked.
 """
 
 from collections.abc import Sequence
@@ -13,11 +16,15 @@ from shared.contracts.events import (
     CUSTOMER_RENAMED,
     ORDER_CANCELLED,
     ORDER_CONFIRMED,
+    ORDER_ITEM_ADDED,
+    ORDER_ITEM_REMOVED,
     ORDER_PLACED,
+    ORDER_REJECTED,
     ORDER_SHIPPED,
+    ORDER_STOCK_RESERVED,
 )
 from shared.contracts.money import format_money
-from shared.contracts.orders import OrderStatus, line_total, order_total
+from shared.contracts.orders import OrderStatus, StockState, line_total, order_total
 
 from .base import (
     Doc,
@@ -44,10 +51,21 @@ INDEXES = {
 
 LINES = Lines()  # the items, whole, as the order's events give them
 # Documents hold plain strings (as MongoDB gives them back), not the enum's members.
-PLACED, CONFIRMED, SHIPPED, CANCELLED = (
+PLACED, CONFIRMED, SHIPPED, CANCELLED, REJECTED = (
     s.value
-    for s in (OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.SHIPPED, OrderStatus.CANCELLED)
+    for s in (
+        OrderStatus.PLACED,
+        OrderStatus.CONFIRMED,
+        OrderStatus.SHIPPED,
+        OrderStatus.CANCELLED,
+        OrderStatus.REJECTED,
+    )
 )
+NOT_TRACKED, PENDING, RESERVED = (
+    s.value for s in (StockState.NOT_TRACKED, StockState.PENDING, StockState.RESERVED)
+)
+TRACKED = "_tracked"  # the SKUs of the order's tracked lines (not shown)
+STOCK_EVENTS = frozenset({ORDER_PLACED, ORDER_ITEM_ADDED, ORDER_ITEM_REMOVED, ORDER_STOCK_RESERVED})
 
 
 def _items(doc: Doc, event: Event) -> None:
@@ -74,6 +92,27 @@ def _status(doc: Doc, status: str, event: Event) -> None:
     if event.actor:
         change["by"] = event.actor
     doc["status_history"].append(change)
+
+
+def _stock(doc: Doc, event: Event) -> None:
+    """The stock state after an event: pending while a tracked line waits for its stock,
+    reserved once every tracked line is, not_tracked once no line is tracked any more."""
+    kind, data = event.event_type, event.data
+    tracked = set(doc.get(TRACKED, ()))
+    state = doc.get("stock", {}).get("state")
+    if kind == ORDER_PLACED:  # `tracked` absent: placed before stock was tracked
+        tracked = set(data.get("tracked") or ())
+        state = PENDING if tracked else None
+    elif kind == ORDER_ITEM_ADDED and data.get("tracked"):
+        tracked.add(data["sku"])
+        state = PENDING
+    elif kind == ORDER_ITEM_REMOVED and data["sku"] in tracked:
+        tracked.discard(data["sku"])
+        state = state if tracked else NOT_TRACKED
+    elif kind == ORDER_STOCK_RESERVED:
+        state = RESERVED
+    if state is not None:
+        doc.update({"stock": {"state": state}, TRACKED: sorted(tracked)})
 
 
 def fold_order(doc: Doc | None, event: Event) -> Doc:
@@ -105,8 +144,13 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
     elif kind == ORDER_CANCELLED:
         doc["cancel_reason"] = data["reason"]
         _status(doc, CANCELLED, event)
+    elif kind == ORDER_REJECTED:
+        doc["rejection"] = {"reason": data["reason"], "skus": data["skus"]}
+        _status(doc, REJECTED, event)
     if kind in LINE_EVENTS:
         _items(doc, event)
+    if kind in STOCK_EVENTS:
+        _stock(doc, event)
     doc["updated_at"] = event.recorded_at
     return doc
 

@@ -1,5 +1,6 @@
 """sales: per UTC day of placement, orders placed and cancelled, revenue, average order value,
-and units and revenue per SKU, over non-cancelled orders.
+and units and revenue per SKU, over non-cancelled orders. A rejected order (its stock could not
+be reserved) counts as a cancelled one: among the cancelled, in no revenue nor units.
 
 Each order is kept as it stands (role `orders`), with its day. A day's figures are running
 totals of what each of its orders contributes (a rollup, kept in memory between batches): a batch
@@ -18,7 +19,7 @@ import functools
 from collections.abc import Sequence
 from decimal import Decimal
 
-from shared.contracts.events import ORDER_CANCELLED, ORDER_PLACED
+from shared.contracts.events import ORDER_CANCELLED, ORDER_PLACED, ORDER_REJECTED
 from shared.contracts.money import format_money
 from shared.contracts.orders import line_total
 
@@ -51,7 +52,7 @@ def fold_order(doc: Doc | None, event: Event) -> Doc:
         doc["lines"] = LINES.fold(doc["lines"], event)
     if kind == ORDER_PLACED:
         doc["day"] = event.recorded_at.date().isoformat()
-    elif kind == ORDER_CANCELLED:
+    elif kind in (ORDER_CANCELLED, ORDER_REJECTED):
         doc["cancelled"] = True
     return doc
 

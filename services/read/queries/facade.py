@@ -12,7 +12,7 @@ from typing import Protocol
 
 from ..adapters.mongo import unavailable_when_unreachable
 from ..application.ports import Unavailable
-from . import customers, orders, stats
+from . import customers, orders, stats, stock
 from .orders import Doc, Docs, OrderStatus, Wait
 from .stats import DateRange, Measure
 
@@ -98,6 +98,20 @@ class ReadQueries:
         docs = self._docs(stats.PROJECTION)
         with unavailable_when_unreachable():
             return await stats.top_products(docs, days, by=by, limit=limit)
+
+    async def stock_item(self, sku: str) -> Doc | None:
+        """A tracked SKU's levels; None when its stock is not tracked."""
+        with unavailable_when_unreachable():
+            return await stock.find_item(self._docs(stock.PROJECTION), sku)
+
+    async def stock_items(
+        self, *, available_below: int | None, limit: int, after: str | None
+    ) -> tuple[list[Doc], str | None]:
+        docs = self._docs(stock.PROJECTION)
+        with unavailable_when_unreachable():
+            return await stock.items(
+                docs, available_below=available_below, limit=limit, after=after
+            )
 
     async def pause_reason(self, projection: str) -> str | None:
         """Why the projection is paused (an operator, a rebuild's switch), or None."""

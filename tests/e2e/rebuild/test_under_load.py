@@ -82,4 +82,5 @@ async def test_rebuilding_every_projection_under_load_serves_without_a_gap(
     for projection in PROJECTIONS:
         await assert_only_version(rebuilt, projection, before[projection] + 1)
     theirs = ReadDatabase(mongo_client, reference.env["MONGODB_DATABASE"])
-    await assert_like_reference(rebuilt, theirs, PROJECTIONS)
+    # The workload places orders through the write API: no stock is received there (yet).
+    await assert_like_reference(rebuilt, theirs, PROJECTIONS, may_be_empty=("stock",))

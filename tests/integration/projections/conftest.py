@@ -1,6 +1,8 @@
-"""What the projection tests share, set up once for the whole folder: the worked history in a
-database of its own, a MongoDB client, and the history's documents applied in commit order."""
+"""What the projection tests share, set up once for the whole folder: the worked history and the
+history with stock, each in a database of its own, a MongoDB client, and each history's
+documents applied in commit order."""
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -13,13 +15,14 @@ from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, create_pool
 from tests.backends import Backend, with_database
 from tests.integration.projections.projecting import Databases, Doc, Snapshot, batched, project
+from tests.integration.projections.stock_history import StockHistory, write_stock_history
 from tests.integration.projections.worked_history import History, write_worked_history
 from tests.read_side import snapshot
 
 
-@pytest.fixture(scope="package")
-async def history(postgres: Backend) -> AsyncIterator[History]:
-    """Written once per package: its own database, as `pg_database` does it per test."""
+@contextlib.asynccontextmanager
+async def event_store(postgres: Backend) -> AsyncIterator[PostgresEventStore]:
+    """An event store in a database of its own, as `pg_database` makes one per test."""
     name = f"test_projections_{uuid.uuid4().hex}"
     admin = await asyncpg.connect(postgres.url)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -27,11 +30,25 @@ async def history(postgres: Backend) -> AsyncIterator[History]:
     try:
         async with pool.acquire() as conn:
             await migrate(conn)
-        yield await write_worked_history(PostgresEventStore(pool))
+        yield PostgresEventStore(pool)
     finally:
         await pool.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="package")
+async def history(postgres: Backend) -> AsyncIterator[History]:
+    """Written once per package."""
+    async with event_store(postgres) as store:
+        yield await write_worked_history(store)
+
+
+@pytest.fixture(scope="package")
+async def stock_history(postgres: Backend) -> AsyncIterator[StockHistory]:
+    """Written once per package."""
+    async with event_store(postgres) as store:
+        yield await write_stock_history(store)
 
 
 @pytest.fixture(scope="package")
@@ -60,5 +77,16 @@ async def reference(history: History, client: AsyncMongoClient[Doc]) -> AsyncIte
     """The history applied once, in commit order, in batches of 50."""
     db = client[f"test_projections_ref_{uuid.uuid4().hex[:12]}"]
     await project(db, batched(history.events, 50))
+    yield await snapshot(db)
+    await client.drop_database(db.name)
+
+
+@pytest.fixture(scope="package")
+async def stock_reference(
+    stock_history: StockHistory, client: AsyncMongoClient[Doc]
+) -> AsyncIterator[Snapshot]:
+    """The history with stock applied once, from the feed, in commit order, in batches of 50."""
+    db = client[f"test_projections_ref_{uuid.uuid4().hex[:12]}"]
+    await project(db, batched(stock_history.events, 50))
     yield await snapshot(db)
     await client.drop_database(db.name)

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.stack import LocalIssuer
 from services.read.adapters.collection_names import Collections
-from services.read.entrypoints.queries import router
+from services.read.entrypoints import queries, stock
 from services.read.queries.facade import ReadQueries
 from services.read.queries.orders import Docs
 from services.read.settings import ReadSettings
@@ -64,7 +64,8 @@ class FakeLiveSide:
 async def serving(live: FakeLiveSide, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the query routes over `live`, with a staff token."""
     app = FastAPI()
-    app.include_router(router)
+    app.include_router(queries.router)
+    app.include_router(stock.router)
     install_problem_handlers(app, [])
     app.state.read = live.queries()
     settings = ReadSettings(auth_issuer=issuer.url, auth_audience=AUDIENCE)
