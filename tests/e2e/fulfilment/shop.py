@@ -148,6 +148,14 @@ class Shop:
         finally:
             await conn.close()
 
+    async def execute(self, sql: str) -> None:
+        """Statements (several allowed) run as they are, outside any service."""
+        conn = await asyncpg.connect(self.pg_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
     async def order_events(self, order_id: str) -> list[str]:
         rows = await self.query(
             "SELECT event_type FROM events WHERE stream_id = $1::uuid ORDER BY version", order_id

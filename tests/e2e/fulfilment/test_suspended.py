@@ -24,7 +24,7 @@ async def test_a_failing_instance_is_suspended_listed_and_retried(make_shop: Mak
     await shop.start_writes()
     await shop.receive("POISON-1", 5)
     await shop.receive("FINE-1", 5)
-    await shop.query(POISON)
+    await shop.execute(POISON)
     customer = await shop.customer()
     poisoned = await shop.place(customer, ("POISON-1", 1))
     fine = await shop.place(customer, ("FINE-1", 1))
@@ -43,7 +43,7 @@ async def test_a_failing_instance_is_suspended_listed_and_retried(make_shop: Mak
         detail = (await client.get(f"/processes/{poisoned}")).json()
         assert detail["state"] == "suspended"
         assert (await client.post(f"/processes/{fine}/retry")).status_code == 409
-        await shop.query("DROP TRIGGER refuse_poison ON events")
+        await shop.execute("DROP TRIGGER refuse_poison ON events")
         retried = await client.post(f"/processes/{poisoned}/retry")
         assert retried.status_code == 202, retried.text
     assert await shop.outcome(poisoned) == "OrderStockReserved"
