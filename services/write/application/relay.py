@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from shared.contracts.cloudevents import OutgoingEvent
 from shared.contracts.envelope import START
 
+from .leading import Backoff as Backoff, lead_forever
 from .ports import (
     BrokerPublisher,
     CheckpointStore,
@@ -116,20 +117,6 @@ class Relay:
         self._observer.published(latencies, self._published_position)
 
 
-class Backoff:
-    """Exponential delays between attempts, reset by a success."""
-
-    def __init__(self, first: float = 0.2, cap: float = 5.0) -> None:
-        self._first, self._cap, self._delay = first, cap, first
-
-    def next(self) -> float:
-        delay, self._delay = self._delay, min(self._delay * 2, self._cap)
-        return delay
-
-    def reset(self) -> None:
-        self._delay = self._first
-
-
 class LeadershipLost(Exception):
     """The relay's leadership is gone (the connection holding its lock, say)."""
 
@@ -184,25 +171,16 @@ class RelayRunner:
         self._observer = observer or Unobserved()
 
     async def run(self) -> None:
-        while True:
-            leadership = self._leaderships()
-            try:
-                if not await leadership.try_acquire():
-                    await asyncio.sleep(self._pace.poll_seconds * 5)
-                    continue
-                self._set_leader(True)
-                log.info("relay leadership acquired")
-                await self._lead(leadership)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._observer.publish_failed(exc)
-                delay = self._backoff.next()
-                log.warning("relay interrupted, retrying in %.1fs: %r", delay, exc)
-                await asyncio.sleep(delay)
-            finally:
-                self._set_leader(False)
-                await leadership.release()
+        await lead_forever(
+            name="relay",
+            leaderships=self._leaderships,
+            lead=self._lead,
+            set_leader=self._set_leader,
+            interrupted=self._observer.publish_failed,
+            backoff=self._backoff,
+            poll_seconds=self._pace.poll_seconds,
+            log=log,
+        )
 
     def _set_leader(self, leading: bool) -> None:
         self.status.lead(leading)

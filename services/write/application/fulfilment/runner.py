@@ -2,7 +2,6 @@
 after batch from its checkpoint, woken by the appends' NOTIFY, polling as a fallback (which is
 also when due deadlines are found), backing off when the database fails."""
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -12,8 +11,9 @@ from uuid import UUID
 
 from shared.contracts.envelope import START, Cursor
 
+from ..leading import Backoff, lead_forever
 from ..ports import Leadership
-from ..relay import Backoff, LeadershipLost, RelayStatus
+from ..relay import LeadershipLost, RelayStatus
 from .batch import Batches, BatchResult
 from .handling import InstanceHandler
 from .ports import FulfilmentObserver, FulfilmentStore, Lag
@@ -138,25 +138,16 @@ class FulfilmentRunner:
         self.status = status or RelayStatus()
 
     async def run(self) -> None:
-        while True:
-            leadership = self._leaderships()
-            try:
-                if not await leadership.try_acquire():
-                    await asyncio.sleep(self._pace.poll_seconds * 5)
-                    continue
-                self._set_leader(True)
-                log.info("fulfilment leadership acquired")
-                await self._lead(leadership)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._observer.interrupted(exc)
-                delay = self._backoff.next()
-                log.warning("fulfilment interrupted, retrying in %.1fs: %r", delay, exc)
-                await asyncio.sleep(delay)
-            finally:
-                self._set_leader(False)
-                await leadership.release()
+        await lead_forever(
+            name="fulfilment",
+            leaderships=self._leaderships,
+            lead=self._lead,
+            set_leader=self._set_leader,
+            interrupted=self._observer.interrupted,
+            backoff=self._backoff,
+            poll_seconds=self._pace.poll_seconds,
+            log=log,
+        )
 
     def _set_leader(self, leading: bool) -> None:
         self.status.lead(leading)
