@@ -16,7 +16,7 @@ from shared.plumbing.tracing import links_to, producer_writes_traceparent, span,
 from ..application.ports import PartialPublish
 from ..settings import WriteSettings
 from .failures import translating
-from .kafka_batches import MAX_REQUEST_SIZE, RecordBatches, Sent, partition_for
+from .kafka_batches import MAX_REQUEST_SIZE, RecordBatches, Sent, acknowledged, partition_for
 
 __all__ = ["BrokerStateLost", "KafkaPublisher", "ensure_topics", "partition_for"]
 log = logging.getLogger(__name__)
@@ -74,15 +74,14 @@ class KafkaPublisher:
     async def _publish(self, events: Sequence[OutgoingEvent]) -> None:
         assert self._producer is not None, "publisher not started"
         await self._check_broker(self._producer)
-        traced = producer_writes_traceparent()
         try:
-            if traced:
+            if producer_writes_traceparent():
                 sent = await self._send_each(self._producer, events)
             else:
                 sent = await self._send_batched(self._producer, events)
         except Exception as exc:
             raise PartialPublish(0, exc) from exc
-        await self._acknowledged(sent)
+        await acknowledged(sent, timeout=self._settings.kafka_request_timeout_ms / 1000 * 2)
 
     async def _send_each(self, producer: AIOKafkaProducer, events: Sequence[OutgoingEvent]) -> Sent:
         """Each record through `send`, the call the producer's instrumentation traces."""
@@ -115,17 +114,6 @@ class KafkaPublisher:
         for event in events:
             await batches.add(event, self._topic(event.stream_type))
         return await batches.send()
-
-    async def _acknowledged(self, sent: Sent) -> None:
-        """Wait for the broker; PartialPublish names the records acknowledged before the first
-        one that was not."""
-        timeout = self._settings.kafka_request_timeout_ms / 1000 * 2
-        results = await asyncio.wait_for(
-            asyncio.gather(*sent.futures, return_exceptions=True), timeout=timeout
-        )
-        for index, slot in enumerate(sent.slots):
-            if isinstance(result := results[slot], BaseException):
-                raise PartialPublish(index, result)
 
     def _topic(self, stream_type: str) -> str:
         if (topic := self._topics.get(stream_type)) is None:

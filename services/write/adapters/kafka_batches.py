@@ -15,6 +15,8 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from shared.contracts.cloudevents import Headers, OutgoingEvent, headers_of
 
+from ..application.ports import PartialPublish
+
 # The largest record the producer takes (its default), checked as `send` checks it.
 MAX_REQUEST_SIZE = 1024 * 1024
 
@@ -37,6 +39,17 @@ class Sent:
 
     futures: list["asyncio.Future[Any]"]
     slots: Sequence[int]
+
+
+async def acknowledged(sent: Sent, *, timeout: float) -> None:
+    """Wait for the broker's acknowledgements; PartialPublish names how many records, in log
+    order, were acknowledged before the first one that was not."""
+    results = await asyncio.wait_for(
+        asyncio.gather(*sent.futures, return_exceptions=True), timeout=timeout
+    )
+    for index, slot in enumerate(sent.slots):
+        if isinstance(result := results[slot], BaseException):
+            raise PartialPublish(index, result)
 
 
 class RecordBatches:
@@ -72,6 +85,7 @@ class RecordBatches:
         futures: list[asyncio.Future[Any]] = []
         try:
             for batch, topic, partition in self._batches:
+                batch.close()  # so that nothing else the producer sends can join it
                 futures.append(await self._producer.send_batch(batch, topic, partition=partition))
         except BaseException:
             for future in futures:
