@@ -129,9 +129,12 @@ def test_operator_targets_work_from_a_second_shell_next_to_make_run(
 
     assert "done: 2 events republished" in make(state, "republish", "FROM=0")
     table = make(state, "projections")
-    for name in ("order_details", "customers", "sales"):
+    for name in ("order_details", "customers", "sales", "stock"):
         assert name in table
     assert "not answering" not in table, table
     rebuilt = make(state, "rebuild-projections", "PROJECTION=order_details")
     assert "order_details" in rebuilt
     make(state, "dead-letters")
+    # the order placed above is untracked: the fulfilment process has no instance of it
+    assert "no instances" in make(state, "-s", "processes")
+    assert "no suspended instances" in make(state, "-s", "processes", "STATE=suspended")
