@@ -219,3 +219,45 @@ async def test_spans_go_to_an_otlp_grpc_receiver_too(
         return {"POST /customers", "command registerCustomer"} <= names
 
     await poll(arrived, "the command's spans over gRPC", timeout=30)
+
+
+async def test_one_trace_follows_an_order_through_its_reservation(
+    http: httpx.AsyncClient, traced_write: RunningService, receiver: OtlpReceiver
+) -> None:
+    write, trace_id = traced_write.url, uuid.uuid4().hex
+    sku = f"TR-{uuid.uuid4().hex[:8]}"
+    received = await http.post(f"{write}/stock/{sku}/receipts", json={"quantity": 3})
+    assert received.status_code == 201, received.text
+    customer_id, _ = await register(http, traced_write, None)
+    body = {
+        "customer_id": customer_id,
+        "items": [{"sku": sku, "name": "Widget", "quantity": 2, "unit_price": "1.00"}],
+        "shipping_address": {
+            "line1": "1 Main St",
+            "city": "Rome",
+            "postal_code": "00100",
+            "country": "IT",
+        },
+        "currency": "EUR",
+    }
+    headers = {"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"}
+    placed = await http.post(f"{write}/orders", json=body, headers=headers)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    stream: list[dict[str, Any]] = []
+
+    async def reserved() -> bool:
+        stream[:] = (await http.get(f"{write}/streams/{order_id}/events")).json()["events"]
+        return any(e["event_type"] == "OrderStockReserved" for e in stream)
+
+    await poll(reserved, f"order {order_id} reserved", timeout=60)
+    marked = next(e for e in stream if e["event_type"] == "OrderStockReserved")
+    # the process's command carries the order's trace, and its span is in that trace
+    assert marked["metadata"]["traceparent"].split("-")[1] == trace_id
+    assert marked["metadata"]["actor"]["subject"] == "process:fulfilment"
+    wanted = {"POST /orders", "command placeOrder", "fulfilment handle"}
+
+    async def whole() -> bool:
+        return wanted <= {s.name for s in receiver.spans() if s.trace_id == trace_id}
+
+    await poll(whole, "the order's spans through the process", timeout=30)
