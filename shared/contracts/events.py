@@ -8,7 +8,7 @@ class variable. Changing an event's shape means a new schema version plus an upc
 from typing import Annotated, ClassVar, Final, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 # The building blocks, re-exported: every contract is found here.
 from shared.contracts.fields import (
@@ -66,6 +66,16 @@ class CustomerEmailChanged(DomainEvent):
     stream_type: ClassVar[StreamType] = CUSTOMER
     old_email: Email
     new_email: Email
+
+
+class CustomerErased(DomainEvent):
+    """The customer asked to be forgotten: their key is destroyed, so every personal value
+    sealed under it (`fields`, wherever a copy of it is) can no longer be read. Consumers purge
+    what they kept of the customer; the customer's orders stay, without personal data."""
+
+    stream_type: ClassVar[StreamType] = CUSTOMER
+    erased_at: AwareDatetime
+    fields: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=50)]
 
 
 class OrderPlaced(DomainEvent):
@@ -132,6 +142,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         CustomerRegistered,
         CustomerRenamed,
         CustomerEmailChanged,
+        CustomerErased,
         OrderPlaced,
         OrderItemAdded,
         OrderItemRemoved,
@@ -153,6 +164,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
 CUSTOMER_REGISTERED: Final = CustomerRegistered.event_type()
 CUSTOMER_RENAMED: Final = CustomerRenamed.event_type()
 CUSTOMER_EMAIL_CHANGED: Final = CustomerEmailChanged.event_type()
+CUSTOMER_ERASED: Final = CustomerErased.event_type()
 ORDER_PLACED: Final = OrderPlaced.event_type()
 ORDER_ITEM_ADDED: Final = OrderItemAdded.event_type()
 ORDER_ITEM_REMOVED: Final = OrderItemRemoved.event_type()
