@@ -6,9 +6,12 @@ from uuid import UUID
 
 import pytest
 
+from services.write.adapters.event_log import PostgresEventLog
 from services.write.adapters.postgres import PostgresEventStore
+from services.write.domain.commands import AddOrderItem, CancelOrder, RemoveOrderItem
 from services.write.domain.errors import StockPending
 from services.write.domain.order import OrderStatus, StockState
+from shared.contracts.envelope import START
 from shared.contracts.events import fulfilment_stream_id, stock_stream_id
 from tests.background import in_background
 from tests.polling import poll
@@ -105,8 +108,6 @@ async def test_one_short_line_releases_the_reserved_ones_then_rejects(shop: Shop
 
 
 async def test_items_added_and_removed_and_a_cancel_move_the_reservations(shop: Shop) -> None:
-    from services.write.domain.commands import AddOrderItem, CancelOrder, RemoveOrderItem
-
     await shop.receive("A", 5)
     await shop.receive("B", 5)
     order_id = await shop.order(A=2)
@@ -179,3 +180,23 @@ async def test_a_confirmed_order_is_never_cancelled(shop: Shop) -> None:
     instance = await shop.instance(order_id)
     assert (instance.stage, instance.deadline_at) == ("confirmed", None)
     assert await shop.levels("A") == (5, 2)
+
+
+async def test_a_batch_reads_past_untracked_orders_until_one_gains_a_tracked_line(
+    shop: Shop,
+) -> None:
+    await shop.receive("A", 5)
+    untracked, later = await shop.order(U=1), await shop.order(V=2)
+    process = shop.process()
+    await process.catch_up()
+    assert await shop.instances.get(untracked) is None and await shop.instances.get(later) is None
+    adding = AddOrderItem(sku="A", name="item A", quantity=3, unit_price="2.50")
+    await shop.handlers.add_order_item(later, adding, CTX)
+    async with shop.instances.work() as work:
+        batch = await work.order_events(START, 100)
+    assert [(e.stream_id, e.event_type) for e in batch.events] == [(later, "OrderItemAdded")]
+    assert batch.next == (await PostgresEventLog(shop.pool).head()).cursor
+    await process.catch_up()
+    assert await shop.levels("A") == (5, 3)
+    assert (await shop.instance(later)).stage == "reserved"
+    assert await shop.instances.get(untracked) is None

@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
-from shared.contracts.events import DomainEvent
+from shared.contracts.events import ORDER_ITEM_ADDED, ORDER_PLACED, DomainEvent
 from shared.contracts.serialization import EventSerializer
 
 from ..application.fulfilment.ports import Awaiting, History, InstanceRecord, LogBatch
@@ -23,14 +23,27 @@ from .migrations import Conn
 
 _RECORDED = """position, transaction_id::text::bigint AS transaction_id, event_id, stream_type,
        stream_id, version, event_type, schema_version, data, metadata, recorded_at"""
-# The order events after the cursor, and in the same snapshot the last event any reader can see
-# (so that a short page lets the cursor move past the other streams' events it skipped).
+# An order event at or after one that can start an instance (batch.starts_instance: a tracked
+# placement or addition), among its stream's events.
+_STARTED = f"""EXISTS (
+        SELECT 1 FROM events AS s
+        WHERE s.stream_id = events.stream_id AND s.version <= events.version
+          AND ((s.event_type = '{ORDER_PLACED}' AND s.data->'tracked' <> '[]'::jsonb)
+               OR (s.event_type = '{ORDER_ITEM_ADDED}' AND s.data->'tracked' = 'true'::jsonb)))"""
+# The order events after the cursor that can concern the process, and in the same snapshot the
+# last event any reader can see (so that a short page lets the cursor move past the events it
+# skipped). An event of an order without an active instance, and not at or after one that can
+# start an instance, triggers nothing (batch.Batches._triggers): leaving it out spares decoding
+# the many orders of untracked SKUs alone, and changes no outcome.
 _ORDER_EVENTS = f"""
 WITH page AS (
     SELECT {_RECORDED} FROM events
     WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
       AND stream_type = 'order'
+      AND (EXISTS (SELECT 1 FROM fulfilment_instances AS i
+                   WHERE i.order_id = events.stream_id AND i.state = 'active')
+           OR {_STARTED})
     ORDER BY events.transaction_id, events.position
     LIMIT $3),
 head AS (

@@ -49,8 +49,9 @@ class History:
 
 @dataclass(frozen=True)
 class LogBatch:
-    """The order events of the log after a cursor, in commit order, and the cursor to resume
-    from (past the events of other streams seen in the same read)."""
+    """The order events of the log after a cursor that can concern the process, in commit
+    order, and the cursor to resume from (past the events of other streams, and of orders the
+    process has nothing to do with, seen in the same read)."""
 
     events: list[RecordedEvent]
     next: Cursor
@@ -82,7 +83,11 @@ class FulfilmentWork(Protocol):
         """The time of the transaction, on the database's clock."""
         ...
 
-    async def order_events(self, after: Cursor, limit: int) -> LogBatch: ...
+    async def order_events(self, after: Cursor, limit: int) -> LogBatch:
+        """The order events after `after`, at most `limit`; it may leave out those that can
+        trigger nothing: of an order without an active instance, before any event of its that
+        can start one (batch.starts_instance)."""
+        ...
 
     async def awaiting(self, limit: int) -> list[Awaiting]:
         """Active instances whose deadline is due (at `now`) or that were woken."""
