@@ -23,7 +23,15 @@ from deploy.local.keys import new_pii_keys
 from deploy.local.stack import LocalIssuer, free_port
 
 AUDIENCE = "ordering"
-ALL_SCOPES = ("ordering:command", "ordering:query", "ordering:events", "ordering:operate")
+ALL_SCOPES = (
+    "ordering:command",
+    "ordering:query",
+    "ordering:events",
+    "ordering:operate",
+    "ordering:erase",
+    "ordering:pii",
+    "ordering:keys",
+)
 
 
 @pytest.fixture(scope="session")

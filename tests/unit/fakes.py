@@ -38,6 +38,7 @@ class FakeEventStore:
         self.tracking_queries = 0
         # Erased customers: their journal (the request and the position of CustomerErased).
         self.erasures: dict[UUID, tuple[ErasureRequest, int]] = {}
+        self.released: dict[UUID, int] = {}  # emails each erasure released
 
     async def load(self, stream_id: UUID, after_version: int = 0) -> StoredStream:
         kind, events = self.streams.get(stream_id, (None, []))
@@ -86,7 +87,9 @@ class FakeEventStore:
             )
         if erasure is not None:
             self.erasures[erasure.customer_id] = (erasure, self.position)
-            self.emails = {e: c for e, c in self.emails.items() if c != erasure.customer_id}
+            kept = {e: c for e, c in self.emails.items() if c != erasure.customer_id}
+            self.released[erasure.customer_id] = len(self.emails) - len(kept)
+            self.emails = kept
         return AppendResult(version=version, position=self.position)
 
     def _check_subjects(
