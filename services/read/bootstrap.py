@@ -23,7 +23,7 @@ from .adapters.write_api import WriteApi
 from .application.applier import BatchApplier
 from .application.healing import healer
 from .application.operations import ProjectionOperations
-from .application.personal import PersonalData
+from .application.personal import ERASURES, PersonalData
 from .application.rebuild import Progress, Rebuilder
 from .application.runner import ProjectionRunner
 from .application.status import StateObserver, refresh_state
@@ -235,11 +235,15 @@ def queries(
     def documents(projection: str) -> Docs:
         return connections.db[control.cached_collections(projection).main]
 
+    def markers(projection: str) -> Docs:
+        return connections.db[control.cached_collections(projection).aux(ERASURES)]
+
     async def wait_for_order(order_id: str, timeout: float) -> None:
         await orders.applied.wait(order_id, timeout)
 
     return ReadQueries(
         documents=documents,
+        markers=markers,
         wait=wait_for_order,
         pause_reason=control.pause_reason,
         streams=connections.write_api,

@@ -238,6 +238,20 @@ class Projections(Answer):
     projections: list[ProjectionStatus]
 
 
+class ProjectionErasure(Answer):
+    caught_up: bool = Field(
+        description="its active version has applied the customer's CustomerErased: nothing"
+        " personal of theirs is left in its documents"
+    )
+
+
+class Erasure(Answer):
+    """How far each projection is with a customer's erasure."""
+
+    customer_id: UUID
+    projections: dict[ProjectionName, ProjectionErasure]
+
+
 class Live(Answer):
     status: Literal["ok"]
 
@@ -259,6 +273,7 @@ def _header(description: str) -> dict[str, Any]:
 
 RETRY_AFTER = {"Retry-After": _header("seconds to wait before trying again")}
 CACHE_CONTROL = {"Cache-Control": _header("how long the answer may be reused")}
+NO_STORE = {"Cache-Control": _header("`no-store`: the answer changes as projections catch up")}
 REVALIDATE = {
     "ETag": _header("changes whenever what is shown changes; send it back in If-None-Match"),
     "Cache-Control": _header("`private, no-cache`: keep it, but revalidate with If-None-Match"),
