@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from deploy.local.stack import free_port
+from tests.auth import pii_env
 from tests.services import ROOT, RunningService, run_service
 
 AUTH = ("AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_DISABLED", "AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET")
@@ -22,7 +23,8 @@ def without_auth(env: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.parametrize("service", ["write", "read"])
 def test_a_service_without_auth_settings_refuses_to_start(service: str) -> None:
-    env = {**without_auth(dict(os.environ)), "WRITE_PORT": str(free_port())}
+    # Every other setting it needs is given: what it refuses is the missing auth alone.
+    env = {**without_auth(dict(os.environ)), **pii_env(), "WRITE_PORT": str(free_port())}
     env["READ_PORT"] = str(free_port())
     done = subprocess.run(
         [sys.executable, "-m", f"services.{service}"],
