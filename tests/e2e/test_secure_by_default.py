@@ -23,8 +23,7 @@ def without_auth(env: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.parametrize("service", ["write", "read"])
 def test_a_service_without_auth_settings_refuses_to_start(service: str) -> None:
-    # Every other setting it needs is given: what it refuses is the missing auth alone.
-    env = {**without_auth(dict(os.environ)), **pii_env(), "WRITE_PORT": str(free_port())}
+    env = {**without_auth(dict(os.environ)), "WRITE_PORT": str(free_port()), **pii_env()}
     env["READ_PORT"] = str(free_port())
     done = subprocess.run(
         [sys.executable, "-m", f"services.{service}"],
@@ -38,6 +37,23 @@ def test_a_service_without_auth_settings_refuses_to_start(service: str) -> None:
     for setting in ("AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_DISABLED=true"):
         assert setting in done.stderr, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_write_service_without_its_personal_data_keys_refuses_to_start() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PII_")}
+    env |= {"AUTH_DISABLED": "true", "WRITE_PORT": str(free_port()), "PII_INDEX_KEY": "short"}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.write"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0, done.stdout
+    assert "PII_KEK: not set" in done.stderr, done.stderr
+    assert "PII_INDEX_KEY: not base64" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "short" not in done.stderr, done.stderr
 
 
 def test_a_service_with_auth_disabled_serves_everyone_and_says_so(
