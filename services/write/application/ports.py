@@ -129,6 +129,22 @@ class SubjectErased(Exception):  # application error: 409 on commands, 410 on di
     """The customer whose personal data this would hold or open was erased."""
 
 
+class KeyWrapper(Protocol):
+    """The key-encryption key: wraps customers' data keys for storage, bound to their customer
+    (adapters: the local KEK of the settings; a KMS or Vault transit engine can stand in)."""
+
+    @property
+    def kek_id(self) -> str:
+        """Which key-encryption key wraps (stored beside each wrapped key)."""
+        ...
+
+    async def wrap(self, customer_id: UUID, key: bytes) -> bytes: ...
+
+    async def unwrap(self, customer_id: UUID, wrapped: bytes) -> bytes:
+        """The data key; raises when `wrapped` is not this customer's key under this KEK."""
+        ...
+
+
 class PersonalData(Protocol):
     """Keys, the erasure journal and disclosures (adapter: adapters/personal_data.py)."""
 
