@@ -3,6 +3,7 @@ real PostgreSQL and Kafka: receipts and their idempotency, what an erased custom
 who may open personal data and the keys, and what GET /erasures says without a read side (with
 one: test_erasure_read_side.py)."""
 
+import asyncio
 import base64
 import uuid
 from typing import Any
@@ -77,6 +78,15 @@ async def test_an_erasure_answers_its_receipt_and_the_same_receipt_again(
     assert (again.status_code, again.json()) == (200, receipt)
     assert len(await events_of(client, customer_id)) == 2  # nothing appended again
     assert email not in first.text
+
+
+async def test_erasures_at_once_answer_one_receipt(client: httpx.AsyncClient) -> None:
+    customer_id, _ = await register(client)
+    answers = await asyncio.gather(*(erase(client, customer_id) for _ in range(6)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.text for a in answers}) == 1
+    kinds = [e["event_type"] for e in await events_of(client, customer_id)]
+    assert kinds == ["CustomerRegistered", "CustomerErased"]
 
 
 async def test_an_erased_customer_is_refused_what_is_personal_and_their_email_is_free(

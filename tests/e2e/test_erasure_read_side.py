@@ -1,6 +1,7 @@
-"""What GET /erasures says of the read side, from a write replica whose READ_SERVICE_URL names
-a stand-in of the read service's GET /erasures/{customer_id}: asked with the caller's own
-token, and unavailable (not an error) when it does not answer."""
+"""A second write replica over the same database, whose READ_SERVICE_URL names a stand-in of the
+read service's GET /erasures/{customer_id}: GET /erasures asks it with the caller's own token,
+and says it is unavailable (not an error) when it does not answer; erasures on both replicas at
+once answer one receipt."""
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
@@ -112,3 +113,16 @@ async def test_the_read_side_is_asked_with_the_callers_token(
         "order_details": {"caught_up": False},
     }
     assert stand_in.authorizations == [operator]
+
+
+async def test_erasures_on_two_replicas_at_once_answer_one_receipt(
+    client: httpx.AsyncClient, asking_write_service: RunningService
+) -> None:
+    customer_id, _ = await register(client)
+    headers = {"Authorization": client.headers["authorization"]}
+    async with httpx.AsyncClient(base_url=asking_write_service.url, headers=headers) as other:
+        answers = await asyncio.gather(
+            *(erase(http, customer_id) for http in (client, other, client, other))
+        )
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.text for a in answers}) == 1
