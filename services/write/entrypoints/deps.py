@@ -1,6 +1,5 @@
 """Route dependencies, as Annotated aliases (all async: FastAPI runs a sync one in a thread)."""
 
-import hashlib
 import re
 import uuid
 from typing import Annotated, Any
@@ -44,15 +43,15 @@ def parse_if_match(value: str | None) -> int | None:
 
 async def fingerprint(request: Request) -> str:
     """The identity of a request for idempotency: method, path and canonical JSON body (parsed
-    once: `request.json()` keeps what the route's body validation parsed)."""
+    once: `request.json()` keeps what the route's body validation parsed), digested under the
+    service's index key (a body may hold an email: a bare hash of it could be guessed)."""
     body = await request.body()
     try:
         canonical = orjson.dumps(await request.json(), option=orjson.OPT_SORT_KEYS) if body else b""
     except ValueError:  # not JSON (any JSON decoder's error is a ValueError)
         canonical = body
-    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
-    digest.update(canonical)
-    return digest.hexdigest()
+    service = await get_service(request)
+    return service.keyed_digest(f"{request.method} {request.url.path}\n".encode(), canonical)
 
 
 def _header(request: Request, name: str, max_length: int) -> str | None:
@@ -63,9 +62,12 @@ def _header(request: Request, name: str, max_length: int) -> str | None:
     return value
 
 
-async def get_context(request: Request, caller: Principal) -> CommandContext:
+async def get_context(
+    request: Request, caller: Principal, *, staff: str = COMMAND
+) -> CommandContext:
     """The command's context from its headers (read directly: declared Header() parameters
-    cost a validation pass per header and request; COMMAND_HEADERS documents them)."""
+    cost a validation pass per header and request; COMMAND_HEADERS documents them). A caller
+    with the `staff` scope may act on any customer's data, any other on their own only."""
     idempotency_key = _header(request, "idempotency-key", 200)
     cid = correlation_id.get()
     return CommandContext(
@@ -84,7 +86,7 @@ async def get_context(request: Request, caller: Principal) -> CommandContext:
         subject=caller.subject,
         # ordering:command allows every command, whoever holds it; a customer's token only
         # those on the customer's own data (the handlers see to it)
-        customer_id=None if caller.has(COMMAND) else caller.customer_id,
+        customer_id=None if caller.has(staff) else caller.customer_id,
     )
 
 
