@@ -1,0 +1,103 @@
+"""The personal-data tests' world: the scopes each caller holds, an erasure and the wait for
+the read side to apply it, and what was seen of the canary before it."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+
+from deploy.local.stack import LocalIssuer
+from shared.contracts.personal import PERSONAL_FIELDS
+from tests.auth import bearer, token
+from tests.e2e.personal.canary import Canary
+from tests.e2e.rebuild.serving import WAIT, wait_applied
+from tests.polling import poll
+from tests.services import RunningService
+
+Doc = dict[str, Any]
+ERASE = ("ordering:erase", "ordering:operate")  # erase, and see the erasure's progress
+PII = ("ordering:pii",)
+KEYS = ("ordering:keys",)
+ALL_BUT_PII = (
+    "ordering:command",
+    "ordering:query",
+    "ordering:events",
+    "ordering:operate",
+    "ordering:erase",
+    "ordering:keys",
+)
+ERASER = "privacy-officer"  # the eraser token's subject, as the receipt names it
+
+
+@dataclass(frozen=True)
+class Erased:
+    """The canary after its erasure, the neighbour beside it, and what was seen before."""
+
+    canary: Canary
+    neighbour: Canary
+    receipt: httpx.Response
+    key_rows: list[asyncpg.Record]  # the canary's customer_keys rows before the erasure
+    documents: dict[str, Doc]  # the canary's profile and orders as the read service served them
+    streams: dict[str, list[Doc]]  # stream id -> its events, of both customers' streams
+
+    @property
+    def event_ids(self) -> set[str]:
+        return {str(e["event_id"]) for events in self.streams.values() for e in events}
+
+    @property
+    def paths(self) -> list[str]:
+        """The read documents of both customers."""
+        return [*self.canary.paths, *self.neighbour.paths]
+
+    def personal_events(self, who: Canary) -> list[str]:
+        """The ids of `who`'s events that hold personal data."""
+        streams = (who.customer_id, *who.orders)
+        return [
+            str(e["event_id"])
+            for s in streams
+            for e in self.streams[s]
+            if e["event_type"] in PERSONAL_FIELDS
+        ]
+
+    def event(self, stream_id: str, event_type: str) -> str:
+        """The id of the first event of `event_type` in the stream."""
+        return next(
+            str(e["event_id"]) for e in self.streams[stream_id] if e["event_type"] == event_type
+        )
+
+
+def client_of(service: RunningService, issuer: LocalIssuer, *scopes: str) -> httpx.AsyncClient:
+    """A client of `service` with a token holding exactly `scopes`."""
+    headers = bearer(token(issuer, scopes, subject=ERASER))
+    return httpx.AsyncClient(base_url=service.url, timeout=30, headers=headers)
+
+
+async def stream_events(write: httpx.AsyncClient, *stream_ids: str) -> dict[str, list[Doc]]:
+    found = {}
+    for stream_id in stream_ids:
+        response = (await write.get(f"/streams/{stream_id}/events")).raise_for_status()
+        found[stream_id] = response.json()["events"]
+    return found
+
+
+async def erase(
+    write_service: RunningService,
+    read_service: RunningService,
+    issuer: LocalIssuer,
+    customer_id: str,
+) -> httpx.Response:
+    """POST /customers/{id}/erasure, then wait until every projection applied it."""
+    async with client_of(write_service, issuer, *ERASE) as eraser:
+        answer = await eraser.post(f"/customers/{customer_id}/erasure")
+        assert answer.status_code == 200, answer.text
+
+        async def applied() -> Doc | None:
+            now = await eraser.get(f"/erasures/{customer_id}")
+            body: Doc = now.json() if now.status_code == 200 else {}
+            shown = body.get("projections") or {}
+            return body if shown and all(p["caught_up"] for p in shown.values()) else None
+
+        await poll(applied, f"the read side to apply the erasure of {customer_id}", timeout=WAIT)
+    await wait_applied(write_service, read_service)
+    return answer
