@@ -12,10 +12,16 @@ from typing import Any
 
 from deploy.check_common import dig, environment, load
 
-SCOPES = ("ordering:command", "ordering:query", "ordering:events", "ordering:operate")
+STAFF = ("ordering:command", "ordering:query", "ordering:events", "ordering:operate")
+PERSONAL = ("ordering:erase", "ordering:pii")  # erase a customer; open personal data
+KEYS = "ordering:keys"  # customers' data keys: the read service's alone
+SCOPES = (*STAFF, *PERSONAL, KEYS)
 AUDIENCE = "ordering"
-# The confidential clients (client-credentials grant) and the scopes their tokens carry.
-CONFIDENTIAL = {"read-service": set(SCOPES[2:]), "back-office": set(SCOPES)}
+# The confidential clients (client-credentials grant) and the scopes their tokens may carry.
+CONFIDENTIAL = {
+    "read-service": {"ordering:events", "ordering:operate", KEYS},
+    "back-office": {*STAFF, *PERSONAL},
+}
 CUSTOMER_CLAIM = "customer_id"
 PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::[^}]*)?\}")  # environment variables
 USER_PROFILE = "org.keycloak.userprofile.UserProfileProvider"
@@ -90,6 +96,13 @@ def check_realm(data: Any, where: str) -> list[str]:
     for client_id, wanted in CONFIDENTIAL.items():
         problems += confidential_problems(realm, client_id, wanted)
     problems += customer_problems(realm)
+    problems += [  # the keys open every customer's data: one client of ours holds them
+        f"client {c!r} tokens may carry {KEYS!r}: only the read service's may"
+        for c, client in realm.clients.items()
+        if c not in CONFIDENTIAL
+        and not client.get("publicClient")
+        and KEYS in realm.token_scopes(client)
+    ]
     problems += [
         f"client {c!r} has a secret committed; use ${{VARIABLE}}"
         for c, client in realm.clients.items()

@@ -22,7 +22,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from deploy.local.stack import LocalIssuer, free_port
 
 AUDIENCE = "ordering"
-ALL_SCOPES = ("ordering:command", "ordering:query", "ordering:events", "ordering:operate")
+ALL_SCOPES = (
+    "ordering:command",
+    "ordering:query",
+    "ordering:events",
+    "ordering:operate",
+    "ordering:erase",
+    "ordering:pii",
+    "ordering:keys",
+)
 
 
 @pytest.fixture(scope="session")

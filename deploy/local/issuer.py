@@ -5,8 +5,8 @@ python -m deploy.local.issuer --port 8003 --state .local/issuer [--audience orde
 
 Its signing key (RSA, RS256) and its clients' secrets are made at the first start and kept in the
 state folder, so tokens and settings survive a restart. Two clients:
-- `read-service`: what the read service and the operator commands use (the event log and the
-  operator's actions);
+- `read-service`: what the read service and the operator commands use (the event log, the
+  operator's actions, and the customers' data keys to open what the read side shows);
 - `dev`: what `make token` uses; it may ask for any scope, and, this issuer being for development
   only, for a token's `sub`, `customer_id` and lifetime too.
 """
@@ -33,9 +33,17 @@ from uvicorn.config import LOGGING_CONFIG
 
 from shared.plumbing.server import serve
 
-SCOPES = ("ordering:command", "ordering:query", "ordering:events", "ordering:operate")
+SCOPES = (
+    "ordering:command",
+    "ordering:query",
+    "ordering:events",
+    "ordering:operate",
+    "ordering:erase",
+    "ordering:pii",
+    "ordering:keys",
+)
 CLIENTS: dict[str, tuple[tuple[str, ...], bool]] = {  # scopes it may ask for, development client
-    "read-service": (("ordering:events", "ordering:operate"), False),
+    "read-service": (("ordering:events", "ordering:operate", "ordering:keys"), False),
     "dev": (SCOPES, True),
 }
 DEFAULT_TTL, MAX_TTL = 3600, 7 * 24 * 3600

@@ -5,8 +5,8 @@ make -s token [SCOPES="ordering:command ordering:query"] [CUSTOMER=<uuid>] [SUBJ
 
 It asks the issuer named by AUTH_ISSUER (found in .local/stack.env next to `make run`) for a token
 of its development client `dev` (secret TOKEN_CLIENT_SECRET), by the client-credentials grant.
-Defaults: every scope, subject `dev`, one hour. With CUSTOMER, a customer's token: the customer's
-id instead of scopes.
+Defaults: every staff scope (all but ordering:keys), subject `dev`, one hour. With CUSTOMER, a
+customer's token: the customer's id instead of scopes.
 """
 
 import argparse
@@ -15,7 +15,11 @@ import sys
 
 import httpx
 
-SCOPES = "ordering:command ordering:query ordering:events ordering:operate"
+# Staff's scopes; ordering:keys (customers' data keys) is the read service's alone: ask for it
+# by name.
+SCOPES = (
+    "ordering:command ordering:query ordering:events ordering:operate ordering:erase ordering:pii"
+)
 
 
 def main(argv: list[str] | None = None) -> int:

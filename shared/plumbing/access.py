@@ -162,6 +162,8 @@ SECURITY_SCHEMES = {
         "bearerFormat": "JWT",
         "description": "An access token of the OpenID Connect issuer AUTH_ISSUER, for the "
         "audience AUTH_AUDIENCE. Scopes: ordering:command, ordering:query, ordering:events, "
-        "ordering:operate; or a customer's token (a `customer_id` claim) for their own data.",
+        "ordering:operate, ordering:erase (erase a customer), ordering:pii (open an event's "
+        "personal data, audited), ordering:keys (customers' data keys, for the read service); "
+        "or a customer's token (a `customer_id` claim) for their own data.",
     }
 }

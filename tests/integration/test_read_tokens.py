@@ -18,7 +18,7 @@ from services.read.adapters.write_api import WriteApi, WriteApiError
 from services.read.bootstrap import client_credentials
 from services.read.settings import ReadSettings
 from shared.plumbing.access import install_auth, requires
-from shared.plumbing.auth import EVENTS, OPERATE, InvalidToken, Principal, TokenVerifier
+from shared.plumbing.auth import EVENTS, KEYS, OPERATE, InvalidToken, Principal, TokenVerifier
 from tests.auth import AUDIENCE, auth_env
 from tests.polling import poll
 
@@ -66,9 +66,9 @@ async def test_the_service_token_is_the_clients_and_is_reused(
     assert first == again == await tokens.token()
     assert paths == ["/.well-known/openid-configuration", "/token"]
     principal = await TokenVerifier(issuer.url, AUDIENCE, http=http).verify(first)
-    assert principal == Principal(
-        subject="read-service", client_id="read-service", scopes=frozenset({EVENTS, OPERATE})
-    )
+    # the log, the operator's actions, and the data keys that open what the read side shows
+    scopes = frozenset({EVENTS, OPERATE, KEYS})
+    assert principal == Principal(subject="read-service", client_id="read-service", scopes=scopes)
 
 
 async def test_the_token_is_renewed_a_minute_before_it_expires(

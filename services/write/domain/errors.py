@@ -13,6 +13,10 @@ class DuplicateEmail(DomainError):
     """Another customer already uses this email (case-insensitively)."""
 
 
+class ErasedCustomer(DomainError):
+    """The customer was erased: nothing personal may be recorded for them again (409)."""
+
+
 class NotFound(Exception):
     """The aggregate (or a part of it) does not exist (404)."""
 

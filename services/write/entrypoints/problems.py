@@ -12,6 +12,7 @@ from ..application.ports import Unavailable
 from ..domain.errors import (
     ConcurrencyError,
     DomainError,
+    ErasedCustomer,
     NotFound,
     StockPending,
     UnknownReference,
@@ -40,6 +41,8 @@ UNAVAILABLE: tuple[type[Exception], ...] = (Unavailable,)
 # from a refusal by this type, and retries after Retry-After.
 STOCK_PENDING_TYPE = "urn:ordering:problem:stock-pending"
 STOCK_PENDING_RETRY_SECONDS = 1
+# A command that would record personal data of an erased customer: refused for good.
+CUSTOMER_ERASED_TYPE = "urn:ordering:problem:customer-erased"
 
 # A 409 of a command on an order whose stock is still being reserved: retry after a moment.
 STOCK_PENDING: dict[str, Any] = {
@@ -57,6 +60,7 @@ STOCK_PENDING: dict[str, Any] = {
 def install(app: FastAPI) -> None:
     install_problem_handlers(app, STATUSES, UNAVAILABLE, store="event store")
     app.add_exception_handler(StockPending, _stock_pending)
+    app.add_exception_handler(ErasedCustomer, _customer_erased)
 
 
 async def _stock_pending(request: Request, exc: Exception) -> Response:
@@ -67,6 +71,17 @@ async def _stock_pending(request: Request, exc: Exception) -> Response:
         headers={"Retry-After": str(STOCK_PENDING_RETRY_SECONDS)},
         type=STOCK_PENDING_TYPE,
         title="Stock not reserved yet",
+    )
+
+
+async def _customer_erased(request: Request, exc: Exception) -> Response:
+    # The detail names the customer by id only: an identifier, never a personal value.
+    return problem(
+        409,
+        str(exc),
+        instance=request.url.path,
+        type=CUSTOMER_ERASED_TYPE,
+        title="Customer erased",
     )
 
 

@@ -37,13 +37,26 @@ def test_a_realm_with_wrong_clients_and_scopes_is_reported() -> None:
     assert problems == [
         "realm.json: no client scope 'ordering:operate'",
         "realm.json: client 'read-service' tokens may carry ['ordering:command', "
-        "'ordering:events'], not ['ordering:events', 'ordering:operate']",
+        "'ordering:events'], not ['ordering:events', 'ordering:keys', 'ordering:operate']",
         "realm.json: client 'read-service' tokens lack the audience 'ordering'",
         "realm.json: client 'back-office' is not confidential with a service account",
-        "realm.json: client 'back-office' tokens may carry ['ordering:command', 'ordering:events', "
-        "'ordering:query'], not ['ordering:command', 'ordering:events', 'ordering:operate', "
+        "realm.json: client 'back-office' tokens may carry ['ordering:command', 'ordering:erase', "
+        "'ordering:events', 'ordering:pii', 'ordering:query'], not ['ordering:command', "
+        "'ordering:erase', 'ordering:events', 'ordering:operate', 'ordering:pii', "
         "'ordering:query']",
         "realm.json: client 'read-service' has a secret committed; use ${VARIABLE}",
+    ]
+
+
+def test_a_client_other_than_the_read_service_with_the_data_keys_is_reported() -> None:
+    data = realm()
+    reporting = copy.deepcopy(client(data, "back-office"))
+    reporting["clientId"] = "reporting"
+    reporting["optionalClientScopes"] = ["ordering:keys"]
+    data["clients"].append(reporting)
+
+    assert check_realm(data, "r") == [
+        "r: client 'reporting' tokens may carry 'ordering:keys': only the read service's may"
     ]
 
 
