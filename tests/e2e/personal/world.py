@@ -9,7 +9,7 @@ import httpx
 
 from deploy.local.stack import LocalIssuer
 from shared.contracts.personal import PERSONAL_FIELDS
-from tests.auth import bearer, token
+from tests.auth import ALL_SCOPES, bearer, token
 from tests.e2e.personal.canary import Canary
 from tests.e2e.rebuild.serving import WAIT, wait_applied
 from tests.polling import poll
@@ -19,14 +19,7 @@ Doc = dict[str, Any]
 ERASE = ("ordering:erase", "ordering:operate")  # erase, and see the erasure's progress
 PII = ("ordering:pii",)
 KEYS = ("ordering:keys",)
-ALL_BUT_PII = (
-    "ordering:command",
-    "ordering:query",
-    "ordering:events",
-    "ordering:operate",
-    "ordering:erase",
-    "ordering:keys",
-)
+ALL_BUT_PII = tuple(s for s in ALL_SCOPES if s not in PII)
 ERASER = "privacy-officer"  # the eraser token's subject, as the receipt names it
 
 
