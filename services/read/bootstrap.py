@@ -13,6 +13,7 @@ from .adapters.codec import from_record
 from .adapters.consumer import KafkaRecordSource
 from .adapters.control import ControlState
 from .adapters.dead_letters import DeadLetters
+from .adapters.key_ring import HttpKeyRing
 from .adapters.lag import LagMonitor
 from .adapters.mongo import ping
 from .adapters.prometheus import PrometheusObserver, PrometheusStateObserver
@@ -22,12 +23,14 @@ from .adapters.write_api import WriteApi
 from .application.applier import BatchApplier
 from .application.healing import healer
 from .application.operations import ProjectionOperations
+from .application.personal import ERASURES, PersonalData
 from .application.rebuild import Progress, Rebuilder
 from .application.runner import ProjectionRunner
 from .application.status import StateObserver, refresh_state
 from .application.supervisor import Supervisor
 from .metrics import start_series
 from .projections import PROJECTIONS
+from .projections.base import Projection
 from .queries.facade import ReadQueries
 from .queries.orders import Docs
 from .settings import ReadSettings
@@ -40,18 +43,23 @@ STATE_TTL_SECONDS = 5.0
 
 @dataclass
 class Connections:
-    """The read side's clients, one of each: MongoDB, and the write API with the service's own
-    token. The service and every operator command (services/read/cli.py) build them here."""
+    """The read side's clients, one of each: MongoDB, the write API with the service's own
+    token, and the customers' keys (with a token of their own, asking for `ordering:keys`).
+    The service and every operator command (services/read/cli.py) build them here."""
 
     client: AsyncMongoClient[dict[str, Any]]
     db: AsyncDatabase[dict[str, Any]]
     tokens: ClientCredentials | None
     write_api: WriteApi
+    keys: HttpKeyRing
+    key_tokens: ClientCredentials | None = None
 
     async def close(self) -> None:
         await self.write_api.close()
-        if self.tokens is not None:
-            await self.tokens.aclose()
+        await self.keys.close()
+        for tokens in (self.tokens, self.key_tokens):
+            if tokens is not None:
+                await tokens.aclose()
         await self.client.close()
 
 
@@ -83,8 +91,11 @@ class ReadService:
         await self.connections.close()
 
 
-def client_credentials(settings: ReadSettings) -> ClientCredentials | None:
-    """The service's own token client (AUTH_CLIENT_ID); None with AUTH_DISABLED: no token."""
+def client_credentials(
+    settings: ReadSettings, scope: str | None = None
+) -> ClientCredentials | None:
+    """The service's own token client (AUTH_CLIENT_ID), asking for `scope` (by default
+    AUTH_CLIENT_SCOPE); None with AUTH_DISABLED: no token."""
     if settings.auth_disabled:
         return None
     if not (settings.auth_issuer and settings.auth_client_id):
@@ -95,7 +106,7 @@ def client_credentials(settings: ReadSettings) -> ClientCredentials | None:
         settings.auth_client_id,
         settings.auth_client_secret.get_secret_value(),
         audience=settings.auth_audience,
-        scope=settings.auth_client_scope,
+        scope=settings.auth_client_scope if scope is None else scope,
     )
 
 
@@ -105,7 +116,21 @@ def connect(settings: ReadSettings) -> Connections:
     )
     tokens = client_credentials(settings)
     write_api = WriteApi(settings.write_service_url, tokens=tokens)
-    return Connections(client, client[settings.mongodb_database], tokens, write_api)
+    key_tokens = client_credentials(settings, settings.auth_keys_scope)
+    keys = HttpKeyRing(
+        settings.write_service_url,
+        tokens=key_tokens,
+        ttl=settings.pii_key_cache_seconds,
+        size=settings.pii_key_cache_size,
+    )
+    db = client[settings.mongodb_database]
+    return Connections(client, db, tokens, write_api, keys, key_tokens)
+
+
+def projection_of(connections: Connections, name: str) -> Projection:
+    """A projection as every path applies it: the personal data of its events opened, its
+    erasures marked (application/personal.py)."""
+    return PersonalData(PROJECTIONS[name], connections.keys)
 
 
 def applier(
@@ -118,7 +143,7 @@ def applier(
 ) -> BatchApplier:
     """One projection's batch applier over MongoDB and the write API, observed by Prometheus."""
     return BatchApplier(
-        PROJECTIONS[projection],
+        projection_of(connections, projection),
         decode=from_record,
         versions=MongoVersions(connections.db),
         control=control,
@@ -141,7 +166,7 @@ def rebuilder(
     """One projection's rebuild: the live apply over a buffered store, fed from the write
     service's log, healing gaps the same way."""
     return Rebuilder(
-        PROJECTIONS[projection],
+        projection_of(connections, projection),
         heal=healer(connections.write_api),
         versions=MongoVersions(connections.db),
         control=ControlState(connections.db, ttl=0),
@@ -210,11 +235,15 @@ def queries(
     def documents(projection: str) -> Docs:
         return connections.db[control.cached_collections(projection).main]
 
+    def markers(projection: str) -> Docs:
+        return connections.db[control.cached_collections(projection).aux(ERASURES)]
+
     async def wait_for_order(order_id: str, timeout: float) -> None:
         await orders.applied.wait(order_id, timeout)
 
     return ReadQueries(
         documents=documents,
+        markers=markers,
         wait=wait_for_order,
         pause_reason=control.pause_reason,
         streams=connections.write_api,

@@ -38,6 +38,13 @@ class ReadSettings(BaseServiceSettings):
     # The scope the service's own token asks for (AUTH_CLIENT_ID's grant); empty: what the
     # issuer gives the client by default. Entra ID, for one, wants `api://<app>/.default`.
     auth_client_scope: str = ""
+    # The scope of the token that asks the write service for the customers' data keys (a token
+    # of its own, sent there only); issuers such as Entra ID want theirs here too.
+    auth_keys_scope: str = "ordering:keys"
+    # The customers' data keys are kept in memory (never written anywhere) this long, and at
+    # most this many of them; an erasure forgets its customer's at once.
+    pii_key_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    pii_key_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
 
     @property
     def event_topics(self) -> list[str]:

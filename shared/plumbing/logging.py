@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from .tracing import log_fields
+from .tracing import log_fields, redact_query
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
@@ -35,6 +35,19 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class WithoutQueryValues(logging.Filter):
+    """uvicorn's access lines (when they are on) with the values of the query string replaced:
+    a query may hold personal data (`GET /customers?email=`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) > 2 and isinstance(args[2], str):
+            path, asked, query = args[2].partition("?")
+            if asked:
+                record.args = (*args[:2], f"{path}?{redact_query(query)}", *args[3:])
+        return True
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Route every logger (uvicorn's too) to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
@@ -48,5 +61,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").setLevel("WARNING")
+    access = logging.getLogger("uvicorn.access")
+    access.setLevel("WARNING")
+    if not any(isinstance(f, WithoutQueryValues) for f in access.filters):
+        access.addFilter(WithoutQueryValues())
     logging.getLogger("aiokafka").setLevel("WARNING")

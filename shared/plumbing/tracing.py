@@ -275,7 +275,34 @@ def instrument_app(app: Any) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     excluded = os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", _UNTRACED_URLS)
-    # one span a request: not one more for each ASGI message it reads or sends
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls=excluded, exclude_spans=["receive", "send"]
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded, **SERVER_SPAN_OPTIONS)
+
+
+def without_query_values(span: Any, scope: Mapping[str, Any]) -> None:
+    """A server span's request attributes without the values of the query string (names
+    stay): a query may hold personal data (`GET /customers?email=`)."""
+    recorded = getattr(span, "attributes", None) or {}
+    for key in ("http.target", "http.url", "url.full"):
+        value = recorded.get(key)
+        if isinstance(value, str) and "?" in value:
+            head, _, query = value.partition("?")  # a path holds no "?": the query follows
+            span.set_attribute(key, f"{head}?{redact_query(query)}")
+    given = recorded.get("url.query")
+    if isinstance(given, str):
+        span.set_attribute("url.query", redact_query(given))
+
+
+def redact_query(query: str) -> str:
+    """A query string with each value replaced, its names kept: `email=REDACTED&limit=REDACTED`
+    (a part without a name is a value: `REDACTED`)."""
+    return "&".join(
+        f"{part.partition('=')[0]}=REDACTED" if "=" in part else "REDACTED"
+        for part in query.split("&")
     )
+
+
+SERVER_SPAN_OPTIONS: dict[str, Any] = {
+    # one span a request: not one more for each ASGI message it reads or sends
+    "exclude_spans": ["receive", "send"],
+    "server_request_hook": without_query_values,
+}

@@ -122,6 +122,10 @@ class Failing:
     def placeholder_roles(self) -> frozenset[str]:
         return self.inner.placeholder_roles
 
+    @property
+    def personal_types(self) -> frozenset[str]:
+        return self.inner.personal_types
+
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups
     ) -> Outcome:

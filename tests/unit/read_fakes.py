@@ -5,6 +5,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from services.read.application.ports import (
     Conflict,
     Delivered,
@@ -12,6 +14,7 @@ from services.read.application.ports import (
     Unavailable,
 )
 from services.read.projections.base import Doc, Event, Indexes, revised, revision
+from shared.contracts.personal import new_data_key, seal, subject_of
 
 
 class FakeStore:
@@ -248,3 +251,36 @@ class Outage:
 
     def end(self) -> None:
         self.down, self.after_saves = False, 10**9
+
+
+class FakeKeyRing:
+    """The customers' keys in a dict: the ids of every call to `keys`, and those forgotten."""
+
+    def __init__(self) -> None:
+        self.ciphers: dict[str, AESGCM] = {}
+        self.asked: list[set[str]] = []
+        self.forgotten: list[str] = []
+
+    def key_for(self, customer_id: str) -> AESGCM:
+        return self.ciphers.setdefault(customer_id, AESGCM(new_data_key()))
+
+    def destroy(self, customer_id: str) -> None:
+        """The customer's key is gone (their erasure)."""
+        self.ciphers.pop(customer_id, None)
+
+    def sealed(self, event: Event) -> Event:
+        """The event as the log holds it: its personal values sealed under its customer's key."""
+        subject = subject_of(event.event_type, event.stream_type, event.stream_id, event.data)
+        if subject is None:
+            return event
+        key = self.key_for(subject)
+        data = seal(event.data, event.event_type, key, subject=subject, event_id=event.event_id)
+        return Event(**{**event.__dict__, "data": data})
+
+    async def keys(self, customer_ids: Iterable[str]) -> dict[str, AESGCM | None]:
+        wanted = set(customer_ids)
+        self.asked.append(wanted)
+        return {c: self.ciphers.get(c) for c in wanted}
+
+    def forget(self, customer_id: str) -> None:
+        self.forgotten.append(customer_id)

@@ -8,12 +8,14 @@ from typing import Any
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.read.adapters.codec import from_record, from_row
 from services.read.application.ports import Delivered, Undecodable, UnknownType
 from services.read.projections.base import Event
 from shared.contracts.cloudevents import to_headers
 from shared.contracts.envelope import EventMetadata, RecordedEvent
+from shared.contracts.personal import new_data_key, seal
 
 ACTOR = {"subject": "ada", "client_id": "shop", "customer_id": str(uuid.uuid4())}
 
@@ -73,3 +75,46 @@ def test_a_feed_row_of_an_unknown_type_or_with_invalid_data_fails_as_a_record_wo
         from_row({**row, "data": "not an object", "schema_version": 0}, trusted=trusted)
     with pytest.raises(Undecodable):
         from_row({k: v for k, v in row.items() if k != "version"}, trusted=trusted)
+
+
+def registered(data: dict[str, Any]) -> RecordedEvent:
+    return stored(EventMetadata()).model_copy(
+        update={"stream_type": "customer", "event_type": "CustomerRegistered", "version": 1,
+                "data": data}
+    )  # fmt: skip
+
+
+def sealed_registration() -> dict[str, Any]:
+    clear = {"name": "Ada", "email": "ada@example.com"}
+    key = AESGCM(new_data_key())
+    return seal(clear, "CustomerRegistered", key, subject=uuid.uuid4(), event_id=uuid.uuid4())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [sealed_registration(), {"name": "Ada", "email": "ada@example.com"}],
+    ids=["sealed", "clear, written before sealing"],
+)
+def test_records_and_feed_rows_carry_the_wire_form_sealed_or_clear(data: dict[str, Any]) -> None:
+    event = registered(data)
+    assert live(event, None).data == data
+    assert fed(event, trusted=False).data == data == fed(event, trusted=True).data
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"alg": "A128GCM", "iv": "AAAAAAAAAAAAAAAA", "ct": "A" * 24},
+        {"alg": "A256GCM", "iv": "short", "ct": "A" * 24},
+        {"alg": "A256GCM", "iv": "AAAAAAAAAAAAAAAA", "ct": "A" * 24, "key": "extra"},
+        "",
+    ],
+)
+def test_a_personal_value_neither_sealed_nor_a_valid_clear_value_is_undecodable(
+    value: Any,
+) -> None:
+    event = registered({**sealed_registration(), "name": value})
+    with pytest.raises(Undecodable):
+        live(event, None)
+    with pytest.raises(Undecodable):
+        fed(event, trusted=False)

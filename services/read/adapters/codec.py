@@ -5,6 +5,10 @@ Live records, dead letters replayed, the rebuild's pages and gap healing all com
 so an event reaches the projections the same way whichever path brought it. It is an adapter:
 both inputs are wire formats (CloudEvents headers and JSON bytes, the feed's JSON rows).
 
+The contract checked is the wire form (`SEALED_EVENT_TYPES`): each personal value sealed, or, in
+records written before sealing existed, the clear value it replaced. Values are opened later, in
+one place for every path (application/personal.py), under their customer's key.
+
 Two shortcuts, both giving what the full check would give:
 - a record of the current schema version is validated from its bytes directly (no dict first);
 - a `trusted` feed row (the event store's own, served by the write service, which validated its
@@ -22,12 +26,13 @@ from pydantic import ValidationError
 
 from shared.contracts.cloudevents import MissingHeader, from_headers, parse_time
 from shared.contracts.events import CUSTOMER, FULFILMENT, ORDER, STOCK
+from shared.contracts.personal import SEALED_EVENT_TYPES
 from shared.contracts.serialization import EventSerializer, UnknownEventType
 
 from ..application.ports import Delivered, Undecodable, UnknownType
 from ..projections.base import Event
 
-SERIALIZER = EventSerializer()
+SERIALIZER = EventSerializer(SEALED_EVENT_TYPES)
 # The write service's own bookkeeping (its fulfilment process's decisions): in its log, never
 # published, no projection's business. Their feed rows are passed over, neither events of an
 # unknown type nor undecodable.

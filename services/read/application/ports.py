@@ -6,10 +6,12 @@ same work should be tried again later, `Conflict` when another writer got to a d
 Anything else a port raises is a failure of the work itself.
 """
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..projections.base import Doc, Event, Indexes, Store
 
@@ -189,6 +191,21 @@ class StreamReader(Protocol):
     """The write service's streams: what heals a version gap."""
 
     async def stream_events(self, stream_id: str, *, after_version: int) -> list[Event]: ...
+
+
+class KeyRing(Protocol):
+    """The customers' data keys, as the ciphers that open their personal values (raises
+    Unavailable when they cannot be had right now). Whatever keeps them keeps them in memory
+    only, for a bounded time."""
+
+    async def keys(self, customer_ids: Collection[str]) -> Mapping[str, AESGCM | None]:
+        """A cipher for each customer asked for; None for a customer who was erased (their key
+        is gone) or has no key."""
+        ...
+
+    def forget(self, customer_id: str) -> None:
+        """Drop what is kept of the customer's key (they were erased)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,12 @@
 
 Health is open (probes carry no token); /metrics too unless AUTH_METRICS_REQUIRED. The status
 needs ordering:query or ordering:operate, its error details ordering:operate (an error's text
-may hold anything: a document, a server's address); pause and resume need ordering:operate.
+may hold anything: a document, a server's address); pause and resume need ordering:operate, and
+so does the state of a customer's erasure in each projection.
 """
 
 from typing import Annotated, Any
+from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Path, Request
@@ -18,7 +20,7 @@ from shared.plumbing.metrics import exposition
 
 from ..application.ports import Unavailable
 from . import schemas
-from .deps import Observer, Operations, Operator
+from .deps import Observer, Operations, Operator, Read
 
 router = APIRouter(tags=["operations"])
 ProjectionName = Annotated[schemas.ProjectionName, Path()]
@@ -100,3 +102,19 @@ async def pause(caller: Operator, name: ProjectionName, operations: Operations) 
 async def resume(caller: Operator, name: ProjectionName, operations: Operations) -> Response:
     """Resume a paused projection."""
     return _json(await operations.set_paused(name, False))
+
+
+@router.get(
+    "/erasures/{customer_id}",
+    response_model=schemas.Erasure,
+    **secured(OPERATE, responses=schemas.responses(422, ok=schemas.NO_STORE)),
+)
+async def erasure(caller: Operator, customer_id: UUID, read: Read) -> Response:
+    """Whether each projection's active version has applied the customer's erasure
+    (CustomerErased); none has for a customer who was never erased."""
+    found = await read.erasure(str(customer_id))
+    body = {"customer_id": str(customer_id), "projections": found}
+    return Response(orjson.dumps(body), media_type="application/json", headers=NO_STORE)
+
+
+NO_STORE = {"Cache-Control": "no-store"}

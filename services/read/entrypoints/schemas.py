@@ -39,10 +39,13 @@ class OrderItem(Answer):
     line_total: Amount
 
 
+ERASED = "null once the customer was erased"
+
+
 class ShippingAddress(Answer):
-    line1: str
-    city: str
-    postal_code: str
+    line1: str | None = Field(description=ERASED)
+    city: str | None = Field(description=ERASED)
+    postal_code: str | None = Field(description=ERASED)
     country: str
 
 
@@ -71,7 +74,7 @@ class Rejection(Answer):
 
 class Order(Answer):
     """One order with its customer's name and email as last seen (null until the customer's
-    registration reached this projection)."""
+    registration reached this projection, and once the customer was erased)."""
 
     id: UUID
     order_id: UUID
@@ -100,6 +103,11 @@ class Order(Answer):
     updated_at: datetime
     total: Amount
     item_count: Count
+    erased: bool = Field(
+        default=False,
+        description="true once its customer was erased: no name, email, street, city or postal"
+        " code left (items, totals and statuses stay); absent otherwise",
+    )
 
 
 class OrderPage(Answer):
@@ -115,19 +123,23 @@ class EmailChange(Answer):
 
 class Customer(Answer):
     """A registered customer, with totals over all their orders (value: neither cancelled nor
-    rejected)."""
+    rejected). An erased customer keeps their id, dates and totals, and nothing personal."""
 
     id: UUID
     customer_id: UUID
-    name: str
-    email: Email
-    email_lower: Email
-    email_history: list[EmailChange]
+    name: str | None = Field(description=ERASED)
+    email: Email | None = Field(description=ERASED)
+    email_lower: Email | None = Field(description=ERASED)
+    email_history: list[EmailChange] = Field(description="empty once the customer was erased")
     registered_at: datetime
     updated_at: datetime
     version: Annotated[int, Field(ge=1)]
     order_count: Count
     lifetime_value: Amount
+    erased: bool = Field(default=False, description="true once erased; absent otherwise")
+    erased_at: datetime | None = Field(
+        default=None, description="when the customer was erased; absent unless erased"
+    )
 
 
 class Customers(Answer):
@@ -226,6 +238,20 @@ class Projections(Answer):
     projections: list[ProjectionStatus]
 
 
+class ProjectionErasure(Answer):
+    caught_up: bool = Field(
+        description="its active version has applied the customer's CustomerErased: nothing"
+        " personal of theirs is left in its documents"
+    )
+
+
+class Erasure(Answer):
+    """How far each projection is with a customer's erasure."""
+
+    customer_id: UUID
+    projections: dict[ProjectionName, ProjectionErasure]
+
+
 class Live(Answer):
     status: Literal["ok"]
 
@@ -247,6 +273,7 @@ def _header(description: str) -> dict[str, Any]:
 
 RETRY_AFTER = {"Retry-After": _header("seconds to wait before trying again")}
 CACHE_CONTROL = {"Cache-Control": _header("how long the answer may be reused")}
+NO_STORE = {"Cache-Control": _header("`no-store`: the answer changes as projections catch up")}
 REVALIDATE = {
     "ETag": _header("changes whenever what is shown changes; send it back in If-None-Match"),
     "Cache-Control": _header("`private, no-cache`: keep it, but revalidate with If-None-Match"),

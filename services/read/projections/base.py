@@ -120,6 +120,12 @@ class Projection(Protocol):
         first event is in a batch may still have a document."""
         ...
 
+    @property
+    def personal_types(self) -> frozenset[str]:
+        """The event types whose personal values it shows: those reach it opened (None where
+        the customer was erased); none for a projection that shows no personal data."""
+        ...
+
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups
     ) -> Outcome: ...

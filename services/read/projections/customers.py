@@ -10,13 +10,20 @@ the customer is summed again from all their orders. Replacing a contribution wit
 nothing, so order and customer events may arrive in any relative order, and any number of times,
 and a batch applied again after a crash that saved its orders but not its customers puts them
 right. Orders of a customer not registered yet create the customer's document (version 0).
+
+Names and emails reach this projection opened (application/personal.py), None once their
+customer's key is gone. CustomerErased blanks the profile (name, email, email history) and marks
+it `erased`; the count and value of the customer's orders stay.
 """
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
+from shared.contracts.cloudevents import parse_time
 from shared.contracts.events import (
     CUSTOMER_EMAIL_CHANGED,
+    CUSTOMER_ERASED,
     CUSTOMER_REGISTERED,
     CUSTOMER_RENAMED,
     ORDER_CANCELLED,
@@ -77,15 +84,25 @@ def fold_profile(doc: Doc | None, event: Event) -> Doc:
         doc["name"] = data["name"]
     elif event.event_type == CUSTOMER_EMAIL_CHANGED:
         _email(doc, data["new_email"], event)
+    elif event.event_type == CUSTOMER_ERASED:
+        erase(doc, data["erased_at"])
     doc["updated_at"] = event.recorded_at
     return doc
 
 
-def _email(doc: Doc, email: str, event: Event) -> None:
-    doc.update(email=email, email_lower=email.lower())
-    doc["email_history"].append(
-        {"email": email, "changed_at": event.recorded_at, "version": event.version}
-    )
+def _email(doc: Doc, email: str | None, event: Event) -> None:
+    """The customer's email now (None: it cannot be read any more, and leaves no history)."""
+    doc.update(email=email, email_lower=None if email is None else email.lower())
+    if email is not None:
+        doc["email_history"].append(
+            {"email": email, "changed_at": event.recorded_at, "version": event.version}
+        )
+
+
+def erase(doc: Doc, erased_at: Any) -> None:
+    """The profile of an erased customer: nothing personal left, and when it was erased."""
+    doc.update(name=None, email=None, email_lower=None, email_history=[], erased=True)
+    doc["erased_at"] = parse_time(erased_at) if isinstance(erased_at, str) else erased_at
 
 
 def fold_order(doc: Doc | None, event: Event) -> Doc:
@@ -141,6 +158,7 @@ class Customers:
     indexes = INDEXES
     # A customer's document is created by its orders when they come before its registration.
     placeholder_roles = frozenset({"main"})
+    personal_types = frozenset({CUSTOMER_REGISTERED, CUSTOMER_RENAMED, CUSTOMER_EMAIL_CHANGED})
 
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups

@@ -5,6 +5,13 @@ result is the same whichever of the two topics arrives first.
 
 An order that ever had a line whose stock is tracked shows its stock state (`stock`); one that
 never had any has no `stock` at all, and is the document it was before stock was tracked.
+
+Names, emails and the street, city and postal code of addresses reach this projection opened
+(application/personal.py), None once their customer's key is gone. CustomerErased marks the
+customer's copy `erased`, and every order of that customer takes it as it takes any change of
+its customer: name, email and those parts of the address become null, the order is `erased`;
+its items, totals and statuses stay. An order folded later (placed before the erasure, arriving
+after it) takes the erased copy too.
 """
 
 from collections.abc import Sequence
@@ -12,6 +19,7 @@ from decimal import Decimal
 
 from shared.contracts.events import (
     CUSTOMER_EMAIL_CHANGED,
+    CUSTOMER_ERASED,
     CUSTOMER_REGISTERED,
     CUSTOMER_RENAMED,
     ORDER_CANCELLED,
@@ -64,6 +72,8 @@ PLACED, CONFIRMED, SHIPPED, CANCELLED, REJECTED = (
 NOT_TRACKED, PENDING, RESERVED = (
     s.value for s in (StockState.NOT_TRACKED, StockState.PENDING, StockState.RESERVED)
 )
+# What an erasure leaves of an address: the country alone.
+ERASED_ADDRESS = ("line1", "city", "postal_code")
 TRACKED = "_tracked"  # the SKUs of the order's tracked lines (not shown)
 STOCK_EVENTS = frozenset({ORDER_PLACED, ORDER_ITEM_ADDED, ORDER_ITEM_REMOVED, ORDER_STOCK_RESERVED})
 
@@ -164,11 +174,14 @@ def fold_customer(doc: Doc | None, event: Event) -> Doc:
         doc["name"] = data["name"]
     elif event.event_type == CUSTOMER_EMAIL_CHANGED:
         doc["email"] = data["new_email"]
+    elif event.event_type == CUSTOMER_ERASED:
+        doc.update(name=None, email=None, erased=True)
     return doc
 
 
 def denormalize(order: Doc, customer: Doc | None) -> bool:
-    """Copy the customer's name and email into the order if newer; True when it changed."""
+    """Copy the customer's name and email into the order if newer (blanking the order's
+    personal data if the customer was erased); True when it changed."""
     if customer is None or customer["version"] <= order.get("customer_version", 0):
         return False
     order.update(
@@ -176,7 +189,15 @@ def denormalize(order: Doc, customer: Doc | None) -> bool:
         customer_email=customer["email"],
         customer_version=customer["version"],
     )
+    if customer.get("erased"):
+        erase(order)
     return True
+
+
+def erase(order: Doc) -> None:
+    """An order of an erased customer: no name, no email, no street, city or postal code."""
+    address = {**order["shipping_address"], **dict.fromkeys(ERASED_ADDRESS)}
+    order.update(customer_name=None, customer_email=None, shipping_address=address, erased=True)
 
 
 FOLDS = {
@@ -191,6 +212,9 @@ class OrderDetails:
     name = NAME
     indexes = INDEXES
     placeholder_roles = frozenset[str]()
+    personal_types = frozenset(
+        {CUSTOMER_REGISTERED, CUSTOMER_RENAMED, CUSTOMER_EMAIL_CHANGED, ORDER_PLACED}
+    )
 
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups

@@ -121,6 +121,7 @@ class Sales:
     name = NAME
     indexes = INDEXES
     placeholder_roles = frozenset[str]()
+    personal_types = frozenset[str]()  # it shows no personal data
 
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups

@@ -36,6 +36,7 @@ class Stock:
     name = NAME
     indexes = INDEXES
     placeholder_roles = frozenset[str]()
+    personal_types = frozenset[str]()  # it shows no personal data
 
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups

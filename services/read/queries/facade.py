@@ -12,7 +12,7 @@ from typing import Protocol
 
 from ..adapters.mongo import unavailable_when_unreachable
 from ..application.ports import Unavailable
-from . import customers, orders, stats, stock
+from . import customers, erasures, orders, stats, stock
 from .orders import Doc, Docs, OrderStatus, Wait
 from .stats import DateRange, Measure
 
@@ -29,13 +29,15 @@ class ReadQueries:
     """The queries of the read API over the active version of each projection.
 
     `documents` gives a projection's active collection when asked (a rebuild may switch it at
-    any moment); `wait` returns when this process writes an order (or after its timeout).
+    any moment), `markers` the collection of its active version's erasure markers; `wait`
+    returns when this process writes an order (or after its timeout).
     """
 
     def __init__(
         self,
         *,
         documents: Callable[[str], Docs],
+        markers: Callable[[str], Docs],
         wait: Wait,
         pause_reason: Callable[[str], Awaitable[str | None]],
         streams: Streams,
@@ -43,6 +45,7 @@ class ReadQueries:
         cache_max_age: int,
     ) -> None:
         self._documents, self._wait, self._pause_reason = documents, wait, pause_reason
+        self._markers = markers
         self._streams = streams
         self.max_wait_ms = max_wait_ms
         self.cache_max_age = cache_max_age  # seconds a list or statistics answer may be reused
@@ -112,6 +115,14 @@ class ReadQueries:
             return await stock.items(
                 docs, available_below=available_below, limit=limit, after=after
             )
+
+    async def erasure(self, customer_id: str) -> dict[str, Doc]:
+        """For each projection, whether its active version applied the customer's erasure."""
+        with unavailable_when_unreachable():
+            return {
+                name: {"caught_up": await erasures.caught_up(self._markers(name), customer_id)}
+                for name in erasures.NAMES
+            }
 
     async def pause_reason(self, projection: str) -> str | None:
         """Why the projection is paused (an operator, a rebuild's switch), or None."""

@@ -2,9 +2,12 @@
 rearranging and redelivering a history, and the comparison of the documents with a reference."""
 
 import random
+import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
+import orjson
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.read.adapters.collection_names import Collections
@@ -14,6 +17,7 @@ from services.read.projections.base import Event, Heal
 from services.read.projections.rollup import Rollups
 from tests.read_side import FIRST_VERSION_COLLECTIONS
 
+T = TypeVar("T")
 Doc = dict[str, Any]
 Snapshot = dict[str, list[Doc]]
 Arrange = Callable[[list[Event]], list[Event]]
@@ -35,7 +39,7 @@ async def project(
             await spec.apply(store, batch, heal, Rollups())
 
 
-def batched(events: Sequence[Event], size: int) -> list[list[Event]]:
+def batched(events: Sequence[T], size: int) -> list[list[T]]:
     return [list(events[i : i + size]) for i in range(0, len(events), size)]
 
 
@@ -85,3 +89,39 @@ def assert_same(got: Snapshot, want: Snapshot, collections: set[str] = ORDER_COL
     assert set(got) == set(want) == collections
     for name, docs in want.items():
         assert got[name] == docs, f"collection {name} differs"
+
+
+Route = Callable[[httpx.Request], httpx.Response]
+
+
+def feed(rows: list[Doc]) -> httpx.MockTransport:
+    """The write service's log endpoints over `rows`, as its routes answer them."""
+    return httpx.MockTransport(log_routes(rows))
+
+
+def log_routes(rows: list[Doc]) -> Route:
+    """`GET /events`, `/events/head` and `/streams/{id}/events` over `rows`."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path, params = request.url.path, request.url.params
+        if path == "/events/head":
+            body: Doc = {"position": max(int(r["position"]) for r in rows)}
+        elif path == "/events":
+            start, limit = int(params.get("after", 0)), int(params["limit"])
+            page = rows[start : start + limit]
+            body = {"events": page, "next": str(start + len(page)), "has_more": len(page) == limit}
+        else:  # /streams/{id}/events
+            stream, after = path.split("/")[2], int(params.get("after_version", 0))
+            found = [r for r in rows if r["stream_id"] == stream and r["version"] > after]
+            if not found and after == 0:
+                return httpx.Response(404)
+            body = {"stream_id": stream, "events": found}
+        return httpx.Response(200, content=orjson.dumps(body))
+
+    return answer
+
+
+def as_version(snap: Snapshot, version: int) -> Snapshot:
+    """The collections of the snapshot of version `version`, named as version 1's."""
+    named = re.compile(rf"^(\w+?)_v{version}(_\w+)?$")
+    return {named.sub(r"\1_v1\2", name): docs for name, docs in snap.items() if named.match(name)}

@@ -3,13 +3,10 @@ records) are document for document those of a rebuild from the write service's f
 holds the fulfilment process's own rows too), whatever the interleaving, duplicates or gaps;
 and they hold the values worked out by hand, and those of the reference model."""
 
-import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
-import httpx
-import orjson
 import pytest
 
 from services.read.adapters.control import ControlState
@@ -25,16 +22,18 @@ from tests.integration.projections.projecting import (
     Databases,
     Doc,
     Snapshot,
+    as_version,
     assert_same,
     batched,
     each_batch_twice,
     each_event_twice_in_its_batch,
+    feed,
     orders_first,
     project,
     random_merge,
     whole_history_twice,
 )
-from tests.integration.projections.stock_history import PROCESS, Row, StockHistory
+from tests.integration.projections.stock_history import PROCESS, StockHistory
 from tests.read_side import FIRST_VERSION_COLLECTIONS, snapshot
 from tests.reference import ReferenceModel
 from tests.unit.read_fakes import FakeObserver
@@ -49,34 +48,6 @@ def test_the_feed_holds_the_process_rows_and_the_records_the_same_events(
     assert len(internal) == 13  # 5 started, 5 lines reserved, 3 completed
     assert len(stock_history.events) == len(stock_history.rows) - len(internal)
     assert stock_history.live_events == stock_history.events  # one codec, either path
-
-
-def feed(rows: list[Row]) -> httpx.MockTransport:
-    """The write service's log endpoints over `rows`, as its routes answer them."""
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        path, params = request.url.path, request.url.params
-        if path == "/events/head":
-            body: Doc = {"position": max(int(r["position"]) for r in rows)}
-        elif path == "/events":
-            start, limit = int(params.get("after", 0)), int(params["limit"])
-            page = rows[start : start + limit]
-            body = {"events": page, "next": str(start + len(page)), "has_more": len(page) == limit}
-        else:  # /streams/{id}/events
-            stream, after = path.split("/")[2], int(params.get("after_version", 0))
-            found = [r for r in rows if r["stream_id"] == stream and r["version"] > after]
-            if not found and after == 0:
-                return httpx.Response(404)
-            body = {"stream_id": stream, "events": found}
-        return httpx.Response(200, content=orjson.dumps(body))
-
-    return httpx.MockTransport(answer)
-
-
-def as_version(snap: Snapshot, version: int) -> Snapshot:
-    """The collections of the snapshot of version `version`, named as version 1's."""
-    named = re.compile(rf"^(\w+?)_v{version}(_\w+)?$")
-    return {named.sub(r"\1_v1\2", name): docs for name, docs in snap.items() if named.match(name)}
 
 
 STOCK_COLLECTIONS = set(FIRST_VERSION_COLLECTIONS)  # this history fills every one of them

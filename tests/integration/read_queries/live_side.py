@@ -12,7 +12,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from deploy.local.stack import LocalIssuer
 from services.read.adapters.collection_names import Collections
-from services.read.entrypoints import queries, stock
+from services.read.application.personal import ERASURES
+from services.read.entrypoints import ops, queries, stock
 from services.read.queries.facade import ReadQueries
 from services.read.queries.orders import Docs
 from services.read.settings import ReadSettings
@@ -38,6 +39,9 @@ class FakeLiveSide:
     def documents(self, projection: str) -> Docs:
         return self.db[Collections(projection, 1).main]
 
+    def markers(self, projection: str) -> Docs:
+        return self.db[Collections(projection, 1).aux(ERASURES)]
+
     async def wait_for_order(self, order_id: str, timeout: float) -> None:
         self.waiting.set()
         self.waits.append(timeout)
@@ -52,6 +56,7 @@ class FakeLiveSide:
     def queries(self) -> ReadQueries:
         return ReadQueries(
             documents=self.documents,
+            markers=self.markers,
             wait=self.wait_for_order,
             pause_reason=self.pause_reason,
             streams=self,
@@ -66,6 +71,7 @@ async def serving(live: FakeLiveSide, issuer: LocalIssuer) -> AsyncIterator[http
     app = FastAPI()
     app.include_router(queries.router)
     app.include_router(stock.router)
+    app.include_router(ops.router)  # GET /erasures/{customer_id} among them
     install_problem_handlers(app, [])
     app.state.read = live.queries()
     settings = ReadSettings(auth_issuer=issuer.url, auth_audience=AUDIENCE)
