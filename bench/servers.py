@@ -11,14 +11,16 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from pydantic import SecretStr
 
+from deploy.local.keys import new_pii_keys
 from deploy.local.stack import (
     LocalIssuer,
     LocalKafka,
@@ -27,6 +29,8 @@ from deploy.local.stack import (
     LocalServer,
     free_port,
 )
+from services.write.bootstrap import Sealed, sealed_by
+from services.write.settings import WriteSettings
 
 ENV = {"postgres": "DATABASE_URL", "kafka": "KAFKA_BOOTSTRAP_SERVERS", "mongo": "MONGODB_URL"}
 AUDIENCE = "ordering"
@@ -41,6 +45,14 @@ PG_SHOWN = (
     "max_wal_size",
     "max_connections",
 )
+
+
+def sealing(pool: asyncpg.Pool, keys: Mapping[str, str] | None = None) -> Sealed:
+    """What an event store built here seals personal data with: the keys of a write service's
+    environment `keys` (PII_KEK, PII_INDEX_KEY), or fresh ones for a store nothing else reads."""
+    keys = keys or new_pii_keys()
+    kek, index = SecretStr(keys["PII_KEK"]), SecretStr(keys["PII_INDEX_KEY"])
+    return sealed_by(pool, WriteSettings(auth_disabled=True, pii_kek=kek, pii_index_key=index))
 
 
 @dataclass
@@ -63,6 +75,9 @@ class Stack:
     mongo_databases: list[str] = field(default_factory=list)
     issuer: LocalIssuer | None = None
     _token: str = ""
+    # The write service's personal-data keys: one set for the run, since its services share
+    # databases and one sealed a customer's data another must open.
+    _pii: dict[str, str] = field(default_factory=new_pii_keys)
 
     def start(self, needed: Iterable[str]) -> None:
         """Use the environment's servers, boot the embedded ones in parallel and wait for them."""
@@ -96,6 +111,10 @@ class Stack:
         """The settings of a service that accepts this run's tokens, and of the read side's own
         client of the issuer: the embedded development issuer, started at the first call."""
         return self._issuer().service_settings()
+
+    def pii_env(self) -> dict[str, str]:
+        """PII_KEK and PII_INDEX_KEY of this run's write services."""
+        return dict(self._pii)
 
     def token(self) -> str:
         """A token with every scope, as staff clients have, for the whole run (not timed)."""

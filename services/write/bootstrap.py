@@ -5,11 +5,16 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
-from typing import Literal
+from collections.abc import AsyncIterator, Callable
+from typing import Literal, TypedDict
 
+import asyncpg
+
+from .adapters.blind_index import BlindIndex
+from .adapters.customer_keys import CustomerKeys
 from .adapters.fulfilment_store import FULFILMENT_LOCK, PostgresFulfilmentStore
 from .adapters.kafka import KafkaPublisher
+from .adapters.keys import KeyCache, LocalKeyWrapper
 from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
 from .adapters.process_queries import PostgresProcessQueries
@@ -35,6 +40,9 @@ class WriteService:
         self._settings = settings
         self.handlers = CommandHandlers(store, max_attempts=settings.command_attempts)
         self.log: EventLogReader = store
+        # Idempotency fingerprints are keyed: a bare hash of a body holding an email could be
+        # tested against guesses.
+        self.keyed_digest: Callable[..., str] = store.index.digest
         stuck = settings.fulfilment_stuck_seconds
         self.processes: ProcessQueries = PostgresProcessQueries(store.pool, stuck_seconds=stuck)
         self.metrics: MetricsExposition = PrometheusExposition(
@@ -101,11 +109,30 @@ async def open_store(
     pool = await create_pool(settings.dsn, min_size=min_size, max_size=max_size)
     try:
         async with pool.acquire() as conn:
-            await migrate(conn)
+            await migrate(conn, index=BlindIndex(settings.index_key))
     except BaseException:
         await pool.close()
         raise
-    return PostgresEventStore(pool)
+    return event_store(pool, settings)
+
+
+class Sealed(TypedDict):
+    """What an event store needs to seal personal data and claim emails blindly."""
+
+    keys: CustomerKeys
+    index: BlindIndex
+
+
+def sealed_by(pool: asyncpg.Pool, settings: WriteSettings) -> Sealed:
+    """Data keys over `pool`, wrapped by the settings' key-encryption key, and the index key."""
+    wrapper = LocalKeyWrapper(settings.kek, settings.pii_kek_id)
+    cache = KeyCache(seconds=settings.pii_key_cache_seconds, size=settings.pii_key_cache_size)
+    return Sealed(keys=CustomerKeys(pool, wrapper, cache), index=BlindIndex(settings.index_key))
+
+
+def event_store(pool: asyncpg.Pool, settings: WriteSettings) -> PostgresEventStore:
+    """The event store over `pool`, sealing personal data as the settings say."""
+    return PostgresEventStore(pool, **sealed_by(pool, settings))
 
 
 def relay_runner(
@@ -164,6 +191,6 @@ async def republishing(settings: WriteSettings) -> AsyncIterator[tuple[EventFeed
     """What the republish command reads and sends to, over a small pool of its own."""
     pool = await create_pool(settings.dsn, min_size=1, max_size=2)
     try:
-        yield PostgresEventStore(pool), KafkaPublisher(settings)
+        yield event_store(pool, settings), KafkaPublisher(settings)
     finally:
         await pool.close()

@@ -1,6 +1,9 @@
 """Command handlers: one per command of the domain (the stock commands in stock_handlers)."""
 
+from datetime import datetime
 from uuid import UUID, uuid4
+
+from shared.contracts.personal import ERASED_FIELDS
 
 from ..domain.commands import (
     AddOrderItem,
@@ -16,7 +19,7 @@ from ..domain.customer import Customer, normalize_email
 from ..domain.errors import NotFound, UnknownReference
 from ..domain.order import Order
 from .context import CommandContext
-from .ports import EmailClaim, EventStore
+from .ports import EmailClaim, ErasureRequest, EventStore
 from .runner import CommandResult, Decided, IdempotencyMismatch
 from .stock_handlers import StockCommands
 
@@ -54,6 +57,24 @@ class CommandHandlers(StockCommands):
             old = normalize_email(customer.email)
             customer.change_email(cmd)
             return Decided(email=EmailClaim(claim=normalize_email(cmd.email), release=old))
+
+        return await self._execute(Customer, customer_id, decide, ctx)
+
+    async def erase_customer(
+        self, customer_id: UUID, erased_at: datetime, ctx: CommandContext
+    ) -> CommandResult:
+        """Append CustomerErased, and in the same transaction destroy the customer's key,
+        release their emails and journal the erasure (ErasedCustomer if it was done before)."""
+        erasure = ErasureRequest(
+            customer_id=customer_id,
+            erased_at=erased_at,
+            requested_by=dict(ctx.metadata.actor or {}),
+            fields=ERASED_FIELDS,
+        )
+
+        def decide(customer: Customer) -> Decided:
+            customer.erase(erased_at)
+            return Decided(erasure=erasure)
 
         return await self._execute(Customer, customer_id, decide, ctx)
 

@@ -17,6 +17,7 @@ from .context import CommandContext
 from .locks import KeyedLocks
 from .ports import (
     EmailClaim,
+    ErasureRequest,
     EventStore,
     IdempotencyKeyTaken,
     IdempotencyRecord,
@@ -42,11 +43,13 @@ class CommandResult:
 
 @dataclass(frozen=True)
 class Decided:
-    """What a decision needs appended with its events: an email claim, and the SKUs it took
-    as untracked (the append fails with TrackingChanged if one of them is tracked by then)."""
+    """What a decision needs appended with its events: an email claim, the SKUs it took as
+    untracked (the append fails with TrackingChanged if one of them is tracked by then), and
+    the erasure a CustomerErased event carries out in the same transaction."""
 
     email: EmailClaim | None = None
     untracked: Sequence[str] = ()
+    erasure: ErasureRequest | None = None
 
 
 Decide = Callable[[A], Decided | None]
@@ -143,6 +146,7 @@ class CommandRunner:
                     email=decided.email,
                     idempotency=idem,
                     untracked=[stock_stream_id(sku) for sku in decided.untracked],
+                    erasure=decided.erasure,
                 )
             except ConcurrencyError:
                 trust = False
