@@ -16,6 +16,7 @@ from .adapters.fulfilment_store import FULFILMENT_LOCK, PostgresFulfilmentStore
 from .adapters.kafka import KafkaPublisher
 from .adapters.keys import KeyCache, LocalKeyWrapper
 from .adapters.migrations import migrate
+from .adapters.personal_data import PostgresPersonalData
 from .adapters.postgres import PostgresEventStore, create_pool
 from .adapters.process_queries import PostgresProcessQueries
 from .adapters.prometheus import PrometheusExposition, PrometheusRelayObserver
@@ -24,7 +25,13 @@ from .adapters.relay_support import PostgresCheckpoints, PostgresLeadership
 from .application.fulfilment.ports import FulfilmentInstances, FulfilmentObserver
 from .application.fulfilment.runner import FulfilmentPace, FulfilmentRunner
 from .application.handlers import CommandHandlers
-from .application.ports import BrokerPublisher, EventFeed, EventLogReader, MetricsExposition
+from .application.ports import (
+    BrokerPublisher,
+    EventFeed,
+    EventLogReader,
+    MetricsExposition,
+    PersonalData,
+)
 from .application.processes import ProcessQueries
 from .application.relay import RelayPace, RelayRunner, RelayStatus
 from .settings import WriteSettings
@@ -34,7 +41,8 @@ log = logging.getLogger(__name__)
 
 class WriteService:
     """What the HTTP entrypoints use, each behind a port: the command handlers, the log's
-    reads, the relay's status and the metrics. Built by `bootstrap`, torn down by `close`."""
+    reads, personal data (keys, erasures, disclosures), the relay's status and the metrics.
+    Built by `bootstrap`, torn down by `close`."""
 
     def __init__(self, settings: WriteSettings, store: PostgresEventStore) -> None:
         self._settings = settings
@@ -50,6 +58,7 @@ class WriteService:
         )
         self.relay_status = RelayStatus()
         self.fulfilment: FulfilmentInstances = PostgresFulfilmentStore(store.pool)
+        self.personal: PersonalData = PostgresPersonalData(store.pool, store.keys)
         self.fulfilment_status = RelayStatus()
         self._store = store
         self._relay: asyncio.Task[None] | None = None
