@@ -21,10 +21,13 @@ from .adapters.postgres import PostgresEventStore, create_pool
 from .adapters.process_queries import PostgresProcessQueries
 from .adapters.prometheus import PrometheusExposition, PrometheusRelayObserver
 from .adapters.prometheus_process import PrometheusFulfilmentObserver, instances_by_state
+from .adapters.read_side import ReadSideErasures
 from .adapters.relay_support import PostgresCheckpoints, PostgresLeadership
 from .application.fulfilment.ports import FulfilmentInstances, FulfilmentObserver
 from .application.fulfilment.runner import FulfilmentPace, FulfilmentRunner
 from .application.handlers import CommandHandlers
+from .application.personal import PersonalDataHandlers
+from .application.personal_ports import ErasureProgress
 from .application.ports import (
     BrokerPublisher,
     EventFeed,
@@ -59,6 +62,8 @@ class WriteService:
         self.relay_status = RelayStatus()
         self.fulfilment: FulfilmentInstances = PostgresFulfilmentStore(store.pool)
         self.personal: PersonalData = PostgresPersonalData(store.pool, store.keys)
+        self._read_side: ErasureProgress = ReadSideErasures(settings.read_service_url)
+        self.personal_data = PersonalDataHandlers(self.handlers, self.personal, self._read_side)
         self.fulfilment_status = RelayStatus()
         self._store = store
         self._relay: asyncio.Task[None] | None = None
@@ -94,6 +99,7 @@ class WriteService:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        await self._read_side.close()
         await self._store.close()
         await self._store.pool.close()
 

@@ -66,6 +66,10 @@ def secured_routes(customer_id: str, order_id: str) -> dict[str, Route]:
         "/processes": ("GET", "/processes", None),
         "/processes/{order_id}": ("GET", f"/processes/{order_id}", None),
         "/processes/{order_id}/retry": ("POST", f"/processes/{order_id}/retry", None),
+        "/customers/{customer_id}/erasure": ("POST", f"/customers/{customer_id}/erasure", None),
+        "/erasures/{customer_id}": ("GET", f"/erasures/{customer_id}", None),
+        "/events/{event_id}/personal-data": ("GET", f"/events/{order_id}/personal-data", None),
+        "/personal-data/keys": ("POST", "/personal-data/keys", {"customer_ids": [customer_id]}),
     }
 
 

@@ -23,7 +23,7 @@ class FakePersonalData:
     personal values can be disclosed, `audit` keeps (event id, actor, outcome) per call."""
 
     def __init__(self, store: FakeEventStore) -> None:
-        self._store = store
+        self.store = store
         self._keys: dict[UUID, bytes] = {}
         self._events: dict[UUID, tuple[UUID, str, dict[str, Any]]] = {}
         self.audit: list[tuple[UUID, dict[str, str], str]] = []
@@ -34,7 +34,7 @@ class FakePersonalData:
         return event_id
 
     async def receipt(self, customer_id: UUID) -> ErasureReceipt | None:
-        journaled = self._store.erasures.get(customer_id)
+        journaled = self.store.erasures.get(customer_id)
         if journaled is None:
             return None
         request, position = journaled
@@ -44,7 +44,7 @@ class FakePersonalData:
             event_id=uuid.uuid5(customer_id, str(position)),
             position=position,
             fields=request.fields,
-            claims_released=self._store.released.get(customer_id, 0),
+            claims_released=self.store.released.get(customer_id, 0),
             requested_by=request.requested_by.get("subject", ""),
         )
 
@@ -52,11 +52,11 @@ class FakePersonalData:
         return customer_id in self._live({customer_id})
 
     async def claims_held(self, customer_id: UUID) -> int:
-        return sum(1 for owner in self._store.emails.values() if owner == customer_id)
+        return sum(1 for owner in self.store.emails.values() if owner == customer_id)
 
     async def data_keys(self, customer_ids: Collection[UUID]) -> KeyLookup:
         live = self._live(customer_ids)
-        erased = {c for c in customer_ids if c in self._store.erasures}
+        erased = {c for c in customer_ids if c in self.store.erasures}
         keys = {c: self._keys.setdefault(c, os.urandom(32)) for c in live}
         return KeyLookup(keys=keys, erased=erased, unknown=set(customer_ids) - live - erased)
 
@@ -66,7 +66,7 @@ class FakePersonalData:
             self.audit.append((event_id, actor, "unknown"))
             return None
         customer_id, event_type, data = found
-        if customer_id in self._store.erasures:
+        if customer_id in self.store.erasures:
             self.audit.append((event_id, actor, "erased"))
             raise SubjectErased(f"customer {customer_id} was erased")
         self.audit.append((event_id, actor, "disclosed"))
@@ -74,11 +74,11 @@ class FakePersonalData:
         return Disclosure(event_id, event_type, customer_id, fields)
 
     def _live(self, customer_ids: Collection[UUID]) -> set[UUID]:
-        streams = self._store.streams
+        streams = self.store.streams
         return {
             c
             for c in customer_ids
-            if c in streams and streams[c][0] == CUSTOMER and c not in self._store.erasures
+            if c in streams and streams[c][0] == CUSTOMER and c not in self.store.erasures
         }
 
 

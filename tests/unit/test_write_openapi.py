@@ -38,13 +38,20 @@ OPERATIONS: dict[tuple[str, str], tuple[str, set[int]]] = {
     ("get", "/processes"): ("listProcesses", {422, 503} | AUTH),
     ("get", "/processes/{order_id}"): ("getProcess", {404, 422, 503} | AUTH),
     ("post", "/processes/{order_id}/retry"): ("retryProcess", {404, 409, 422, 503} | AUTH),
+    ("post", "/customers/{customer_id}/erasure"): ("eraseCustomer", {404, 409, 422, 503} | AUTH),
+    ("get", "/erasures/{customer_id}"): ("getErasure", {404, 422, 503} | AUTH),
+    ("get", "/events/{event_id}/personal-data"): (
+        "getPersonalData",
+        {404, 410, 422, 503} | AUTH,
+    ),
+    ("post", "/personal-data/keys"): ("lookupDataKeys", {413, 422, 503} | AUTH),
     ("get", "/health/live"): ("getLive", set()),
     ("get", "/health/ready"): ("getReady", {503}),
     ("get", "/metrics"): ("getMetrics", set()),
 }
-# operationId -> the scope it needs, and whether a customer's token may call it too; an
-# operation not named here is open.
-SECURITY: dict[str, tuple[str, bool]] = {
+# operationId -> the scope it needs (or scopes, any of which will do), and whether a customer's
+# token may call it too; an operation not named here is open.
+SECURITY: dict[str, tuple[str | tuple[str, ...], bool]] = {
     "registerCustomer": ("ordering:command", False),
     "renameCustomer": ("ordering:command", True),
     "changeCustomerEmail": ("ordering:command", True),
@@ -62,6 +69,10 @@ SECURITY: dict[str, tuple[str, bool]] = {
     "listProcesses": ("ordering:operate", False),
     "getProcess": ("ordering:operate", False),
     "retryProcess": ("ordering:operate", False),
+    "eraseCustomer": ("ordering:erase", True),
+    "getErasure": (("ordering:erase", "ordering:operate"), False),
+    "getPersonalData": ("ordering:pii", False),
+    "lookupDataKeys": ("ordering:keys", False),
 }
 
 # An app that checks tokens (creating it fetches nothing from the issuer).
@@ -109,7 +120,8 @@ def test_every_operation_documents_its_security(document: dict[str, Any]) -> Non
             assert not {"401", "403"} & set(operation["responses"]), operation_id
             continue
         scope, customers = SECURITY[operation_id]
-        assert operation["security"] == [{"bearerAuth": [scope]}], operation_id
+        scopes = (scope,) if isinstance(scope, str) else scope
+        assert operation["security"] == [{"bearerAuth": [s]} for s in scopes], operation_id
         assert ("x-customer-tokens" in operation) == customers, operation_id
 
 
@@ -156,7 +168,13 @@ def links_of(document: dict[str, Any], path: str, status: str) -> dict[str, Any]
 
 def test_creations_link_to_every_follow_up(document: dict[str, Any]) -> None:
     targets = {link["operationId"] for link in links_of(document, "/customers", "201").values()}
-    assert targets == {"renameCustomer", "changeCustomerEmail", "getStreamEvents", "placeOrder"}
+    assert targets == {
+        "renameCustomer",
+        "changeCustomerEmail",
+        "getStreamEvents",
+        "placeOrder",
+        "eraseCustomer",
+    }
     targets = {link["operationId"] for link in links_of(document, "/orders", "201").values()}
     assert targets == {
         "addOrderItem",
@@ -168,6 +186,18 @@ def test_creations_link_to_every_follow_up(document: dict[str, Any]) -> None:
     }
     place = links_of(document, "/customers", "201")["PlaceOrder"]
     assert place["requestBody"] == {"customer_id": "$response.body#/id"}
+
+
+def test_an_erasure_links_to_its_state_and_events_to_their_personal_data(
+    document: dict[str, Any],
+) -> None:
+    erased = links_of(document, "/customers/{customer_id}/erasure", "200")
+    assert {link["operationId"] for link in erased.values()} == {"getErasure", "getStreamEvents"}
+    stream = document["paths"]["/streams/{stream_id}/events"]["get"]["responses"]["200"]
+    assert stream["links"]["PersonalData"]["operationId"] == "getPersonalData"
+    for path in ("/events/{event_id}/personal-data", "/personal-data/keys"):
+        (method,) = document["paths"][path]
+        assert "Cache-Control" in document["paths"][path][method]["responses"]["200"]["headers"]
 
 
 def test_every_link_names_parameters_its_target_has(document: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from shared.plumbing.tracing import instrument_app
 from ..bootstrap import bootstrap
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from ..settings import WriteSettings
-from . import commands, events, ops, problems, processes, stock
+from . import commands, events, ops, personal, problems, processes, stock
 
 # The issuer's discovery document and keys: fetched at the first token, then for unknown keys.
 ISSUER_TIMEOUT = httpx.Timeout(5.0)
@@ -47,6 +47,7 @@ def create_app(settings: WriteSettings | None = None) -> FastAPI:
     stock.install(app)
     app.include_router(events.router, tags=["events"])
     app.include_router(processes.router)
+    app.include_router(personal.router)
     app.include_router(ops.router)
     app.include_router(ops.metrics_router(token_required=settings.auth_metrics_required))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

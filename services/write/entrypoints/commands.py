@@ -28,7 +28,7 @@ from ..metrics import COMMANDS
 from . import links
 from .command_route import CommandRoute
 from .deps import COMMAND_HEADERS, command
-from .problems import STOCK_PENDING, documented
+from .problems import CUSTOMER_ERASED, STOCK_PENDING, documented
 from .schemas import Accepted
 
 # The pattern of the body's SKUs: a segment that cannot be one is refused here, before the
@@ -159,7 +159,13 @@ async def register_customer(body: RegisterCustomer, request: Request) -> Respons
     return respond(await handlers.register_customer(body, ctx), "customers", "RegisterCustomer")
 
 
-@command_route("POST", "/customers/{customer_id}/rename", "renameCustomer", customers=True)
+@command_route(
+    "POST",
+    "/customers/{customer_id}/rename",
+    "renameCustomer",
+    customers=True,
+    conflicts=CUSTOMER_ERASED,
+)
 async def rename_customer(customer_id: UUID, body: RenameCustomer, request: Request) -> Response:
     """Rename a customer."""
     handlers, ctx = await command(request)
@@ -168,7 +174,11 @@ async def rename_customer(customer_id: UUID, body: RenameCustomer, request: Requ
 
 
 @command_route(
-    "POST", "/customers/{customer_id}/change-email", "changeCustomerEmail", customers=True
+    "POST",
+    "/customers/{customer_id}/change-email",
+    "changeCustomerEmail",
+    customers=True,
+    conflicts=CUSTOMER_ERASED,
 )
 async def change_customer_email(
     customer_id: UUID, body: ChangeCustomerEmail, request: Request
@@ -186,6 +196,7 @@ async def change_customer_email(
     creates=True,
     customers=True,
     follow_ups=links.ORDER_PLACED,
+    conflicts=CUSTOMER_ERASED,
 )
 async def place_order(body: PlaceOrder, request: Request) -> Response:
     """Place an order for an existing customer (a customer's token: for themselves)."""

@@ -62,9 +62,12 @@ def _header(request: Request, name: str, max_length: int) -> str | None:
     return value
 
 
-async def get_context(request: Request, caller: Principal) -> CommandContext:
+async def get_context(
+    request: Request, caller: Principal, *, staff: str = COMMAND
+) -> CommandContext:
     """The command's context from its headers (read directly: declared Header() parameters
-    cost a validation pass per header and request; COMMAND_HEADERS documents them)."""
+    cost a validation pass per header and request; COMMAND_HEADERS documents them). A caller
+    with the `staff` scope may act on any customer's data, any other on their own only."""
     idempotency_key = _header(request, "idempotency-key", 200)
     cid = correlation_id.get()
     return CommandContext(
@@ -83,7 +86,7 @@ async def get_context(request: Request, caller: Principal) -> CommandContext:
         subject=caller.subject,
         # ordering:command allows every command, whoever holds it; a customer's token only
         # those on the customer's own data (the handlers see to it)
-        customer_id=None if caller.has(COMMAND) else caller.customer_id,
+        customer_id=None if caller.has(staff) else caller.customer_id,
     )
 
 

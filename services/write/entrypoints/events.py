@@ -12,6 +12,7 @@ from shared.plumbing.access import requires, secured
 from shared.plumbing.auth import EVENTS
 
 from ..domain.errors import NotFound
+from . import links
 from .deps import Service
 from .problems import documented
 from .schemas import EventPage, Head, StreamEvents
@@ -35,7 +36,13 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     "/streams/{stream_id}/events",
     operation_id="getStreamEvents",
     response_model=StreamEvents,
-    **secured(EVENTS, responses=documented(404, 422, 503)),
+    **secured(
+        EVENTS,
+        responses={
+            200: {"description": "The stream's events", "links": links.STREAM_EVENTS},
+            **documented(404, 422, 503),
+        },
+    ),
 )
 async def stream_events(
     stream_id: UUID,

@@ -24,6 +24,7 @@ CUSTOMER_REGISTERED: dict[str, Any] = {
         "changeCustomerEmail", "Change the new customer's email", customer_id=NEW_ID
     ),
     "CustomerEvents": _link("getStreamEvents", "The new customer's events", stream_id=NEW_ID),
+    "EraseCustomer": _link("eraseCustomer", "Erase the new customer", customer_id=NEW_ID),
     "PlaceOrder": {
         "operationId": "placeOrder",
         "description": "Place an order for the new customer: its id as the body's customer_id, "
@@ -58,4 +59,21 @@ ORDER_ITEM_ADDED: dict[str, Any] = {
 ORDER_CONFIRMED: dict[str, Any] = {
     "ShipOrder": _link("shipOrder", "Ship the confirmed order", order_id=SAME_ORDER),
     "CancelOrder": _link("cancelOrder", "Cancel the confirmed order", order_id=SAME_ORDER),
+}
+
+CUSTOMER_ERASED: dict[str, Any] = {
+    "GetErasure": _link(
+        "getErasure", "The erasure and whether it holds", customer_id="$request.path.customer_id"
+    ),
+    "CustomerEvents": _link(
+        "getStreamEvents", "The customer's events", stream_id="$request.path.customer_id"
+    ),
+}
+
+STREAM_EVENTS: dict[str, Any] = {
+    "PersonalData": _link(
+        "getPersonalData",
+        "The personal values of the stream's first event",
+        event_id="$response.body#/events/0/event_id",
+    ),
 }

@@ -8,7 +8,8 @@ from shared.contracts.envelope import InvalidCursor
 from shared.plumbing.http import install_problem_handlers, problem, problem_responses
 
 from ..application.handlers import IdempotencyMismatch
-from ..application.ports import Unavailable
+from ..application.personal import PersonalDataGone
+from ..application.ports import SubjectErased, Unavailable
 from ..domain.errors import (
     ConcurrencyError,
     DomainError,
@@ -43,6 +44,10 @@ STOCK_PENDING_TYPE = "urn:ordering:problem:stock-pending"
 STOCK_PENDING_RETRY_SECONDS = 1
 # A command that would record personal data of an erased customer: refused for good.
 CUSTOMER_ERASED_TYPE = "urn:ordering:problem:customer-erased"
+CUSTOMER_ERASED: dict[str, Any] = {
+    "description": "Business rule; with the type " + CUSTOMER_ERASED_TYPE + ", the customer was "
+    "erased: nothing personal is recorded for them again"
+}
 
 # A 409 of a command on an order whose stock is still being reserved: retry after a moment.
 STOCK_PENDING: dict[str, Any] = {
@@ -61,6 +66,8 @@ def install(app: FastAPI) -> None:
     install_problem_handlers(app, STATUSES, UNAVAILABLE, store="event store")
     app.add_exception_handler(StockPending, _stock_pending)
     app.add_exception_handler(ErasedCustomer, _customer_erased)
+    app.add_exception_handler(SubjectErased, _customer_erased)
+    app.add_exception_handler(PersonalDataGone, _personal_data_gone)
 
 
 async def _stock_pending(request: Request, exc: Exception) -> Response:
@@ -75,11 +82,22 @@ async def _stock_pending(request: Request, exc: Exception) -> Response:
 
 
 async def _customer_erased(request: Request, exc: Exception) -> Response:
-    # The detail names the customer by id only: an identifier, never a personal value.
+    # Said in words of our own: the store's message is not echoed.
     return problem(
         409,
-        str(exc),
+        "the customer was erased: nothing personal is recorded for them again",
         instance=request.url.path,
+        type=CUSTOMER_ERASED_TYPE,
+        title="Customer erased",
+    )
+
+
+async def _personal_data_gone(request: Request, exc: Exception) -> Response:
+    return problem(
+        410,
+        "the customer was erased: this event's personal data can no longer be read",
+        instance=request.url.path,
+        headers={"Cache-Control": "no-store"},
         type=CUSTOMER_ERASED_TYPE,
         title="Customer erased",
     )
