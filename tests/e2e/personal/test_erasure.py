@@ -36,8 +36,10 @@ from tests.e2e.personal.world import (
     PII,
     Doc,
     Erased,
+    Stack,
     client_of,
     erase,
+    erasure_state,
     stream_events,
 )
 from tests.e2e.read_api import assert_problem
@@ -76,8 +78,7 @@ async def test_personal_values_are_kept_only_sealed_and_shown_only_by_the_read_s
 
 async def test_an_erasure_leaves_the_values_nowhere_and_the_orders_in_place(
     erased: Erased,
-    write_service: RunningService,
-    issuer: LocalIssuer,
+    stack: Stack,
     reader: httpx.AsyncClient,
     places: Places,
 ) -> None:
@@ -90,8 +91,7 @@ async def test_an_erasure_leaves_the_values_nowhere_and_the_orders_in_place(
     assert receipt["key_destroyed"] is True
     assert receipt["claims_released"] == 1  # the current email: the change released the first
     assert receipt["requested_by"] == ERASER
-    async with client_of(write_service, issuer, *ERASE) as eraser:
-        now = (await eraser.get(f"/erasures/{canary.customer_id}")).raise_for_status().json()
+    now = (await erasure_state(stack, canary.customer_id)).raise_for_status().json()
     assert (now["key_present"], now["claims_held"]) == (False, 0), now
     assert {"customers", "order_details"} <= set(now["projections"]), now
 
@@ -122,22 +122,21 @@ async def test_an_erasure_leaves_the_values_nowhere_and_the_orders_in_place(
 
 async def test_a_rebuild_after_the_erasure_brings_nothing_back(
     erased: Erased,
-    write_service: RunningService,
-    read_service: RunningService,
+    stack: Stack,
     reader: httpx.AsyncClient,
     mongo_client: AsyncMongoClient[Doc],
     places: Places,
     operator_outputs: list[str],
 ) -> None:
-    read_db = ReadDatabase(mongo_client, read_service.env["MONGODB_DATABASE"])
-    await wait_applied(write_service, read_service)
+    read_db = ReadDatabase(mongo_client, stack.read.env["MONGODB_DATABASE"])
+    await wait_applied(stack.write, stack.read)
     counts, documents = await counted(read_db), await served(reader, erased.paths)
 
-    done = await rebuild(read_service.env)
+    done = await rebuild(stack.read.env)
     operator_outputs.append(done.stdout + done.stderr)
     assert done.code == 0, done
     assert set(done.summaries()) == set(PROJECTIONS), done
-    await wait_applied(write_service, read_service)
+    await wait_applied(stack.write, stack.read)
 
     assert await counted(read_db) == counts
     assert await served(reader, erased.paths) == documents
@@ -145,14 +144,10 @@ async def test_a_rebuild_after_the_erasure_brings_nothing_back(
 
 
 async def test_an_erased_customer_takes_no_new_personal_data_and_frees_their_email(
-    erased: Erased,
-    write_service: RunningService,
-    read_service: RunningService,
-    issuer: LocalIssuer,
-    client: httpx.AsyncClient,
+    erased: Erased, stack: Stack, client: httpx.AsyncClient
 ) -> None:
     canary = erased.canary
-    async with client_of(write_service, issuer, *ERASE) as eraser:
+    async with client_of(stack.write, stack.issuer, *ERASE) as eraser:
         again = await eraser.post(f"/customers/{canary.customer_id}/erasure")
     assert again.status_code == 200, again.text
     assert again.json() == erased.receipt.json()
@@ -165,7 +160,7 @@ async def test_an_erased_customer_takes_no_new_personal_data_and_frees_their_ema
     assert registered.status_code == 201, registered.text
     assert registered.json()["id"] != canary.customer_id
     # Erased in turn, so that the email is nowhere again for the other tests.
-    await erase(write_service, read_service, issuer, registered.json()["id"])
+    await erase(stack, registered.json()["id"])
 
 
 async def test_personal_data_opens_for_live_customers_and_the_pii_scope_only(
@@ -195,13 +190,12 @@ async def test_personal_data_opens_for_live_customers_and_the_pii_scope_only(
 
 async def test_a_key_table_restored_from_a_backup_revives_nothing(
     erased: Erased,
-    write_service: RunningService,
-    read_service: RunningService,
-    issuer: LocalIssuer,
+    stack: Stack,
     client: httpx.AsyncClient,
     places: Places,
     operator_outputs: list[str],
 ) -> None:
+    write_service, issuer = stack.write, stack.issuer
     canary, pg_url = erased.canary, write_service.env["DATABASE_URL"]
     assert erased.key_rows, "the backup holds no key row of the canary"
     await restore_keys(pg_url, erased.key_rows)
@@ -219,10 +213,10 @@ async def test_a_key_table_restored_from_a_backup_revives_nothing(
         assert set(found["keys"]) == {erased.neighbour.customer_id}
         await assert_refused(client, canary)
 
-        done = await rebuild(read_service.env)
+        done = await rebuild(stack.read.env)
         operator_outputs.append(done.stdout + done.stderr)
         assert done.code == 0, done
-        await wait_applied(write_service, read_service)
+        await wait_applied(stack.write, stack.read)
         await assert_nowhere(places, canary.values, erased.event_ids)
     finally:
         await drop_keys(pg_url, canary.customer_id)

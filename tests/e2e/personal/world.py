@@ -2,6 +2,7 @@
 the read side to apply it, and what was seen of the canary before it."""
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -74,23 +75,43 @@ async def stream_events(write: httpx.AsyncClient, *stream_ids: str) -> dict[str,
     return found
 
 
-async def erase(
-    write_service: RunningService,
-    read_service: RunningService,
-    issuer: LocalIssuer,
-    customer_id: str,
-) -> httpx.Response:
+@dataclass(frozen=True)
+class Stack:
+    """The services of the module: the write service (with the relay), the read service, and
+    a second write replica that asks that read service how far an erasure got
+    (READ_SERVICE_URL), as operators' write services do."""
+
+    write: RunningService
+    read: RunningService
+    replica: RunningService
+    issuer: LocalIssuer
+
+    @property
+    def logs(self) -> list[Path]:
+        return [self.write.log, self.read.log, self.replica.log]
+
+
+async def erasure_state(stack: Stack, customer_id: str) -> httpx.Response:
+    """GET /erasures/{id} of the replica that asks the read side."""
+    async with client_of(stack.replica, stack.issuer, *ERASE) as eraser:
+        return await eraser.get(f"/erasures/{customer_id}")
+
+
+async def erase(stack: Stack, customer_id: str) -> httpx.Response:
     """POST /customers/{id}/erasure, then wait until every projection applied it."""
-    async with client_of(write_service, issuer, *ERASE) as eraser:
+    async with client_of(stack.write, stack.issuer, *ERASE) as eraser:
         answer = await eraser.post(f"/customers/{customer_id}/erasure")
-        assert answer.status_code == 200, answer.text
+    assert answer.status_code == 200, answer.text
+    last: list[object] = []
 
-        async def applied() -> Doc | None:
-            now = await eraser.get(f"/erasures/{customer_id}")
-            body: Doc = now.json() if now.status_code == 200 else {}
-            shown = body.get("projections") or {}
-            return body if shown and all(p["caught_up"] for p in shown.values()) else None
+    async def applied() -> Doc | None:
+        now = await erasure_state(stack, customer_id)
+        last[:] = [now.status_code, now.text]
+        body: Doc = now.json() if now.status_code == 200 else {}
+        shown = body.get("projections") or {}
+        return body if shown and all(p["caught_up"] for p in shown.values()) else None
 
-        await poll(applied, f"the read side to apply the erasure of {customer_id}", timeout=WAIT)
-    await wait_applied(write_service, read_service)
+    what = f"the read side to apply the erasure of {customer_id}"
+    await poll(applied, what, timeout=WAIT, seen=lambda: last)
+    await wait_applied(stack.write, stack.read)
     return answer
