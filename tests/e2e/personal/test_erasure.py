@@ -7,7 +7,6 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from deploy.local.stack import LocalIssuer
 from shared.contracts.events import CUSTOMER_ERASED, CUSTOMER_REGISTERED, ORDER_PLACED
 from shared.contracts.personal import ERASED_FIELDS
 from tests.e2e.personal.backup import copy_keys, drop_keys, restore_keys
@@ -164,9 +163,10 @@ async def test_an_erased_customer_takes_no_new_personal_data_and_frees_their_ema
 
 
 async def test_personal_data_opens_for_live_customers_and_the_pii_scope_only(
-    erased: Erased, write_service: RunningService, issuer: LocalIssuer
+    erased: Erased, stack: Stack
 ) -> None:
     canary, stays = erased.canary, erased.neighbour
+    write_service, issuer = stack.write, stack.issuer
     gone = erased.event(canary.customer_id, CUSTOMER_REGISTERED)
     registered = erased.event(stays.customer_id, CUSTOMER_REGISTERED)
     placed = erased.event(stays.orders[0], ORDER_PLACED)
