@@ -47,6 +47,8 @@ def test_the_cache_is_bounded_and_forgets_on_demand() -> None:
     assert cache.get(second) is None and cache.get(first) is not None
     cache.forget(first)
     assert cache.get(first) is None and len(cache) == 1
+    cache.put(first, AESGCM(os.urandom(32)))  # a lookup that read it before the erasure
+    assert cache.get(first) is None
 
 
 def test_a_cache_of_no_seconds_keeps_nothing() -> None:

@@ -47,12 +47,16 @@ def _bound(customer_id: UUID) -> bytes:
 
 class KeyCache:
     """Unwrapped data keys, as ciphers, for `seconds` at most and `size` customers at most
-    (the least recently used go first): an erased customer's key leaves memory by then."""
+    (the least recently used go first): an erased customer's key leaves memory by then.
+
+    A key forgotten (its customer erased here) is not taken back in: a lookup that read the
+    key just before the erasure committed must not cache it again after."""
 
     def __init__(self, *, seconds: float, size: int) -> None:
         self._seconds = seconds
         self._size = max(1, size)
         self._entries: OrderedDict[UUID, tuple[AESGCM, float]] = OrderedDict()
+        self._forgotten: OrderedDict[UUID, None] = OrderedDict()
 
     def get(self, customer_id: UUID) -> AESGCM | None:
         entry = self._entries.get(customer_id)
@@ -65,7 +69,7 @@ class KeyCache:
         return entry[0]
 
     def put(self, customer_id: UUID, cipher: AESGCM) -> None:
-        if self._seconds <= 0:
+        if self._seconds <= 0 or customer_id in self._forgotten:
             return
         self._entries[customer_id] = (cipher, time.monotonic() + self._seconds)
         self._entries.move_to_end(customer_id)
@@ -74,6 +78,9 @@ class KeyCache:
 
     def forget(self, customer_id: UUID) -> None:
         self._entries.pop(customer_id, None)
+        self._forgotten[customer_id] = None
+        if len(self._forgotten) > self._size:
+            self._forgotten.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -133,6 +133,8 @@ class PostgresEventStore(PostgresEventLog):
     ) -> AppendResult:
         if not events:
             raise ValueError("an append needs at least one event")
+        if erasure is not None and erasure.customer_id != stream_id:
+            raise ValueError("an erasure is appended to its customer's own stream")
         event_ids = [uuid4() for _ in events]
         sealed = await self._sealing.seal(
             stream_type=stream_type,
