@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from deploy.local.stack import LocalIssuer
 from tests.auth import bearer, token
@@ -51,3 +52,10 @@ async def client(
         base_url=write_service.url, timeout=30, limits=limits, headers=headers
     ) as c:
         yield c
+
+
+@pytest.fixture
+async def mongo_client(mongo: Any) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo.url, tz_aware=True)
+    yield client
+    await client.close()

@@ -33,13 +33,6 @@ def read_service(
 
 
 @pytest.fixture
-async def mongo_client(mongo: Any) -> AsyncIterator[AsyncMongoClient[Doc]]:
-    client: AsyncMongoClient[Doc] = AsyncMongoClient(mongo.url, tz_aware=True)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
 def rebuilt(mongo_client: AsyncMongoClient[Doc], read_service: RunningService) -> ReadDatabase:
     return ReadDatabase(mongo_client, read_service.env["MONGODB_DATABASE"])
 
