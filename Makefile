@@ -111,7 +111,7 @@ up: .env ## (needs Docker) the real stack with Docker (PostgreSQL, Kafka, MongoD
 
 # The secrets make up needs (see .env.example), random, made once and never committed.
 .env:
-	@umask 077 && $(PYTHON) -c "import secrets; names = ('KEYCLOAK_ADMIN_PASSWORD', 'READ_SERVICE_CLIENT_SECRET', 'BACK_OFFICE_CLIENT_SECRET'); print(*(f'{n}={secrets.token_urlsafe(32)}' for n in names), sep='\n')" > $@
+	@umask 077 && $(PYTHON) -c "import base64, secrets; names = ('KEYCLOAK_ADMIN_PASSWORD', 'READ_SERVICE_CLIENT_SECRET', 'BACK_OFFICE_CLIENT_SECRET'); keys = ('PII_KEK', 'PII_INDEX_KEY'); print(*(f'{n}={secrets.token_urlsafe(32)}' for n in names), *(f'{k}={base64.b64encode(secrets.token_bytes(32)).decode()}' for k in keys), sep='\n')" > $@
 	@echo "wrote $@ with generated secrets (the Keycloak admin password is in it)"
 
 down: .env ## (needs Docker) stop what make up started

@@ -83,6 +83,7 @@ def start_write(
         "STOCK_TOPIC": f"bench.stock.{suffix}",
         "RELAY_MARKER_TOPIC": f"bench.marker.{suffix}",
         **stack.auth_env(),
+        **stack.pii_env(),
     }
     if relay:
         env["KAFKA_BOOTSTRAP_SERVERS"] = stack.url("kafka")

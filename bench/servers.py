@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from deploy.local.keys import new_pii_keys
 from deploy.local.stack import (
     LocalIssuer,
     LocalKafka,
@@ -63,6 +64,9 @@ class Stack:
     mongo_databases: list[str] = field(default_factory=list)
     issuer: LocalIssuer | None = None
     _token: str = ""
+    # The write service's personal-data keys: one set for the run, since its services share
+    # databases and one sealed a customer's data another must open.
+    _pii: dict[str, str] = field(default_factory=new_pii_keys)
 
     def start(self, needed: Iterable[str]) -> None:
         """Use the environment's servers, boot the embedded ones in parallel and wait for them."""
@@ -96,6 +100,10 @@ class Stack:
         """The settings of a service that accepts this run's tokens, and of the read side's own
         client of the issuer: the embedded development issuer, started at the first call."""
         return self._issuer().service_settings()
+
+    def pii_env(self) -> dict[str, str]:
+        """PII_KEK and PII_INDEX_KEY of this run's write services."""
+        return dict(self._pii)
 
     def token(self) -> str:
         """A token with every scope, as staff clients have, for the whole run (not timed)."""

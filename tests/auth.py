@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from deploy.local.keys import new_pii_keys
 from deploy.local.stack import LocalIssuer, free_port
 
 AUDIENCE = "ordering"
@@ -39,6 +40,17 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
 def auth_env(issuer: LocalIssuer) -> dict[str, str]:
     """The settings of a service that accepts this issuer's tokens, and of a client of it."""
     return issuer.service_settings()
+
+
+def pii_env() -> dict[str, str]:
+    """A write service's personal-data keys (PII_KEK, PII_INDEX_KEY), random for this run:
+    every replica over one database must be given the same."""
+    return new_pii_keys()
+
+
+def pii_settings() -> dict[str, Any]:
+    """The same, as keyword arguments of WriteSettings."""
+    return {name.lower(): value for name, value in pii_env().items()}
 
 
 def token(

@@ -7,12 +7,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from deploy.local.keys import PII_KEY_NAMES, stack_pii_keys
 from deploy.local.stack import LocalIssuer, LocalServer
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / os.environ.get("LOCAL_STATE_DIR", ".local")
 LOGS = STATE / "logs"
 STACK_ENV = STATE / "stack.env"
+# The write service's key-encryption and index keys: made at the first `make run`, then kept.
+PII_KEYS = STATE / "pii-keys.json"
 DEFAULT_PORTS = {
     "POSTGRES_PORT": 5432,
     "KAFKA_PORT": 9092,
@@ -49,6 +52,7 @@ STACK_KEYS = (
     "AUTH_CLIENT_ID",
     "AUTH_CLIENT_SECRET",
     "TOKEN_CLIENT_SECRET",
+    *PII_KEY_NAMES,
 )
 
 
@@ -56,6 +60,8 @@ def write_stack_env(env: dict[str, str]) -> None:
     """What a process needs to reach the running stack, as `KEY=value` lines."""
     lines = [f"{key}={env[key]}" for key in STACK_KEYS]
     STACK_ENV.parent.mkdir(parents=True, exist_ok=True)
+    STACK_ENV.touch(mode=0o600)  # it holds secrets: the owner's only
+    STACK_ENV.chmod(0o600)
     STACK_ENV.write_text(
         "# written by make run / make infra while the stack runs\n" + "\n".join(lines) + "\n"
     )
@@ -77,4 +83,5 @@ def service_env(servers: Sequence[LocalServer], ports: dict[str, int]) -> dict[s
         "WRITE_SERVICE_URL": f"http://127.0.0.1:{ports['WRITE_PORT']}",
         **issuer.service_settings(),
         "TOKEN_CLIENT_SECRET": issuer.client_secret("dev"),  # make token's client: `dev`
+        **stack_pii_keys(PII_KEYS),
     }

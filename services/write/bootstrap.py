@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Literal
 
+from .adapters.blind_index import BlindIndex
 from .adapters.fulfilment_store import FULFILMENT_LOCK, PostgresFulfilmentStore
 from .adapters.kafka import KafkaPublisher
 from .adapters.migrations import migrate
@@ -101,7 +102,7 @@ async def open_store(
     pool = await create_pool(settings.dsn, min_size=min_size, max_size=max_size)
     try:
         async with pool.acquire() as conn:
-            await migrate(conn)
+            await migrate(conn, index=BlindIndex(settings.index_key))
     except BaseException:
         await pool.close()
         raise

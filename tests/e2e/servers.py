@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from deploy.local.stack import LocalIssuer, free_port
-from tests.auth import auth_env
+from tests.auth import auth_env, pii_env
 from tests.services import RunningService, run_service
 
 
@@ -49,6 +49,7 @@ def write_env(postgres: Any, kafka: Any, issuer: LocalIssuer) -> dict[str, str]:
         "WRITE_PORT": str(free_port()),
         "RELAY_POLL_SECONDS": "0.2",
         **auth_env(issuer),
+        **pii_env(),
     }
 
 

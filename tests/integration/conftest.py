@@ -9,6 +9,7 @@ import pytest
 from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, create_pool
 from services.write.settings import WriteSettings
+from tests.auth import pii_settings
 
 
 @pytest.fixture
@@ -37,4 +38,5 @@ def write_settings(pg_database: str, kafka: Any) -> WriteSettings:
         kafka_partitions=3,
         relay_poll_seconds=0.2,
         kafka_request_timeout_ms=3000,
+        **pii_settings(),
     )

@@ -22,6 +22,7 @@ from services.write.settings import WriteSettings
 from shared.contracts.cloudevents import outgoing
 from shared.contracts.envelope import EventMetadata, RecordedEvent
 from shared.plumbing.kafka import kafka_security_options
+from tests.auth import pii_settings
 from tests.tls import Certificates, make_certificates
 
 pytestmark = pytest.mark.integration
@@ -89,6 +90,7 @@ def tls_settings(bootstrap: str, cafile: Path | None) -> WriteSettings:
         orders_topic=f"orders.{suffix}",
         stock_topic=f"stock.{suffix}",
         relay_marker_topic=f"marker.{suffix}",
+        **pii_settings(),
     )
 
 

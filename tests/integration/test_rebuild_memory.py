@@ -26,7 +26,7 @@ from deploy.local.stack import LocalIssuer, free_port
 from services.write.adapters.postgres import PostgresEventStore
 from shared.contracts.envelope import EventMetadata
 from shared.contracts.events import OrderLine
-from tests.auth import auth_env, bearer, client_token
+from tests.auth import auth_env, bearer, client_token, pii_env
 from tests.backends import Backend
 from tests.history import Shape, write_history
 from tests.integration.measured import run_measured
@@ -110,6 +110,7 @@ def write_service(
         "WRITE_PORT": str(port),
         "LOG_FORMAT": "text",
         **auth_env(issuer),
+        **pii_env(),
     }
     with run_service("write", env, port, tmp_path / "write-service.log", timeout=90) as svc:
         yield svc

@@ -139,7 +139,8 @@ async def test_only_the_stale_append_of_a_batch_fails(grouped: BatchesSeen) -> N
     with pytest.raises(asyncpg.UniqueViolationError):  # the claim was committed
         async with grouped._pool.acquire() as conn:
             await conn.execute(
-                "INSERT INTO customer_emails (email, customer_id) VALUES ('a@x.io', $1)", uuid4()
+                "INSERT INTO customer_emails (email_index, customer_id) VALUES ('a@x.io', $1)",
+                uuid4(),
             )
 
 

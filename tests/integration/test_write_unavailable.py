@@ -13,6 +13,7 @@ import pytest
 from services.write.entrypoints.app import create_app
 from services.write.settings import WriteSettings
 from shared.plumbing.http import PROBLEM_JSON
+from tests.auth import pii_settings
 from tests.polling import poll
 
 
@@ -66,7 +67,9 @@ async def link(pg_database: str) -> AsyncIterator[tuple[CuttableLink, str]]:
 
 @pytest.fixture
 async def client(link: tuple[CuttableLink, str]) -> AsyncIterator[httpx.AsyncClient]:
-    settings = WriteSettings(database_url=link[1], relay_enabled=False, auth_disabled=True)
+    settings = WriteSettings(
+        database_url=link[1], relay_enabled=False, auth_disabled=True, **pii_settings()
+    )
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with (

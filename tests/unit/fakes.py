@@ -9,17 +9,20 @@ from uuid import UUID, uuid4
 from services.write.application.ports import (
     AppendResult,
     EmailClaim,
+    ErasureRequest,
     IdempotencyKeyTaken,
     IdempotencyRecord,
     PartialPublish,
     StoredResponse,
     StoredStream,
+    SubjectErased,
     TrackingChanged,
 )
 from services.write.domain.errors import ConcurrencyError, DuplicateEmail
 from shared.contracts.cloudevents import OutgoingEvent, outgoing
 from shared.contracts.envelope import START, Cursor, EventMetadata, RecordedEvent
 from shared.contracts.events import DomainEvent, stock_stream_id
+from shared.contracts.personal import subject_of
 
 
 class FakeEventStore:
@@ -33,6 +36,8 @@ class FakeEventStore:
         self.conflicts_to_inject = 0
         self.appends = 0
         self.tracking_queries = 0
+        # Erased customers: their journal (the request and the position of CustomerErased).
+        self.erasures: dict[UUID, tuple[ErasureRequest, int]] = {}
 
     async def load(self, stream_id: UUID, after_version: int = 0) -> StoredStream:
         kind, events = self.streams.get(stream_id, (None, []))
@@ -51,6 +56,7 @@ class FakeEventStore:
         email: EmailClaim | None = None,
         idempotency: IdempotencyRecord | None = None,
         untracked: Sequence[UUID] = (),
+        erasure: ErasureRequest | None = None,
     ) -> AppendResult:
         if self.conflicts_to_inject:
             self.conflicts_to_inject -= 1
@@ -62,6 +68,7 @@ class FakeEventStore:
             raise ConcurrencyError("version taken")
         if idempotency is not None and idempotency.key in self.responses:
             raise IdempotencyKeyTaken()
+        self._check_subjects(stream_type, stream_id, events)
         if email is not None:
             owner = self.emails.get(email.claim)
             if owner is not None and owner != stream_id:
@@ -77,7 +84,21 @@ class FakeEventStore:
             self.responses[idempotency.key] = StoredResponse(
                 idempotency.fingerprint, idempotency.created, stream_id, version, self.position
             )
+        if erasure is not None:
+            self.erasures[erasure.customer_id] = (erasure, self.position)
+            self.emails = {e: c for e, c in self.emails.items() if c != erasure.customer_id}
         return AppendResult(version=version, position=self.position)
+
+    def _check_subjects(
+        self, stream_type: str, stream_id: UUID, events: Sequence[DomainEvent]
+    ) -> None:
+        """SubjectErased for an event holding an erased customer's personal data, as the
+        real store's guard refuses it."""
+        for event in events:
+            data = event.model_dump(mode="json")
+            subject = subject_of(event.event_type(), stream_type, stream_id, data)
+            if subject is not None and UUID(subject) in self.erasures:
+                raise SubjectErased(f"customer {subject} was erased")
 
     async def stream_type_of(self, stream_id: UUID) -> str | None:
         return self.streams[stream_id][0] if stream_id in self.streams else None

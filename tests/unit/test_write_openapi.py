@@ -12,6 +12,7 @@ from services.write.entrypoints.problems import BadHeader
 from services.write.settings import WriteSettings
 from shared.contracts.events import SKU_PATTERN
 from shared.plumbing.http import PROBLEM_JSON
+from tests.auth import pii_settings
 
 AUTH = {401, 403}
 COMMAND = {409, 412, 422, 503} | AUTH
@@ -67,6 +68,7 @@ SECURITY: dict[str, tuple[str, bool]] = {
 WITH_AUTH: dict[str, Any] = {
     "auth_issuer": "https://issuer.example.com",
     "auth_audience": "ordering",
+    **pii_settings(),
 }
 
 

@@ -72,13 +72,13 @@ async def claim_emails(conn: Conn, claims: list[tuple[UUID, EmailClaim]]) -> Non
     released = [(c.release, customer) for customer, c in claims if c.release is not None]
     if released:
         await conn.execute(
-            "DELETE FROM customer_emails WHERE (email, customer_id) IN"
+            "DELETE FROM customer_emails WHERE (email_index, customer_id) IN"
             " (SELECT * FROM unnest($1::text[], $2::uuid[]))",
             [email for email, _ in released],
             [customer for _, customer in released],
         )
     await conn.execute(
-        "INSERT INTO customer_emails (email, customer_id)"
+        "INSERT INTO customer_emails (email_index, customer_id)"
         " SELECT * FROM unnest($1::text[], $2::uuid[])",
         [c.claim for _, c in claims],
         [customer for customer, _ in claims],

@@ -5,6 +5,9 @@ import logging
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from .blind_index import BlindIndex
+from .migrations_pii import PERSONAL_DATA, rewrite_clear_claims
+
 log = logging.getLogger(__name__)
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -85,11 +88,13 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (3, PERSONAL_DATA),
 ]
 
 
-async def migrate(conn: "Conn") -> list[int]:
-    """Apply the migrations this database lacks; returns the versions applied now."""
+async def migrate(conn: "Conn", *, index: BlindIndex | None = None) -> list[int]:
+    """Apply the migrations this database lacks; returns the versions applied now. With the
+    `index`, the email claims still held clear are rewritten to their blind index."""
     applied_now: list[int] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
@@ -104,6 +109,8 @@ async def migrate(conn: "Conn") -> list[int]:
             await conn.execute(sql)
             await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
             applied_now.append(version)
+        if index is not None:
+            await rewrite_clear_claims(conn, index)
     if applied_now:
         log.info("schema migrated", extra={"versions": applied_now})
     return applied_now

@@ -17,6 +17,7 @@ from shared.plumbing.tracing import enabled, links_to, span
 from ..application.ports import (
     AppendResult,
     EmailClaim,
+    ErasureRequest,
     IdempotencyRecord,
     StoredResponse,
     StoredStream,
@@ -113,9 +114,12 @@ class PostgresEventStore(PostgresEventLog):
         email: EmailClaim | None = None,
         idempotency: IdempotencyRecord | None = None,
         untracked: Sequence[UUID] = (),
+        erasure: ErasureRequest | None = None,
     ) -> AppendResult:
         if not events:
             raise ValueError("an append needs at least one event")
+        if erasure is not None:
+            raise NotImplementedError("erasures are not stored yet")
         pending = PendingAppend(
             stream_type=stream_type,
             stream_id=stream_id,

@@ -2,12 +2,22 @@
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from shared.contracts.cloudevents import OutgoingEvent
 from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
 from shared.contracts.events import DomainEvent
+
+# The relay's ports live beside these; importing them from here keeps working.
+from .relay_ports import (
+    BrokerPublisher as BrokerPublisher,
+    CheckpointStore as CheckpointStore,
+    EventFeed as EventFeed,
+    Leadership as Leadership,
+    PartialPublish as PartialPublish,
+    RelayObserver as RelayObserver,
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,88 @@ class Refused(Exception):
     work as it is will be refused again."""
 
 
+@dataclass(frozen=True)
+class ErasureRequest:
+    """What an erasure appended with CustomerErased records in the journal."""
+
+    customer_id: UUID
+    erased_at: datetime
+    requested_by: dict[str, str]  # the actor's identifiers (subject, client_id, customer_id)
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ErasureReceipt:
+    """An erasure as its journal row records it."""
+
+    customer_id: UUID
+    erased_at: datetime
+    event_id: UUID
+    position: int
+    fields: tuple[str, ...]
+    claims_released: int
+    requested_by: str  # the actor's subject
+    key_destroyed: bool = True
+
+
+@dataclass(frozen=True)
+class KeyLookup:
+    """Data keys of customers, and the customers that have none."""
+
+    keys: dict[UUID, bytes]  # unwrapped data keys of live customers
+    erased: set[UUID]
+    unknown: set[UUID]  # neither a key nor an erasure
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The clear personal values of one event, disclosed (and audited)."""
+
+    event_id: UUID
+    event_type: str
+    customer_id: UUID | None
+    fields: dict[str, str | None]
+
+
+class SubjectErased(Exception):  # application error: 409 on commands, 410 on disclosure
+    """The customer whose personal data this would hold or open was erased."""
+
+
+class KeyWrapper(Protocol):
+    """The key-encryption key: wraps customers' data keys for storage, bound to their customer
+    (adapters: the local KEK of the settings; a KMS or Vault transit engine can stand in)."""
+
+    @property
+    def kek_id(self) -> str:
+        """Which key-encryption key wraps (stored beside each wrapped key)."""
+        ...
+
+    async def wrap(self, customer_id: UUID, key: bytes) -> bytes: ...
+
+    async def unwrap(self, customer_id: UUID, wrapped: bytes) -> bytes:
+        """The data key; raises when `wrapped` is not this customer's key under this KEK."""
+        ...
+
+
+class PersonalData(Protocol):
+    """Keys, the erasure journal and disclosures (adapter: adapters/personal_data.py)."""
+
+    async def receipt(self, customer_id: UUID) -> ErasureReceipt | None: ...
+
+    async def key_present(self, customer_id: UUID) -> bool: ...
+
+    async def claims_held(self, customer_id: UUID) -> int: ...
+
+    async def data_keys(self, customer_ids: Collection[UUID]) -> KeyLookup:
+        """Journal-checked, never cached."""
+        ...
+
+    async def disclose(self, event_id: UUID, actor: dict[str, str]) -> Disclosure | None:
+        """None: no such event. SubjectErased when erased. Writes the audit row (with outcome)
+        either way."""
+        ...
+
+
 class EventStore(Protocol):
     """The event store: streams with optimistic concurrency, plus the commit-ordered log."""
 
@@ -88,10 +180,15 @@ class EventStore(Protocol):
         email: EmailClaim | None = None,
         idempotency: IdempotencyRecord | None = None,
         untracked: Sequence[UUID] = (),
+        erasure: ErasureRequest | None = None,
     ) -> AppendResult:
         """Append after `expected_version` (else ConcurrencyError), in the same transaction as
         the email claim and the idempotency record; TrackingChanged, and nothing appended, if
-        one of the `untracked` stock streams exists."""
+        one of the `untracked` stock streams exists. Events holding personal data are sealed
+        under their customer's key: SubjectErased, and nothing appended, once that customer
+        is erased. `erasure` (with the CustomerErased event): in the same transaction, the
+        customer's key and email claims are deleted and the journal row written (read it back
+        with `PersonalData.receipt`)."""
         ...
 
     async def tracked_skus(self, skus: Collection[str]) -> set[str]:
@@ -144,101 +241,4 @@ class MetricsExposition(Protocol):
 
     async def render(self) -> tuple[bytes, str]:
         """The exposition's body and its content type."""
-        ...
-
-
-class CheckpointStore(Protocol):
-    async def load(self) -> Cursor: ...
-
-    async def save(self, cursor: Cursor) -> None: ...
-
-
-class EventFeed(Protocol):
-    """The commit-ordered log as the relay and the republish command read it: the events
-    consumers get (never a stream internal to this service), ready to be sent."""
-
-    async def read_outgoing(
-        self, after: Cursor, limit: int, *, min_position: int = 0
-    ) -> Sequence[OutgoingEvent]: ...
-
-    async def count_outgoing(self, after: Cursor) -> int:
-        """How many of those are committed after `after`."""
-        ...
-
-
-class BrokerPublisher(Protocol):
-    """Sends stored events to the broker and waits for its acknowledgements."""
-
-    async def start(self) -> bool:
-        """Connect; True when the broker had lost what was published before."""
-        ...
-
-    async def stop(self) -> None: ...
-
-    async def publish(self, events: Sequence[OutgoingEvent]) -> None:
-        """Every event acknowledged, or PartialPublish (or any error: none acknowledged)."""
-        ...
-
-
-class RelayObserver(Protocol):
-    """What the relay reports as it runs; the composition root makes metrics of it."""
-
-    def resumed(self, position: int) -> None:
-        """A term starts from its checkpoint: the highest position published so far."""
-        ...
-
-    def published(self, latencies: Sequence[float], position: int) -> None:
-        """The broker acknowledged events, each `latencies[i]` seconds after it was recorded;
-        the highest position published is now `position`."""
-        ...
-
-    def lag(self, events: int) -> None:
-        """Committed events not yet acknowledged by the broker."""
-        ...
-
-    def leading(self, leader: bool) -> None:
-        """This process took (True) or gave up (False) the relay's leadership."""
-        ...
-
-    def publish_failed(self, error: BaseException) -> None:
-        """A term ended on an error (a failed batch, the broker or database gone)."""
-        ...
-
-
-class PartialPublish(Exception):
-    """Some records of a batch were not acknowledged; `acked` leading ones were."""
-
-    def __init__(self, acked: int, cause: BaseException) -> None:
-        super().__init__(f"{acked} records acknowledged before failure: {cause!r}")
-        self.acked = acked
-        self.cause = cause
-
-
-class Leadership(Protocol):
-    """One term of the relay's leadership among replicas, and the wake-up sent by appends.
-
-    A term, once lost or released, is over: the next attempt takes a new Leadership.
-    """
-
-    async def try_acquire(self) -> bool:
-        """Become the leader, if no other replica is; True on success."""
-        ...
-
-    @property
-    def lost(self) -> bool:
-        """The leadership is gone (or was never held): stop publishing."""
-        ...
-
-    async def check(self) -> None:
-        """Make sure `lost` is up to date (a dead connection is noticed only when used)."""
-        ...
-
-    async def release(self) -> None: ...
-
-    def clear_wakeup(self) -> None:
-        """Forget the wake-ups so far: the log is about to be read."""
-        ...
-
-    async def wait_for_wakeup(self, timeout: float) -> None:
-        """Return when events were appended since `clear_wakeup`, or after `timeout` seconds."""
         ...

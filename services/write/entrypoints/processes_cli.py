@@ -130,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=None, help="write service URL (default from WRITE_PORT)")
     parser.add_argument("--max", type=int, default=DEFAULT_MAX, help="list at most this many")
     args = parser.parse_args(argv)
-    url = args.url or f"http://127.0.0.1:{WriteSettings().write_port}"
+    # a client of the service: it needs its port, not the settings (and keys) it serves with
+    port = os.environ.get("WRITE_PORT") or WriteSettings.model_fields["write_port"].default
+    url = args.url or f"http://127.0.0.1:{port}"
     token = os.environ.get("ACCESS_TOKEN") or None
     return show(url, token, state=args.state, most=max(1, args.max))
 

@@ -13,7 +13,7 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from deploy.local.stack import LocalIssuer, free_port
-from tests.auth import auth_env, bearer, token
+from tests.auth import auth_env, bearer, pii_env, token
 from tests.backends import Backend
 from tests.read_side import Doc
 from tests.services import ROOT, wait_ready
@@ -90,6 +90,7 @@ class Cluster:
         self.env = {
             **os.environ,
             **auth_env(issuer),
+            **pii_env(),  # one set for every write service over this store
             "DATABASE_URL": pg_url,
             "KAFKA_BOOTSTRAP_SERVERS": kafka.url,
             "KAFKA_ENABLE_IDEMPOTENCE": "false" if kafka.kind == "embedded" else "true",

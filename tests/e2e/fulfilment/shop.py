@@ -15,7 +15,7 @@ import psutil
 
 from deploy.local.stack import LocalIssuer, free_port
 from shared.contracts.events import fulfilment_stream_id, stock_stream_id
-from tests.auth import auth_env, bearer, token
+from tests.auth import auth_env, bearer, pii_env, token
 from tests.backends import Backend
 from tests.e2e.crashes.cluster import Service
 from tests.e2e.write_api import ADDRESS
@@ -59,6 +59,7 @@ class Shop:
         self.env = {
             **os.environ,
             **auth_env(issuer),
+            **pii_env(),  # one set for every replica over this store
             "DATABASE_URL": pg_url,
             "KAFKA_BOOTSTRAP_SERVERS": kafka.url,
             "KAFKA_ENABLE_IDEMPOTENCE": "false" if kafka.kind == "embedded" else "true",
