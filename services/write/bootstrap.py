@@ -9,8 +9,11 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 from .adapters.blind_index import BlindIndex
+from .adapters.customer_keys import CustomerKeys
 from .adapters.fulfilment_store import FULFILMENT_LOCK, PostgresFulfilmentStore
+from .adapters.history_sealing import PostgresHistorySealer
 from .adapters.kafka import KafkaPublisher
+from .adapters.keys import KeyCache, LocalKeyWrapper
 from .adapters.migrations import migrate
 from .adapters.postgres import PostgresEventStore, create_pool
 from .adapters.process_queries import PostgresProcessQueries
@@ -20,6 +23,7 @@ from .adapters.relay_support import PostgresCheckpoints, PostgresLeadership
 from .application.fulfilment.ports import FulfilmentInstances, FulfilmentObserver
 from .application.fulfilment.runner import FulfilmentPace, FulfilmentRunner
 from .application.handlers import CommandHandlers
+from .application.history_sealing import HistorySealer
 from .application.ports import BrokerPublisher, EventFeed, EventLogReader, MetricsExposition
 from .application.processes import ProcessQueries
 from .application.relay import RelayPace, RelayRunner, RelayStatus
@@ -168,3 +172,16 @@ async def republishing(settings: WriteSettings) -> AsyncIterator[tuple[EventFeed
         yield PostgresEventStore(pool), KafkaPublisher(settings)
     finally:
         await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def sealing_history(settings: WriteSettings) -> AsyncIterator[HistorySealer]:
+    """What `make encrypt-history` rewrites with, over a small pool of its own (the schema
+    migrated first, as at the service's start)."""
+    store = await open_store(settings, min_size=1, max_size=3)
+    wrapper = LocalKeyWrapper(settings.kek, settings.pii_kek_id)
+    cache = KeyCache(seconds=settings.pii_key_cache_seconds, size=settings.pii_key_cache_size)
+    try:
+        yield PostgresHistorySealer(store.pool, CustomerKeys(store.pool, wrapper, cache))
+    finally:
+        await store.pool.close()
