@@ -24,7 +24,7 @@ from services.write.adapters.postgres import PostgresEventStore, create_pool
 from shared.contracts.events import DomainEvent
 
 from . import append_emmett, append_engines as engines
-from .servers import Stack
+from .servers import Stack, sealing
 from .stats import PartResult, Target, format_number, rate, ratio
 from .workload import item_added, metadata, order_placed
 
@@ -68,7 +68,7 @@ async def run_event_store(database_url: str, seconds: float) -> engines.EngineRu
     try:
         async with pool.acquire() as conn:
             await migrate(conn)
-        store = PostgresEventStore(pool)
+        store = PostgresEventStore(pool, **sealing(pool))
         metas = [metadata() for _ in range(64)]
 
         async def writer(n: int, deadline: float) -> int:

@@ -16,7 +16,7 @@ import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -149,10 +149,13 @@ def by_appender(appends: list[Append], count: int) -> list[list[Append]]:
     return lanes
 
 
-async def append_history(database_url: str, appends: list[Append]) -> float:
-    """Append them with APPENDERS concurrent writers; returns the seconds it took."""
+async def append_history(
+    database_url: str, appends: list[Append], keys: Mapping[str, str]
+) -> float:
+    """Append them with APPENDERS concurrent writers, sealing with `keys` (the write service's
+    PII_KEK and PII_INDEX_KEY); returns the seconds it took."""
     started = time.perf_counter()
-    async with loading_store(database_url, APPENDERS) as store:
+    async with loading_store(database_url, APPENDERS, keys) as store:
 
         async def appender(lane: Iterator[Append]) -> None:
             for a in lane:

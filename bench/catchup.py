@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +52,7 @@ class Pipeline:
     mongo: Any  # a client, kept open
     database: str  # the read service's
     groups: str  # its consumer groups' prefix
+    keys: Mapping[str, str]  # the write service's personal-data keys
     marks: Offsets | None = None
 
     async def usage(self) -> Usage:
@@ -89,7 +91,7 @@ async def build_backlog(database_url: str, pipe: Pipeline, total: int) -> dict[s
     await wait_holding(pipe.mongo, pipe.database, PROJECTIONS, since=since)
     print(f"  catchup: appending {total:,} events, the projections paused ...", flush=True)
     started = time.perf_counter()
-    loaded = await append_history(database_url, live_history(total))
+    loaded = await append_history(database_url, live_history(total), pipe.keys)
     await wait_published(pipe.write)
     published = time.perf_counter() - started
     pipe.marks = await pipe.offsets.highwater()
@@ -156,6 +158,7 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
                 pids={READ: read_service.pid, **server_pids(stack)},
                 database=env["MONGODB_DATABASE"],
                 groups=env["CONSUMER_GROUP_PREFIX"],
+                keys=stack.pii_env(),
             )
             try:
                 loading, paused, caught = await live(pipe, database, total)

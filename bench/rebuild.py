@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, init_connection
 
 from .processes import ROOT, running, start_write
-from .servers import Stack
+from .servers import Stack, sealing
 from .stats import PartResult, Target, rate
 from .workload import history, metadata
 
@@ -55,7 +55,9 @@ with open(sys.argv[1], "w") as report:
 
 
 @contextlib.asynccontextmanager
-async def loading_store(database_url: str, writers: int) -> AsyncIterator[PostgresEventStore]:
+async def loading_store(
+    database_url: str, writers: int, keys: Mapping[str, str]
+) -> AsyncIterator[PostgresEventStore]:
     """The event store over a pool for `writers` concurrent appends, its schema migrated."""
     # Loading is not what is measured: commits need not wait for the disk here.
     pool = await asyncpg.create_pool(
@@ -69,15 +71,15 @@ async def loading_store(database_url: str, writers: int) -> AsyncIterator[Postgr
     try:
         async with pool.acquire() as conn:
             await migrate(conn)
-        yield PostgresEventStore(pool)
+        yield PostgresEventStore(pool, **sealing(pool, keys))
     finally:
         await pool.close()
 
 
-async def write_history(database_url: str, total: int) -> float:
+async def write_history(database_url: str, total: int, keys: Mapping[str, str]) -> float:
     """Append the history with 16 concurrent appends; returns the seconds it took."""
     started = time.perf_counter()
-    async with loading_store(database_url, 16) as store:
+    async with loading_store(database_url, 16, keys) as store:
         streams = history(total)
 
         async def appender() -> None:
@@ -155,7 +157,7 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
     result = PartResult("rebuild")
     database = await stack.create_database("bench_rebuild")
     print(f"  rebuild: appending {total:,} events to the store ...", flush=True)
-    loaded = await write_history(database, total)
+    loaded = await write_history(database, total, stack.pii_env())
     write = await asyncio.to_thread(start_write, stack, database, relay=False)
     with running(write):
         env = {

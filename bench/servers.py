@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from pydantic import SecretStr
 
 from deploy.local.keys import new_pii_keys
 from deploy.local.stack import (
@@ -28,6 +29,8 @@ from deploy.local.stack import (
     LocalServer,
     free_port,
 )
+from services.write.bootstrap import Sealed, sealed_by
+from services.write.settings import WriteSettings
 
 ENV = {"postgres": "DATABASE_URL", "kafka": "KAFKA_BOOTSTRAP_SERVERS", "mongo": "MONGODB_URL"}
 AUDIENCE = "ordering"
@@ -42,6 +45,14 @@ PG_SHOWN = (
     "max_wal_size",
     "max_connections",
 )
+
+
+def sealing(pool: asyncpg.Pool, keys: Mapping[str, str] | None = None) -> Sealed:
+    """What an event store built here seals personal data with: the keys of a write service's
+    environment `keys` (PII_KEK, PII_INDEX_KEY), or fresh ones for a store nothing else reads."""
+    keys = keys or new_pii_keys()
+    kek, index = SecretStr(keys["PII_KEK"]), SecretStr(keys["PII_INDEX_KEY"])
+    return sealed_by(pool, WriteSettings(auth_disabled=True, pii_kek=kek, pii_index_key=index))
 
 
 @dataclass

@@ -42,10 +42,14 @@ def auth_env(issuer: LocalIssuer) -> dict[str, str]:
     return issuer.service_settings()
 
 
+# Random for this test run, one set for all: every write service and every store a test
+# builds over one database must open what another sealed there.
+_PII_KEYS = new_pii_keys()
+
+
 def pii_env() -> dict[str, str]:
-    """A write service's personal-data keys (PII_KEK, PII_INDEX_KEY), random for this run:
-    every replica over one database must be given the same."""
-    return new_pii_keys()
+    """A write service's personal-data keys (PII_KEK, PII_INDEX_KEY) for this test run."""
+    return dict(_PII_KEYS)
 
 
 def pii_settings() -> dict[str, Any]:

@@ -34,6 +34,7 @@ from shared.contracts.events import (
     OrderPlaced,
     ShippingAddress,
 )
+from tests import stores
 
 ADDRESS = ShippingAddress(line1="1 Main St", city="Paris", postal_code="75001", country="FR")
 REASON = "changed my mind"
@@ -74,7 +75,7 @@ async def event_store(url: str, *, connections: int = 16) -> AsyncIterator[Postg
     try:
         async with pool.acquire() as conn:
             await migrate(conn)
-        yield PostgresEventStore(pool)
+        yield stores.event_store(pool)
     finally:
         await pool.close()
 

@@ -5,8 +5,10 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
-from typing import Literal
+from collections.abc import AsyncIterator, Callable
+from typing import Literal, TypedDict
+
+import asyncpg
 
 from .adapters.blind_index import BlindIndex
 from .adapters.customer_keys import CustomerKeys
@@ -15,6 +17,7 @@ from .adapters.history_sealing import PostgresHistorySealer
 from .adapters.kafka import KafkaPublisher
 from .adapters.keys import KeyCache, LocalKeyWrapper
 from .adapters.migrations import migrate
+from .adapters.personal_data import PostgresPersonalData
 from .adapters.postgres import PostgresEventStore, create_pool
 from .adapters.process_queries import PostgresProcessQueries
 from .adapters.prometheus import PrometheusExposition, PrometheusRelayObserver
@@ -24,7 +27,13 @@ from .application.fulfilment.ports import FulfilmentInstances, FulfilmentObserve
 from .application.fulfilment.runner import FulfilmentPace, FulfilmentRunner
 from .application.handlers import CommandHandlers
 from .application.history_sealing import HistorySealer
-from .application.ports import BrokerPublisher, EventFeed, EventLogReader, MetricsExposition
+from .application.ports import (
+    BrokerPublisher,
+    EventFeed,
+    EventLogReader,
+    MetricsExposition,
+    PersonalData,
+)
 from .application.processes import ProcessQueries
 from .application.relay import RelayPace, RelayRunner, RelayStatus
 from .settings import WriteSettings
@@ -34,12 +43,16 @@ log = logging.getLogger(__name__)
 
 class WriteService:
     """What the HTTP entrypoints use, each behind a port: the command handlers, the log's
-    reads, the relay's status and the metrics. Built by `bootstrap`, torn down by `close`."""
+    reads, personal data (keys, erasures, disclosures), the relay's status and the metrics.
+    Built by `bootstrap`, torn down by `close`."""
 
     def __init__(self, settings: WriteSettings, store: PostgresEventStore) -> None:
         self._settings = settings
         self.handlers = CommandHandlers(store, max_attempts=settings.command_attempts)
         self.log: EventLogReader = store
+        # Idempotency fingerprints are keyed: a bare hash of a body holding an email could be
+        # tested against guesses.
+        self.keyed_digest: Callable[..., str] = store.index.digest
         stuck = settings.fulfilment_stuck_seconds
         self.processes: ProcessQueries = PostgresProcessQueries(store.pool, stuck_seconds=stuck)
         self.metrics: MetricsExposition = PrometheusExposition(
@@ -47,6 +60,7 @@ class WriteService:
         )
         self.relay_status = RelayStatus()
         self.fulfilment: FulfilmentInstances = PostgresFulfilmentStore(store.pool)
+        self.personal: PersonalData = PostgresPersonalData(store.pool, store.keys)
         self.fulfilment_status = RelayStatus()
         self._store = store
         self._relay: asyncio.Task[None] | None = None
@@ -110,7 +124,26 @@ async def open_store(
     except BaseException:
         await pool.close()
         raise
-    return PostgresEventStore(pool)
+    return event_store(pool, settings)
+
+
+class Sealed(TypedDict):
+    """What an event store needs to seal personal data and claim emails blindly."""
+
+    keys: CustomerKeys
+    index: BlindIndex
+
+
+def sealed_by(pool: asyncpg.Pool, settings: WriteSettings) -> Sealed:
+    """Data keys over `pool`, wrapped by the settings' key-encryption key, and the index key."""
+    wrapper = LocalKeyWrapper(settings.kek, settings.pii_kek_id)
+    cache = KeyCache(seconds=settings.pii_key_cache_seconds, size=settings.pii_key_cache_size)
+    return Sealed(keys=CustomerKeys(pool, wrapper, cache), index=BlindIndex(settings.index_key))
+
+
+def event_store(pool: asyncpg.Pool, settings: WriteSettings) -> PostgresEventStore:
+    """The event store over `pool`, sealing personal data as the settings say."""
+    return PostgresEventStore(pool, **sealed_by(pool, settings))
 
 
 def relay_runner(
@@ -169,7 +202,7 @@ async def republishing(settings: WriteSettings) -> AsyncIterator[tuple[EventFeed
     """What the republish command reads and sends to, over a small pool of its own."""
     pool = await create_pool(settings.dsn, min_size=1, max_size=2)
     try:
-        yield PostgresEventStore(pool), KafkaPublisher(settings)
+        yield event_store(pool, settings), KafkaPublisher(settings)
     finally:
         await pool.close()
 
@@ -179,9 +212,8 @@ async def sealing_history(settings: WriteSettings) -> AsyncIterator[HistorySeale
     """What `make encrypt-history` rewrites with, over a small pool of its own (the schema
     migrated first, as at the service's start)."""
     store = await open_store(settings, min_size=1, max_size=3)
-    wrapper = LocalKeyWrapper(settings.kek, settings.pii_kek_id)
-    cache = KeyCache(seconds=settings.pii_key_cache_seconds, size=settings.pii_key_cache_size)
     try:
-        yield PostgresHistorySealer(store.pool, CustomerKeys(store.pool, wrapper, cache))
+        yield PostgresHistorySealer(store.pool, store.keys)
     finally:
+        await store.close()
         await store.pool.close()

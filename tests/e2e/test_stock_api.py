@@ -17,6 +17,7 @@ from tests.auth import bearer, token
 from tests.e2e.servers import serve, write_env
 from tests.e2e.test_write_api import ADDRESS, assert_problem, register
 from tests.services import RunningService
+from tests.stores import event_store
 
 
 def new_sku() -> str:
@@ -67,7 +68,7 @@ def write_service(
 async def store(write_service: RunningService) -> AsyncIterator[PostgresEventStore]:
     """The service's own event store, to append what the fulfilment process would."""
     pool = await create_pool(write_service.env["DATABASE_URL"], min_size=1, max_size=2)
-    store = PostgresEventStore(pool)
+    store = event_store(pool, write_service.env)
     yield store
     await store.close()
     await pool.close()

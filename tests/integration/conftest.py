@@ -10,6 +10,7 @@ from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, create_pool
 from services.write.settings import WriteSettings
 from tests.auth import pii_settings
+from tests.stores import event_store
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ async def store(pg_database: str) -> AsyncIterator[PostgresEventStore]:
     pool = await create_pool(pg_database, min_size=1, max_size=10)
     async with pool.acquire() as conn:
         await migrate(conn)
-    store = PostgresEventStore(pool)
+    store = event_store(pool)
     yield store
     await store.close()
     await pool.close()

@@ -12,8 +12,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from services.write.adapters.blind_index import BlindIndex
 from services.write.adapters.keys import LocalKeyWrapper
 from services.write.adapters.migrations import MIGRATIONS, migrate
+from services.write.adapters.postgres import create_pool
+from services.write.bootstrap import event_store
 from services.write.entrypoints.encrypt_history import encrypt_history, main
 from services.write.settings import WriteSettings
+from shared.contracts.events import EVENT_TYPES, DomainEvent
 from shared.contracts.personal import clear_values, is_sealed, subject_of, unseal
 from tests.auth import pii_settings
 
@@ -101,6 +104,21 @@ async def old_history(conn: asyncpg.Connection) -> tuple[UUID, UUID]:
     return ada, bob
 
 
+async def loaded(settings: WriteSettings, stream: UUID) -> list[DomainEvent]:
+    """A stream's events as the write service's event store loads them."""
+    pool = await create_pool(settings.dsn, min_size=1, max_size=2)
+    try:
+        return list((await event_store(pool, settings).load(stream)).events)
+    finally:
+        await pool.close()
+
+
+def as_written(rows: list[asyncpg.Record], stream: UUID) -> list[DomainEvent]:
+    """The events of a stream the old version wrote, as their clear rows say."""
+    mine = [r for r in rows if r["stream_id"] == stream]
+    return [EVENT_TYPES[r["event_type"]].model_validate_json(r["data"]) for r in mine]
+
+
 def clear_left(rows: list[asyncpg.Record]) -> list[tuple[int, str]]:
     """(position, field) of every personal value still clear."""
     return [
@@ -155,6 +173,8 @@ async def test_clear_history_is_sealed_in_place_and_opens_to_the_same_values(
             unchanged = ("event_id", "transaction_id", "version", "metadata", "recorded_at")
             assert all(old[k] == new[k] for k in unchanged)
         assert await opened(conn, settings) == [orjson.loads(r["data"]) for r in before]
+        for stream in {row["stream_id"] for row in before}:  # the write service's own load
+            assert await loaded(settings, stream) == as_written(before, stream)
         sealed = orjson.loads(after[0]["data"])
         assert is_sealed(sealed["name"]) and is_sealed(sealed["email"])
         assert orjson.loads(after[3]["data"])["shipping_address"]["country"] == "GB"
@@ -209,6 +229,8 @@ async def test_an_erased_customers_clear_values_are_sealed_under_no_kept_key(
         now = await opened(conn, settings)
         assert now[:5] == [orjson.loads(r["data"]) for r in before[:5]]
         assert now[5] == {"name": None, "email": None}
+        registered = (await loaded(settings, bob))[0]
+        assert (registered.name, registered.email) == (None, None)  # type: ignore[attr-defined]
         assert now[6]["shipping_address"] == {
             **dict.fromkeys(("line1", "city", "postal_code")),
             "country": "GB",

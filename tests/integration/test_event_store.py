@@ -21,6 +21,7 @@ from services.write.application.ports import (
 from services.write.domain.errors import ConcurrencyError, DuplicateEmail
 from shared.contracts.envelope import START, EventMetadata
 from shared.contracts.events import CustomerRegistered, CustomerRenamed
+from tests.stores import event_store
 
 META = EventMetadata(correlation_id="c1")
 
@@ -131,7 +132,7 @@ async def test_the_http_feed_pages_the_log_with_cursors_and_knows_its_head(
 
 async def test_a_closed_pool_is_an_unavailable_store(pg_database: str) -> None:
     pool = await create_pool(pg_database, min_size=1, max_size=1)
-    store = PostgresEventStore(pool)
+    store = event_store(pool)
     await pool.close()
     with pytest.raises(Unavailable):
         await store.ping(timeout=1)
@@ -194,7 +195,7 @@ async def test_concurrent_appends_share_commits_and_only_conflicts_fail(
     store: PostgresEventStore,
 ) -> None:
     """Appends queued behind a commit go together; a conflict among them fails alone."""
-    grouped = PostgresEventStore(store.pool, max_in_flight=1)
+    grouped = event_store(store.pool, max_in_flight=1)
     taken, _ = await register(grouped, "taken@x.io", email=EmailClaim(claim="taken@x.io"))
     await grouped.append(
         stream_type="customer",
@@ -266,7 +267,7 @@ async def test_concurrent_appends_share_commits_and_only_conflicts_fail(
 async def test_an_append_cancelled_before_its_turn_writes_nothing(
     store: PostgresEventStore,
 ) -> None:
-    grouped = PostgresEventStore(store.pool, max_in_flight=1)
+    grouped = event_store(store.pool, max_in_flight=1)
     kept = asyncio.create_task(register(grouped, "kept@x.io"))
     dropped = asyncio.create_task(register(grouped, "dropped@x.io"))
     await asyncio.sleep(0)  # both queued; the commit has not started yet

@@ -6,6 +6,7 @@ give the same records."""
 import uuid
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from services.write.adapters import kafka
@@ -15,7 +16,9 @@ from services.write.application.handlers import CommandContext
 from services.write.settings import WriteSettings
 from shared.contracts.cloudevents import OutgoingEvent, outgoing
 from shared.contracts.envelope import START, EventMetadata
+from shared.contracts.personal import SEALED_EVENT_TYPES, is_sealed
 from tests.history import Shape, write_history
+from tests.integration.personal import place, register
 from tests.kafka_utils import Record, read_records
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -118,3 +121,21 @@ async def test_records_sent_one_at_a_time_equal_the_records_sent_in_batches(
     for event in events:  # untraced, the record carries the command's stored traceparent
         assert by_id[event.event_id].headers.get("traceparent") == event.traceparent
         assert by_id[event.event_id].value == event.data
+
+
+async def test_the_relay_sends_personal_values_sealed_as_stored(
+    store: PostgresEventStore, write_settings: WriteSettings
+) -> None:
+    customer = await register(store, "Sam.Secret@Example.com", name="Sam Secret")
+    await place(store, customer)
+    events = await store.read_outgoing(START, 1000)
+    records = await sent_records(own_topics(write_settings), events, batches=1)
+    assert len(records) == 2
+    for record in records:
+        value = orjson.loads(record.value)
+        for clear in (b"Sam", b"Example.com", b"Secr", b"Lyon", b"69001"):
+            assert clear not in record.value
+        event_type = record.headers["ce_type"]
+        SEALED_EVENT_TYPES[event_type].model_validate(value)  # the topic's schema holds
+    by_type = {r.headers["ce_subject"]: orjson.loads(r.value) for r in records}
+    assert is_sealed(by_type[str(customer)]["email"])

@@ -26,8 +26,11 @@ from shared.contracts.events import (
     StockReceived,
     stock_stream_id,
 )
+from tests.stores import sealed
 
 META = EventMetadata(correlation_id="c1")
+# The customer of the orders placed here: their data key is made at the first order.
+CUSTOMER = uuid4()
 ADDRESS = {"line1": "1 Main St", "city": "Paris", "postal_code": "75001", "country": "FR"}
 
 
@@ -47,7 +50,7 @@ async def grouped(pg_database: str) -> AsyncIterator[BatchesSeen]:
     pool = await create_pool(pg_database, min_size=1, max_size=4)
     async with pool.acquire() as conn:
         await migrate(conn)
-    store = BatchesSeen(pool, max_in_flight=1)
+    store = BatchesSeen(pool, max_in_flight=1, **sealed(pool))
     store.batches = []
     yield store
     await store.close()
@@ -67,7 +70,7 @@ async def receive(store: PostgresEventStore, sku: str) -> None:
 def placed(*skus: str) -> OrderPlaced:
     lines = [OrderLine(sku=s, name=s, quantity=1, unit_price="1.00") for s in skus]
     return OrderPlaced(
-        customer_id=uuid4(), items=lines, shipping_address=ADDRESS, currency="EUR", total="1.00"
+        customer_id=CUSTOMER, items=lines, shipping_address=ADDRESS, currency="EUR", total="1.00"
     )
 
 
@@ -108,6 +111,7 @@ async def test_an_append_that_took_a_tracked_sku_as_untracked_appends_nothing(
 
 async def test_only_the_stale_append_of_a_batch_fails(grouped: BatchesSeen) -> None:
     await receive(grouped, "T")
+    await place(grouped, "U0")  # the customer's key is made, then cached: no lookup below
     grouped.batches.clear()
     customer_id = uuid4()
     appends = [
@@ -139,7 +143,8 @@ async def test_only_the_stale_append_of_a_batch_fails(grouped: BatchesSeen) -> N
     with pytest.raises(asyncpg.UniqueViolationError):  # the claim was committed
         async with grouped._pool.acquire() as conn:
             await conn.execute(
-                "INSERT INTO customer_emails (email_index, customer_id) VALUES ('a@x.io', $1)",
+                "INSERT INTO customer_emails (email_index, customer_id) VALUES ($1, $2)",
+                grouped.index.email("a@x.io"),
                 uuid4(),
             )
 

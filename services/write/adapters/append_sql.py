@@ -1,11 +1,12 @@
 """The statements of an append, and the driver's refusals of it in the application's terms."""
 
+import functools
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from ..application.ports import EmailClaim, IdempotencyKeyTaken
+from ..application.ports import EmailClaim, IdempotencyKeyTaken, SubjectErased
 from ..domain.errors import ConcurrencyError, DuplicateEmail
 from .group_commit import PendingAppend
 from .migrations import Conn
@@ -27,23 +28,42 @@ FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::int[], $5::text[], $6::int[]
                           data, metadata, ord)
 """
 _RETURNING = "ORDER BY e.ord\nRETURNING stream_id, version, position\n"
-UNGUARDED_INSERT = INSERT + _RETURNING
-# The same, unless one of the stock streams in $9 exists: then no row at all. The check is in
-# the statement itself, so no order is decided on a SKU's tracking as it was before the append.
-GUARDED_INSERT = (
-    INSERT
-    + "WHERE NOT EXISTS (SELECT 1 FROM events WHERE stream_id = ANY($9::uuid[]) AND version = 1)\n"
-    + _RETURNING
+# Guards in the statement itself, so that no decision rests on what held before the append:
+# no row at all if one of the stock streams taken as untracked exists, or if one of the
+# customers whose data the rows hold was erased.
+_TRACKED = "NOT EXISTS (SELECT 1 FROM events WHERE stream_id = ANY(${}::uuid[]) AND version = 1)"
+_ERASED = "NOT EXISTS (SELECT 1 FROM customer_erasures WHERE customer_id = ANY(${}::uuid[]))"
+# The data keys of customers registering, inserted by the same statement (under the same
+# guards), so that a key exists exactly when its customer's first event does.
+_KEYS = """WITH new_keys AS (
+    INSERT INTO customer_keys (customer_id, wrapped, kek_id)
+    SELECT * FROM unnest(${}::uuid[], ${}::bytea[], ${}::text[]) {}
 )
+"""
 
 
-class StaleTracking(Exception):
-    """The guard of an insert found a stock stream its appends took as untracked."""
+class HeldBack(Exception):
+    """The guard of an insert held its rows back: a stock stream its appends took as untracked
+    exists, or a customer whose data they hold was erased."""
+
+
+@functools.cache
+def insert_statement(tracked: bool, erased: bool, keys: bool) -> str:
+    """The insert with the guards and the key insert asked for (parameters in that order,
+    after the eight columns)."""
+    conditions, number = [], 8
+    for wanted, condition in ((tracked, _TRACKED), (erased, _ERASED)):
+        if wanted:
+            number += 1
+            conditions.append(condition.format(number))
+    where = f"WHERE {' AND '.join(conditions)}\n" if conditions else ""
+    prefix = _KEYS.format(number + 1, number + 2, number + 3, where) if keys else ""
+    return prefix + INSERT + where + _RETURNING
 
 
 def insert_arguments(batch: list[PendingAppend]) -> tuple[str, list[Any]]:
     """The insert statement of a batch of appends, and its arguments."""
-    columns: list[list[Any]] = [[], [], [], [], [], [], [], []]
+    columns: list[Any] = [[], [], [], [], [], [], [], []]
     for item in batch:
         n = len(item.event_ids)
         columns[0].extend(item.event_ids)
@@ -55,16 +75,23 @@ def insert_arguments(batch: list[PendingAppend]) -> tuple[str, list[Any]]:
         columns[6].extend(item.data)
         columns[7].extend([item.metadata] * n)
     untracked = sorted({stream for item in batch for stream in item.untracked})
-    if not untracked:
-        return UNGUARDED_INSERT, columns
-    return GUARDED_INSERT, [*columns, untracked]
+    subjects = sorted({subject for item in batch for subject in item.subjects})
+    keys = [item.new_key for item in batch if item.new_key is not None]
+    arguments = columns + [x for x in (untracked, subjects) if x]
+    if keys:
+        arguments += [
+            [c for c, _ in keys],
+            [k.wrapped for _, k in keys],
+            [k.kek_id for _, k in keys],
+        ]
+    return insert_statement(bool(untracked), bool(subjects), bool(keys)), arguments
 
 
 def positions(rows: list[asyncpg.Record], expected: int) -> dict[tuple[UUID, int], int]:
-    """The position of each inserted (stream, version); StaleTracking when the guard held the
-    rows back (an insert without the guard writes all of them, or fails)."""
+    """The position of each inserted (stream, version); HeldBack when the guards held the
+    rows back (an insert without guards writes all of them, or fails)."""
     if len(rows) < expected:
-        raise StaleTracking()
+        raise HeldBack()
     return {(r["stream_id"], r["version"]): r["position"] for r in rows}
 
 
@@ -108,4 +135,6 @@ def translate(exc: asyncpg.UniqueViolationError) -> Exception:
         return IdempotencyKeyTaken()
     if constraint == "events_stream_version":
         return ConcurrencyError("the stream moved on: version already taken")
+    if constraint == "customer_erasures_pkey":
+        return SubjectErased("the customer was erased already")
     return exc

@@ -9,6 +9,7 @@ import asyncpg
 
 from shared.contracts.envelope import START, Cursor, EventMetadata
 from shared.contracts.events import FULFILMENT, fulfilment_stream_id
+from shared.contracts.personal import SEALED_EVENT_TYPES
 from shared.contracts.serialization import EventSerializer
 
 from ..application.fulfilment.ports import InstanceRecord, Lag, RetryOutcome
@@ -44,6 +45,11 @@ WHERE order_id = $1
 """
 
 
+# The process reads orders' and stock items' events as they are stored: personal values sealed
+# (it needs none of them, so it holds no key and opens nothing).
+SEALED_WRITE_EVENT_TYPES = {**WRITE_EVENT_TYPES, **SEALED_EVENT_TYPES}
+
+
 class PostgresFulfilmentStore:
     """The process's FulfilmentStore, and FulfilmentInstances for operators, over one pool
     (whose connections decode jsonb, see postgres.init_connection)."""
@@ -56,7 +62,7 @@ class PostgresFulfilmentStore:
         checkpoint_name: str = CHECKPOINT,
     ) -> None:
         self._pool = pool
-        self._serializer = serializer or EventSerializer(WRITE_EVENT_TYPES)
+        self._serializer = serializer or EventSerializer(SEALED_WRITE_EVENT_TYPES)
         self._checkpoint_name = checkpoint_name
 
     @contextlib.asynccontextmanager

@@ -12,6 +12,7 @@ import asyncpg
 
 from shared.contracts.envelope import Cursor, EventMetadata, RecordedEvent
 from shared.contracts.events import DomainEvent
+from shared.contracts.personal import personal_paths
 from shared.contracts.serialization import EventSerializer
 
 from ..application.fulfilment.ports import Awaiting, History, InstanceRecord, LogBatch
@@ -230,6 +231,9 @@ async def insert_events(
     when the version is taken (or PostgreSQL broke a lock cycle this append was in)."""
     if not events:
         return
+    if personal := [e.event_type() for e in events if personal_paths(e.event_type())]:
+        # the process holds no key: what it writes must hold no personal data
+        raise ValueError(f"the fulfilment process cannot append {personal}: personal data")
     n = len(events)
     meta = metadata.model_dump(mode="json", exclude_none=True)
     await conn.execute(

@@ -5,7 +5,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from ..application.ports import AppendResult, EmailClaim, IdempotencyRecord
+from ..application.ports import AppendResult, EmailClaim, ErasureRequest, IdempotencyRecord
+from .customer_keys import NewKey
 
 # Appends per group commit at most: one statement's worth of rows stays small.
 MAX_BATCH = 64
@@ -29,6 +30,11 @@ class PendingAppend:
     idempotency: IdempotencyRecord | None
     # The stock streams whose absence the append's decision assumed (SKUs taken as untracked).
     untracked: Sequence[UUID] = ()
+    # The customers whose personal data the events hold sealed (nothing is written once one of
+    # them is erased), the key made for a customer registering, the erasure this appends.
+    subjects: Sequence[UUID] = ()
+    new_key: tuple[UUID, NewKey] | None = None
+    erasure: ErasureRequest | None = None
     done: "asyncio.Future[AppendResult]" = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )

@@ -21,19 +21,24 @@ from ..application.ports import (
     IdempotencyRecord,
     StoredResponse,
     StoredStream,
+    SubjectErased,
     TrackingChanged,
 )
 from .append_sql import (
     CREATED,
-    StaleTracking,
+    HeldBack,
     claim_emails,
     insert_arguments,
     positions,
     remember,
     translate,
 )
+from .blind_index import BlindIndex
+from .customer_keys import CustomerKeys, refused_as_erased
+from .erasure_sql import any_erased, erase, lock_customers
 from .event_log import Notifier, PostgresEventLog, postgres_call
 from .group_commit import GroupCommit, PendingAppend
+from .sealing import Sealing
 
 log = logging.getLogger(__name__)
 
@@ -73,34 +78,44 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asy
     return pool
 
 
+# What fails a group commit because of one of its appends: each is then committed alone.
+_RETRIES_ALONE = (asyncpg.UniqueViolationError, asyncpg.CheckViolationError, HeldBack)
+
+
 class PostgresEventStore(PostgresEventLog):
-    """The event store over one asyncpg pool: the log's reads, and appends to it."""
+    """The event store over one asyncpg pool: the log's reads, and appends to it, with the
+    personal values of events sealed under their customer's key (see Sealing) and emails
+    claimed by their blind index."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
         serializer: EventSerializer | None = None,
         *,
+        keys: CustomerKeys,
+        index: BlindIndex,
         max_in_flight: int = 2,
     ) -> None:
         super().__init__(pool)
         self._serializer = serializer or EventSerializer()
+        self._sealing = Sealing(keys, self._serializer)
+        self.keys, self.index = keys, index
         self._notifier = Notifier(pool)
         self._group = GroupCommit(self._commit, max_in_flight=max_in_flight)
 
     @postgres_call
     async def load(self, stream_id: UUID, after_version: int = 0) -> StoredStream:
         rows = await self._pool.fetch(
-            "SELECT stream_type, event_type, schema_version, data FROM events"
+            "SELECT event_id, stream_type, event_type, schema_version, data FROM events"
             " WHERE stream_id = $1 AND version > $2 ORDER BY version",
             stream_id,
             after_version,
         )
         if not rows:
             return StoredStream(stream_type=None, events=[])
-        decode = self._serializer.from_data
-        events = [decode(r["event_type"], r["schema_version"], r["data"]) for r in rows]
-        return StoredStream(stream_type=rows[0]["stream_type"], events=events)
+        stream_type = rows[0]["stream_type"]
+        events = await self._sealing.open(stream_type, stream_id, rows)
+        return StoredStream(stream_type=stream_type, events=events)
 
     @postgres_call
     async def append(
@@ -118,21 +133,30 @@ class PostgresEventStore(PostgresEventLog):
     ) -> AppendResult:
         if not events:
             raise ValueError("an append needs at least one event")
-        if erasure is not None:
-            raise NotImplementedError("erasures are not stored yet")
+        event_ids = [uuid4() for _ in events]
+        sealed = await self._sealing.seal(
+            stream_type=stream_type,
+            stream_id=stream_id,
+            expected_version=expected_version,
+            events=events,
+            event_ids=event_ids,
+        )
         pending = PendingAppend(
             stream_type=stream_type,
             stream_id=stream_id,
             expected_version=expected_version,
             metadata=metadata.model_dump_json(exclude_none=True),
             traceparent=metadata.traceparent,
-            event_ids=[uuid4() for _ in events],
+            event_ids=event_ids,
             event_types=[e.event_type() for e in events],
             schema_versions=[e.schema_version for e in events],
-            data=[orjson.dumps(self._serializer.to_data(e)).decode() for e in events],
-            email=email,
+            data=sealed.data,
+            email=None if email is None else self._blind(email),
             idempotency=idempotency,
             untracked=untracked,
+            subjects=sealed.subjects,
+            new_key=sealed.new_key,
+            erasure=erasure,
         )
         attributes: dict[str, str | int] | None = None
         if enabled():  # built only for a span that records: every command comes this way
@@ -140,8 +164,17 @@ class PostgresEventStore(PostgresEventLog):
             attributes["ordering.events"] = len(events)
         with span("event_store append", attributes=attributes):
             result = await self._group.submit(pending)
+        if sealed.new_key is not None:  # committed: the registered customer's key is used next
+            self.keys.keep(sealed.new_key[0], sealed.new_key[1].cipher)
+        if erasure is not None:
+            self.keys.forget(erasure.customer_id)
         self._notifier.poke()
         return result
+
+    def _blind(self, email: EmailClaim) -> EmailClaim:
+        """The claim by blind index: the table never holds an email."""
+        release = None if email.release is None else self.index.email(email.release)
+        return EmailClaim(claim=self.index.email(email.claim), release=release)
 
     async def _commit(self, batch: list[PendingAppend]) -> None:
         """Commit a batch of appends: one transaction for all, or one each after a conflict.
@@ -159,7 +192,7 @@ class PostgresEventStore(PostgresEventLog):
         if len(batch) > 1:
             try:
                 appended = await self._insert(batch)
-            except (asyncpg.UniqueViolationError, StaleTracking):
+            except _RETRIES_ALONE:
                 pass  # one by one, below
             else:
                 for item in batch:
@@ -171,28 +204,47 @@ class PostgresEventStore(PostgresEventLog):
                 item.succeed(appended[item.stream_id, item.version])
             except asyncpg.UniqueViolationError as exc:
                 item.fail(translate(exc))
-            except StaleTracking:
-                item.fail(TrackingChanged())
+            except asyncpg.CheckViolationError as exc:
+                item.fail(
+                    SubjectErased("the customer was erased") if refused_as_erased(exc) else exc
+                )
+            except HeldBack:
+                item.fail(await self._held_back(item))
             except Exception as exc:  # noqa: BLE001 - handed to the caller waiting for it
                 item.fail(exc)
 
+    async def _held_back(self, item: PendingAppend) -> Exception:
+        """Which guard held an append back: an erased customer's, else the tracking one's."""
+        try:
+            if item.subjects and await any_erased(self._pool, list(item.subjects)):
+                return SubjectErased("the customer whose data this holds was erased")
+        except Exception as exc:  # noqa: BLE001 - handed to the caller waiting for it
+            return exc
+        return TrackingChanged()
+
     async def _insert(self, batch: list[PendingAppend]) -> dict[tuple[UUID, int], int]:
-        """Every append of the batch (one or more) in one transaction, with the emails it claims
-        and the idempotency keys it records; the position of each event by (stream, version).
-        StaleTracking, and nothing written, when the insert's guard held its rows back."""
+        """Every append of the batch (one or more) in one transaction, with the emails it claims,
+        the idempotency keys it records and the erasures it journals; the position of each event
+        by (stream, version). HeldBack, and nothing written, when the insert's guards held its
+        rows back."""
         statement, arguments = insert_arguments(batch)
         rows = sum(len(item.event_ids) for item in batch)
         emails = [(i.stream_id, i.email) for i in batch if i.email is not None]
         remembered = [i for i in batch if i.idempotency is not None]
-        if not emails and not remembered:
+        erasures = [i for i in batch if i.erasure is not None]
+        if not emails and not remembered and not erasures:
             return positions(await self._pool.fetch(statement, *arguments), rows)
         async with self._pool.acquire() as conn, conn.transaction():
+            if erasures:
+                await lock_customers(conn, [i.stream_id for i in erasures])
             if emails:
                 await claim_emails(conn, emails)
             # raised inside the transaction: the claims above are rolled back with it
             appended = positions(await conn.fetch(statement, *arguments), rows)
             if remembered:
                 await remember(conn, [(i, appended[i.stream_id, i.version]) for i in remembered])
+            if erasures:
+                await erase(conn, [(i, appended[i.stream_id, i.version]) for i in erasures])
             return appended
 
     @postgres_call

@@ -1,6 +1,5 @@
 """Route dependencies, as Annotated aliases (all async: FastAPI runs a sync one in a thread)."""
 
-import hashlib
 import re
 import uuid
 from typing import Annotated, Any
@@ -44,15 +43,15 @@ def parse_if_match(value: str | None) -> int | None:
 
 async def fingerprint(request: Request) -> str:
     """The identity of a request for idempotency: method, path and canonical JSON body (parsed
-    once: `request.json()` keeps what the route's body validation parsed)."""
+    once: `request.json()` keeps what the route's body validation parsed), digested under the
+    service's index key (a body may hold an email: a bare hash of it could be guessed)."""
     body = await request.body()
     try:
         canonical = orjson.dumps(await request.json(), option=orjson.OPT_SORT_KEYS) if body else b""
     except ValueError:  # not JSON (any JSON decoder's error is a ValueError)
         canonical = body
-    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
-    digest.update(canonical)
-    return digest.hexdigest()
+    service = await get_service(request)
+    return service.keyed_digest(f"{request.method} {request.url.path}\n".encode(), canonical)
 
 
 def _header(request: Request, name: str, max_length: int) -> str | None:

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore, create_pool
+from tests import stores
 from tests.backends import Backend, with_database
 from tests.integration.projections.projecting import Databases, Doc, Snapshot, batched, project
 from tests.integration.projections.stock_history import StockHistory, write_stock_history
@@ -30,7 +31,7 @@ async def event_store(postgres: Backend) -> AsyncIterator[PostgresEventStore]:
     try:
         async with pool.acquire() as conn:
             await migrate(conn)
-        yield PostgresEventStore(pool)
+        yield stores.event_store(pool)
     finally:
         await pool.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
