@@ -26,7 +26,6 @@ from .adapters.relay_support import PostgresCheckpoints, PostgresLeadership
 from .application.fulfilment.ports import FulfilmentInstances, FulfilmentObserver
 from .application.fulfilment.runner import FulfilmentPace, FulfilmentRunner
 from .application.handlers import CommandHandlers
-from .application.history_sealing import HistorySealer
 from .application.ports import (
     BrokerPublisher,
     EventFeed,
@@ -208,7 +207,7 @@ async def republishing(settings: WriteSettings) -> AsyncIterator[tuple[EventFeed
 
 
 @contextlib.asynccontextmanager
-async def sealing_history(settings: WriteSettings) -> AsyncIterator[HistorySealer]:
+async def sealing_history(settings: WriteSettings) -> AsyncIterator[PostgresHistorySealer]:
     """What `make encrypt-history` rewrites with, over a small pool of its own (the schema
     migrated first, as at the service's start)."""
     store = await open_store(settings, min_size=1, max_size=3)
