@@ -24,11 +24,12 @@ CUSTOMER ?=
 SUBJECT ?=
 TTL ?=
 STATE ?=
+BATCH ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install run infra write-service read-service test test-unit test-integration test-e2e \
         lint format fuzz token republish clean bench up down asyncapi projections dead-letters rebuild-projections \
-        processes
+        processes encrypt-history
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -60,6 +61,10 @@ token: install ## print an access token of the running stack's issuer (SCOPES=, 
 
 republish: install ## re-send stored events to Kafka from FROM=<position>
 	@$(RUN_NEXT_TO_STACK) python -m services.write.entrypoints.republish --from-position $(FROM)
+
+# The one rewrite of stored events: clear personal values from before sealing, sealed in place.
+encrypt-history: install ## seal the personal values of events stored clear (resumable; BATCH=500 per transaction)
+	@$(RUN_NEXT_TO_STACK) python -m services.write.entrypoints.encrypt_history $(if $(BATCH),--batch-size $(BATCH))
 
 projections: install ## the read side's projections: state, position, lag, version, documents
 	@$(RUN_NEXT_TO_STACK) python -m services.read.cli projections

@@ -20,7 +20,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import append, catchup, docstore, freshness, fulfilment, http, idle, queries, rebuild, traced
+from . import (
+    append,
+    catchup,
+    docstore,
+    freshness,
+    fulfilment,
+    http,
+    idle,
+    personal,
+    queries,
+    rebuild,
+    traced,
+)
 from .cpu import CpuMeter
 from .loadgen import new_event_loop_runner
 from .machine import facts
@@ -40,6 +52,7 @@ PARTS: dict[str, tuple[Runner, set[str]]] = {
     "docstore": (docstore.run, {"mongo"}),
     "idle": (idle.run, {"postgres", "kafka", "mongo"}),
     "fulfilment": (fulfilment.run, {"postgres", "kafka"}),
+    "personal": (personal.run, {"postgres", "kafka"}),
 }
 
 

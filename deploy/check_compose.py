@@ -14,7 +14,10 @@ from deploy.check_realm import check_realm_wiring
 
 LOOPBACK = re.compile(r"^(127(\.\d{1,3}){3}|\[?::1\]?)$")
 INTERPOLATION = re.compile(r"\$\{[^}]*\}")
-SECRET_SETTING = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY", re.I)
+SECRET_SETTING = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|(^|_)KEK$|INDEX_KEY$", re.I)
+# Keys that seal data: never a default (data sealed under a key in the repository is not sealed).
+KEY_SETTING = re.compile(r"(^|_)(KEK|INDEX_KEY)$", re.I)
+REQUIRED = re.compile(r"^\$\{(\w+):\?[^}]*\}$")
 
 
 def check_compose(data: Any, base: Path) -> list[str]:
@@ -70,6 +73,12 @@ def exposure_problems(service: dict[str, Any]) -> list[str]:
     written = [k for k, v in env.items() if SECRET_SETTING.search(k) and v and "${" not in v]
     problems += [
         f"{k} is written in; take it from the environment (${{{k}:?...}})" for k in written
+    ]
+    defaulted = [k for k, v in env.items() if KEY_SETTING.search(k) and not REQUIRED.match(v)]
+    problems += [
+        f"{k} must come from the environment, required and without a default (${{{k}:?...}})"
+        for k in defaulted
+        if k not in written
     ]
     unchecked = env.get("AUTH_DISABLED", "").lower() not in ("true", "1", "yes")
     if (

@@ -12,7 +12,10 @@ from deploy.check_common import dig, rel
 
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
 # Names of settings that hold a secret: they come from a Secret, never from a value or ConfigMap.
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|CREDENTIALS|KEK|INDEX_KEY", re.I)
+# The personal-data keys too (PII_KEK, PII_INDEX_KEY), not what merely names one (PII_KEK_ID).
+SECRET_NAME = re.compile(
+    r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|CREDENTIALS|(^|_)KEK$|INDEX_KEY$", re.I
+)
 CREDENTIALS_IN_URL = re.compile(r"://[^/@\s:]+:[^/@\s]+@")
 PROTOCOLS = {"TCP", "UDP", "SCTP"}
 OPERATORS = {"In", "NotIn", "Exists", "DoesNotExist"}

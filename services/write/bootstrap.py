@@ -13,6 +13,7 @@ import asyncpg
 from .adapters.blind_index import BlindIndex
 from .adapters.customer_keys import CustomerKeys
 from .adapters.fulfilment_store import FULFILMENT_LOCK, PostgresFulfilmentStore
+from .adapters.history_sealing import PostgresHistorySealer
 from .adapters.kafka import KafkaPublisher
 from .adapters.keys import KeyCache, LocalKeyWrapper
 from .adapters.migrations import migrate
@@ -209,3 +210,15 @@ async def republishing(settings: WriteSettings) -> AsyncIterator[tuple[EventFeed
         yield event_store(pool, settings), KafkaPublisher(settings)
     finally:
         await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def sealing_history(settings: WriteSettings) -> AsyncIterator[PostgresHistorySealer]:
+    """What `make encrypt-history` rewrites with, over a small pool of its own (the schema
+    migrated first, as at the service's start)."""
+    store = await open_store(settings, min_size=1, max_size=3)
+    try:
+        yield PostgresHistorySealer(store.pool, store.keys)
+    finally:
+        await store.close()
+        await store.pool.close()

@@ -35,6 +35,8 @@ STACK_VARIABLES = (
     "AUTH_CLIENT_SECRET",
     "AUTH_DISABLED",
     "TOKEN_CLIENT_SECRET",
+    "PII_KEK",
+    "PII_INDEX_KEY",
 )
 START_TIMEOUT = 180.0
 
@@ -138,3 +140,6 @@ def test_operator_targets_work_from_a_second_shell_next_to_make_run(
     # the order placed above is untracked: the fulfilment process has no instance of it
     assert "no instances" in make(state, "-s", "processes")
     assert "no suspended instances" in make(state, "-s", "processes", "STATE=suspended")
+    # the write service's keys come from the stack's state, as every other setting does
+    sealed = make(state, "-s", "encrypt-history", "BATCH=100")
+    assert "batch 1:" in sealed and "events still holding a clear value: 0" in sealed

@@ -80,6 +80,29 @@ def test_a_written_in_secret_and_a_service_without_auth_settings_are_reported() 
     assert "has neither AUTH_ISSUER and AUTH_AUDIENCE nor AUTH_DISABLED=true" in problems
 
 
+def test_a_key_that_seals_data_is_required_from_the_environment_never_defaulted() -> None:
+    build = {"context": ".", "dockerfile": "deploy/docker/Dockerfile", "target": "write-service"}
+    env = {
+        "AUTH_DISABLED": "true",
+        "PII_KEK": "${PII_KEK:-c2VjcmV0}",
+        "PII_INDEX_KEY": "c2VjcmV0",
+        "PII_KEK_ID": "local-1",
+        "PII_KEY_CACHE_SECONDS": "300",
+    }
+    data = {"services": {"write": {"build": build, "environment": env}}}
+
+    problems = check_compose(data, ROOT)
+
+    assert problems == [
+        "docker-compose.yml: service 'write': PII_INDEX_KEY is written in; take it from the"
+        " environment (${PII_INDEX_KEY:?...})",
+        "docker-compose.yml: service 'write': PII_KEK must come from the environment, required"
+        " and without a default (${PII_KEK:?...})",
+    ]
+    env |= {"PII_KEK": "${PII_KEK:?set it}", "PII_INDEX_KEY": "${PII_INDEX_KEY:?set it}"}
+    assert check_compose(data, ROOT) == []
+
+
 def test_services_expecting_another_issuer_than_the_realms_are_reported(tmp_path: Path) -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     shutil.copytree(ROOT / "deploy", tmp_path / "deploy")

@@ -126,3 +126,14 @@ def test_a_secret_in_a_config_map_or_a_literal_env_value_is_reported() -> None:
         "j.yaml (Job j) container 'c': missing resources.limits",
         "j.yaml (Job j) container 'c': KAFKA_SASL_PASSWORD is a literal value, not a secretKeyRef",
     ]
+
+
+def test_the_personal_data_keys_belong_in_a_secret_and_their_id_and_cache_do_not() -> None:
+    data = {"PII_KEK": "c2VjcmV0", "PII_INDEX_KEY": "c2VjcmV0", "PII_KEK_ID": "local-1"}
+    data["PII_KEY_CACHE_SECONDS"] = "300"
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": data}
+
+    assert check_k8s_doc(configmap, "c.yaml") == [
+        "c.yaml (ConfigMap c): PII_KEK holds a secret; it belongs in a Secret",
+        "c.yaml (ConfigMap c): PII_INDEX_KEY holds a secret; it belongs in a Secret",
+    ]
