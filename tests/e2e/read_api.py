@@ -1,12 +1,14 @@
 """What the read API answers, compared with `tests.reference`'s model of the log; waits are
 bounded polls on observable conditions (positions, lag), never fixed sleeps."""
 
+import asyncio
 import time
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 
+from shared.contracts.personal import clear_values, is_sealed, personal_paths
 from tests.read_side import PROJECTIONS, wait_caught_up
 from tests.reference import ReferenceModel, parse_time
 
@@ -29,10 +31,44 @@ async def feed(client: httpx.AsyncClient) -> list[Doc]:
         params["after"] = page["next"]
 
 
+async def disclosed(client: httpx.AsyncClient, events: list[Doc]) -> list[Doc]:
+    """The events with their personal values in the clear, as an outside consumer gets them:
+    `GET /events/{id}/personal-data` (ordering:pii) for each event holding a sealed value
+    (null once its customer is erased, as the read side shows them)."""
+    sealed = [e for e in events if _holds_sealed(e)]
+    found: dict[str, Doc] = {}
+    for start in range(0, len(sealed), 20):
+        chunk = sealed[start : start + 20]
+        answers = await asyncio.gather(*(_personal_data(client, e) for e in chunk))
+        found.update((e["event_id"], fields) for e, fields in zip(chunk, answers, strict=True))
+    return [_with_values(e, found[e["event_id"]]) if e["event_id"] in found else e for e in events]
+
+
+def _holds_sealed(event: Doc) -> bool:
+    return any(map(is_sealed, clear_values(event["data"], event["event_type"]).values()))
+
+
+async def _personal_data(client: httpx.AsyncClient, event: Doc) -> Doc:
+    response = await client.get(f"/events/{event['event_id']}/personal-data")
+    if response.status_code == 410:  # erased
+        return dict.fromkeys(personal_paths(event["event_type"]))
+    fields: Doc = response.raise_for_status().json()["fields"]
+    return fields
+
+
+def _with_values(event: Doc, fields: Doc) -> Doc:
+    data = dict(event["data"])
+    for path, value in fields.items():
+        head, _, tail = path.partition(".")
+        data[head] = {**data[head], tail: value} if tail else value
+    return {**event, "data": data}
+
+
 async def caught_up_log(
     client: httpx.AsyncClient, reader: httpx.AsyncClient, names: tuple[str, ...] = PROJECTIONS
 ) -> list[Doc]:
-    """The whole log, once `names` applied all of it and have no lag.
+    """The whole log (its personal values disclosed), once `names` applied all of it and have
+    no lag.
 
     Fails early when a projection with events waiting makes no progress at all for STALL s.
     """
@@ -46,7 +82,7 @@ async def caught_up_log(
                 assert_progressing(name, found[name], progress)
 
     await wait_caught_up(reader, head, names=names, timeout=WAIT, watch=watch)
-    return events
+    return await disclosed(client, events)
 
 
 def assert_progressing(

@@ -77,7 +77,7 @@ async def new_db(client: AsyncMongoClient[Doc]) -> AsyncIterator[Databases]:
 async def reference(history: History, client: AsyncMongoClient[Doc]) -> AsyncIterator[Snapshot]:
     """The history applied once, in commit order, in batches of 50."""
     db = client[f"test_projections_ref_{uuid.uuid4().hex[:12]}"]
-    await project(db, batched(history.events, 50))
+    await project(db, batched(history.events, 50), keys=history.keys)
     yield await snapshot(db)
     await client.drop_database(db.name)
 
@@ -88,6 +88,6 @@ async def stock_reference(
 ) -> AsyncIterator[Snapshot]:
     """The history with stock applied once, from the feed, in commit order, in batches of 50."""
     db = client[f"test_projections_ref_{uuid.uuid4().hex[:12]}"]
-    await project(db, batched(stock_history.events, 50))
+    await project(db, batched(stock_history.events, 50), keys=stock_history.keys)
     yield await snapshot(db)
     await client.drop_database(db.name)

@@ -3,8 +3,9 @@ rearranging and redelivering a history, and the comparison of the documents with
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
+from uuid import UUID
 
 import httpx
 import orjson
@@ -12,10 +13,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.read.adapters.collection_names import Collections
 from services.read.adapters.documents import MongoDocumentStore
+from services.read.application.personal import with_personal_data
+from services.read.application.ports import KeyRing
 from services.read.projections import PROJECTIONS
-from services.read.projections.base import Event, Heal
+from services.read.projections.base import Event, Heal, Projection
 from services.read.projections.rollup import Rollups
+from services.write.adapters.postgres import PostgresEventStore
 from tests.read_side import FIRST_VERSION_COLLECTIONS
+from tests.unit.read_fakes import FakeKeyRing
 
 T = TypeVar("T")
 Doc = dict[str, Any]
@@ -28,13 +33,32 @@ async def no_gaps(stream_id: str, have: int) -> list[Event]:
     raise AssertionError(f"unexpected gap in {stream_id} after version {have}")
 
 
+def projections(keys: KeyRing) -> dict[str, Projection]:
+    """Every projection as the read service applies it: the personal values of its events
+    opened with the customers' `keys`."""
+    return with_personal_data(PROJECTIONS.values(), keys)
+
+
+async def key_ring(store: PostgresEventStore, customers: Iterable[UUID | str]) -> FakeKeyRing:
+    """The customers' keys as the event store holds them: what `POST /personal-data/keys`
+    gives the read service."""
+    ring = FakeKeyRing()
+    found = await store.keys.ciphers([UUID(str(c)) for c in customers])
+    ring.ciphers = {str(c): cipher for c, cipher in found.items() if cipher is not None}
+    return ring
+
+
 async def project(
-    db: AsyncDatabase[Doc], batches: Sequence[Sequence[Event]], heal: Heal = no_gaps
+    db: AsyncDatabase[Doc],
+    batches: Sequence[Sequence[Event]],
+    heal: Heal = no_gaps,
+    *,
+    keys: KeyRing,
 ) -> None:
     """Apply every batch to every projection, as their consumers would (each a memo of its own
     for each batch: nothing kept between batches)."""
     for batch in batches:
-        for spec in PROJECTIONS.values():
+        for spec in projections(keys).values():
             store = MongoDocumentStore(db, Collections(spec.name, 1))
             await spec.apply(store, batch, heal, Rollups())
 

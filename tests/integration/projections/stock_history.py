@@ -49,6 +49,9 @@ from shared.contracts.events import (
     fulfilment_stream_id,
     stock_stream_id,
 )
+from shared.contracts.personal import subject_of, unseal
+from tests.integration.projections.projecting import key_ring
+from tests.unit.read_fakes import FakeKeyRing
 
 Row = dict[str, Any]
 PROCESS = "process:fulfilment"
@@ -88,12 +91,29 @@ class StockHistory:
     records: list[Delivered]  # what the relay publishes: every row but the process's
     customers: list[str]
     orders: list[str]
+    keys: FakeKeyRing  # the customers' keys, as the event store holds them
     skus: dict[str, str] = field(default_factory=dict)  # SKU -> its stock stream
 
     @property
     def events(self) -> list[Event]:
         """The events a rebuild folds: the feed's rows, the process's passed over."""
         return from_rows(self.rows, trusted=True).events
+
+    @property
+    def clear_rows(self) -> list[Row]:
+        """The rows with their personal values opened, as a reader holding the keys sees them."""
+        return [self._opened(row) for row in self.rows]
+
+    def _opened(self, row: Row) -> Row:
+        kind, data = row["event_type"], row["data"]
+        subject = subject_of(kind, row["stream_type"], row["stream_id"], data)
+        if subject is None:
+            return row
+        cipher = self.keys.ciphers.get(subject)
+        return {
+            **row,
+            "data": unseal(data, kind, cipher, subject=subject, event_id=row["event_id"]),
+        }
 
     @property
     def live_events(self) -> list[Event]:
@@ -243,5 +263,6 @@ async def write_stock_history(store: PostgresEventStore) -> StockHistory:
         records,
         [str(c) for c in customers],
         [str(o) for o in (o1, o2, o3, o4, o5, o6)],
+        await key_ring(store, customers),
         {sku: str(stock_stream_id(sku)) for sku in ("APL", "BRD", "CHS")},
     )

@@ -45,6 +45,7 @@ from tests.integration.projections.projecting import (
     project,
 )
 from tests.read_side import FIRST_VERSION_COLLECTIONS, snapshot
+from tests.unit.read_fakes import FakeKeyRing
 from tests.unit.record_fakes import FakeSource
 
 pytestmark = pytest.mark.integration
@@ -113,7 +114,7 @@ async def test_sealed_records_projected_with_their_keys_give_the_clear_documents
     async with connected(client, sealed_db, write_service(history.rows, keys)) as connections:
         await live(connections, history, keys, before)
     clear = from_rows(history.clear_rows, trusted=True).events[: history.erasure]
-    await project(clear_db, batched(clear, 4))
+    await project(clear_db, batched(clear, 4), keys=FakeKeyRing())  # nothing sealed
     got = await documents(sealed_db)
     assert_same(got, await documents(clear_db), set(FIRST_VERSION_COLLECTIONS))
     profile = next(d for d in got["customers_v1"] if d["_id"] == history.ann)

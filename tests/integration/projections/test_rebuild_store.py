@@ -26,6 +26,7 @@ from tests.integration.projections.projecting import (
     assert_same,
     batched,
     no_gaps,
+    projections,
     random_merge,
 )
 from tests.integration.projections.worked_history import History
@@ -46,12 +47,11 @@ async def test_a_rebuild_buffering_documents_in_memory_writes_the_same_documents
 ) -> None:
     """The rebuild's store: all in memory, or with documents leaving memory and read back."""
     db = new_db()
-    stores = {
-        spec.name: buffered(db, spec.name, budget_bytes=budget) for spec in PROJECTIONS.values()
-    }
+    wrapped = projections(history.keys)
+    stores = {name: buffered(db, name, budget_bytes=budget) for name in wrapped}
     memos = {name: Rollups() for name in PROJECTIONS}
     for batch in batched(random_merge(3)(history.events), 20):
-        for spec in PROJECTIONS.values():
+        for spec in wrapped.values():
             await spec.apply(stores[spec.name], batch, no_gaps, memos[spec.name])
     written_before_flush = sum(store.written for store in stores.values())
     for store in stores.values():

@@ -10,7 +10,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.read.adapters.collection_names import Collections
 from services.read.adapters.documents import MongoDocumentStore
-from services.read.projections import PROJECTIONS, customers
+from services.read.application.ports import KeyRing
+from services.read.projections import customers
 from services.read.projections.base import Event
 from services.read.projections.rollup import Rollups
 from tests.integration.projections.projecting import (
@@ -22,6 +23,7 @@ from tests.integration.projections.projecting import (
     each_event_twice_in_its_batch,
     no_gaps,
     orders_first,
+    projections,
     random_merge,
 )
 from tests.integration.projections.worked_history import History
@@ -59,8 +61,9 @@ class WatchedStore(MongoDocumentStore):
 class Writer:
     """One consumer of the rolled-up projections: a memo per projection, kept across batches."""
 
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self.db = db
+    def __init__(self, db: AsyncDatabase[Doc], keys: KeyRing) -> None:
+        self.db, self.keys = db, keys
+        self.projections = projections(keys)
         self.memos: dict[str, Rollups] = {name: Rollups() for name in ROLLED_UP}
         self.summed_again: dict[str, Counter[str]] = {name: Counter() for name in ROLLED_UP}
 
@@ -68,7 +71,7 @@ class Writer:
         for name in ROLLED_UP:
             store = WatchedStore(self, name, crash=crash)
             try:
-                await PROJECTIONS[name].apply(store, batch, no_gaps, self.memos[name])
+                await self.projections[name].apply(store, batch, no_gaps, self.memos[name])
             except Crash:
                 pass
 
@@ -108,7 +111,7 @@ async def test_rollups_kept_between_batches_give_the_documents_of_a_full_recompu
     new_db: Databases,
     batches: Callable[[list[Event]], list[list[Event]]],
 ) -> None:
-    writer = Writer(new_db())
+    writer = Writer(new_db(), history.keys)
     for batch in batches(history.events):
         await writer.apply(batch)
     assert_same_rolled_up(await snapshot(writer.db), reference)
@@ -133,7 +136,7 @@ def assert_same_rolled_up(got: Snapshot, want: Snapshot) -> None:
 async def test_a_rollup_is_summed_again_once_another_writer_changed_its_group(
     history: History, new_db: Databases
 ) -> None:
-    writer = Writer(new_db())
+    writer = Writer(new_db(), history.keys)
     head, rest = history.events[:40], history.events[40:]
     for batch in batched(head, 10):
         await writer.apply(batch)
@@ -158,11 +161,11 @@ async def test_a_rollup_is_summed_again_once_another_writer_changed_its_group(
 async def test_a_batch_applied_again_repairs_groups_left_behind_by_a_crash(
     history: History, reference: Snapshot, new_db: Databases, who: str
 ) -> None:
-    writer = Writer(new_db())
+    writer = Writer(new_db(), history.keys)
     batches = batched(history.events, 10)
     for batch in batches[:2]:
         await writer.apply(batch)
-    crashing = writer if who == "the same writer" else Writer(writer.db)
+    crashing = writer if who == "the same writer" else Writer(writer.db, writer.keys)
     await crashing.apply(batches[2], crash=True)
     # the orders are saved, the days and customers are not: they lag behind their orders
     with pytest.raises(AssertionError):
@@ -178,7 +181,7 @@ async def test_a_group_summed_again_is_written_even_if_its_fields_come_out_the_s
     history: History, new_db: Databases
 ) -> None:
     """A product's name hides its counts: another writer's memo must lapse all the same."""
-    writer = Writer(new_db())
+    writer = Writer(new_db(), history.keys)
     for batch in batched(history.events, 10):
         await writer.apply(batch)
     # Orders 0, 4 and 8 sell APL as "Apple". Another writer saved order 0 with another name for
@@ -188,7 +191,7 @@ async def test_a_group_summed_again_is_written_even_if_its_fields_come_out_the_s
     first = history.orders[0]
     db = writer.db
     await db["sales_v1_orders"].update_one({"_id": first}, {"$set": {"lines.APL.0": "Zucchini"}})
-    await Writer(db).apply([e for e in history.events if e.stream_id == first])
+    await Writer(db, history.keys).apply([e for e in history.events if e.stream_id == first])
     cancel, last = history.orders[4], history.of(history.orders[4], 4)
     cancelled = Event(
         f"{cancel}-5", "order", cancel, 5, "OrderCancelled", 10_000, last.recorded_at, {}

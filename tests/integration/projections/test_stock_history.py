@@ -14,7 +14,6 @@ from services.read.adapters.versions import MongoVersions
 from services.read.adapters.write_api import WriteApi
 from services.read.application.healing import healer
 from services.read.application.rebuild import Rebuilder
-from services.read.projections import PROJECTIONS
 from services.read.projections.base import Event
 from services.read.queries.orders import public
 from tests.integration.projections.projecting import (
@@ -30,6 +29,7 @@ from tests.integration.projections.projecting import (
     feed,
     orders_first,
     project,
+    projections,
     random_merge,
     whole_history_twice,
 )
@@ -57,11 +57,11 @@ async def test_a_rebuild_from_the_feed_holds_what_the_live_projections_hold(
     stock_history: StockHistory, new_db: Databases
 ) -> None:
     live = new_db()
-    await project(live, batched(stock_history.live_events, 5))
+    await project(live, batched(stock_history.live_events, 5), keys=stock_history.keys)
     rebuilt, observer = new_db(), FakeObserver()
     api = WriteApi("http://write", transport=feed(stock_history.rows))
     try:
-        for projection in PROJECTIONS.values():
+        for projection in projections(stock_history.keys).values():
             progress = await Rebuilder(
                 projection,
                 heal=healer(api),
@@ -104,7 +104,7 @@ async def test_any_interleaving_of_streams_gives_the_same_documents(
     size: int,
 ) -> None:
     db = new_db()
-    await project(db, batched(arrange(stock_history.live_events), size))
+    await project(db, batched(arrange(stock_history.live_events), size), keys=stock_history.keys)
     assert_same(await snapshot(db), stock_reference, STOCK_COLLECTIONS)
 
 
@@ -118,7 +118,7 @@ async def test_duplicates_change_nothing(
     redeliver: Callable[[list[Event]], list[list[Event]]],
 ) -> None:
     db = new_db()
-    await project(db, redeliver(stock_history.live_events))
+    await project(db, redeliver(stock_history.live_events), keys=stock_history.keys)
     assert_same(await snapshot(db), stock_reference, STOCK_COLLECTIONS)
 
 
@@ -133,7 +133,7 @@ async def test_version_gaps_in_stock_and_orders_are_healed_from_the_feed(
     api = WriteApi("http://write", transport=feed(stock_history.rows))
     try:
         db = new_db()
-        await project(db, batched(events, 4), healer(api))
+        await project(db, batched(events, 4), healer(api), keys=stock_history.keys)
     finally:
         await api.close()
     assert_same(await snapshot(db), stock_reference, STOCK_COLLECTIONS)
@@ -208,7 +208,7 @@ def test_customers_and_days_count_a_rejected_order_as_a_cancelled_one(
 def test_the_documents_are_what_the_reference_model_of_the_feed_expects(
     stock_history: StockHistory, stock_reference: Snapshot
 ) -> None:
-    model = ReferenceModel(stock_history.rows)
+    model = ReferenceModel(stock_history.clear_rows)
     items = {doc["sku"]: doc for doc in stock_reference["stock_v1"]}
     for sku in stock_history.skus:
         assert {k: v for k, v in public(items[sku]).items() if k != "id"} == model.stock_item(sku)

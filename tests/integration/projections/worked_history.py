@@ -20,6 +20,8 @@ from services.write.domain.commands import (
 )
 from shared.contracts.envelope import START, RecordedEvent
 from shared.contracts.events import OrderLine
+from tests.integration.projections.projecting import key_ring
+from tests.unit.read_fakes import FakeKeyRing
 
 CTX = CommandContext()
 ADDRESS = {"line1": "1 Quay St", "city": "Lyon", "postal_code": "69001", "country": "FR"}
@@ -75,8 +77,11 @@ EXPECTED_ORDERS = [
 class History:
     """The log as written, with the ids of the customers and orders in script order."""
 
-    def __init__(self, events: list[Event], customers: list[str], orders: list[str]) -> None:
+    def __init__(
+        self, events: list[Event], customers: list[str], orders: list[str], keys: FakeKeyRing
+    ) -> None:
         self.events, self.customers, self.orders = events, customers, orders
+        self.keys = keys  # the customers' keys, as the event store holds them
 
     def of(self, stream_id: str, version: int) -> Event:
         return next(e for e in self.events if (e.stream_id, e.version) == (stream_id, version))
@@ -133,8 +138,9 @@ async def write_worked_history(store: PostgresEventStore) -> History:
     for order, step in LATE_STEPS:
         await run_step(handlers, orders[order], step)
     log = await store.read_all(START, 10_000)
+    keys = await key_ring(store, customers)
     return History(
-        [as_event(e) for e in log], [str(c) for c in customers], [str(o) for o in orders]
+        [as_event(e) for e in log], [str(c) for c in customers], [str(o) for o in orders], keys
     )
 
 
