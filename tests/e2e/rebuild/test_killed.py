@@ -8,6 +8,7 @@ from pymongo import AsyncMongoClient
 
 from tests.e2e.rebuild.command import SLOW_PAGE, Rebuild, print_summaries, rebuild
 from tests.e2e.rebuild.database import Doc, ReadDatabase, assert_like_reference, assert_only_version
+from tests.e2e.rebuild.gate import gate
 from tests.e2e.rebuild.serving import WAIT, wait_applied, wait_live, wait_rebuilding
 from tests.e2e.rebuild.workload import Workload
 from tests.polling import poll
@@ -31,23 +32,24 @@ async def test_a_rebuild_killed_half_way_serves_nothing_half_built_and_a_rerun_r
     await wait_applied(write_service, read_service)
     active = await rebuilt.active(projection)
     before = await served(reader, workload.paths())
-    run = await Rebuild.start(
-        read_service.env, "--projection", projection, "--page-size", SLOW_PAGE
-    )
-    await wait_rebuilding(rebuilt, projection, run)
+    # The rebuild reads the log through a gate that holds its pages past 60% of the log, so it
+    # is half way when we kill it, however fast it replays.
+    async with gate(write_service.url, share=0.6) as held:
+        env = {**read_service.env, "WRITE_SERVICE_URL": held.url}
+        run = await Rebuild.start(env, "--projection", projection, "--page-size", SLOW_PAGE)
+        await wait_rebuilding(rebuilt, projection, run)
 
-    async def half_way() -> Doc | None:
-        assert run.running, await run.finish()
-        entry: Doc = (await rebuilt.state(projection))["rebuild"]
-        return entry if 0.4 <= entry.get("ratio", 0) <= 0.9 else None
+        async def half_way() -> Doc | None:
+            assert run.running, await run.finish()
+            entry: Doc = (await rebuilt.state(projection))["rebuild"]
+            return entry if held.holding.is_set() and entry.get("ratio", 0) >= 0.6 else None
 
-    entry = await poll(
-        half_way, f"the rebuild of {projection} to be between 40% and 90%", timeout=WAIT
-    )
-    run.kill()
-    killed = await run.finish()
+        entry = await poll(half_way, f"the rebuild of {projection} to reach 60%", timeout=WAIT)
+        run.kill()
+        killed = await run.finish()
     print(f"\nkilled at {entry['ratio']:.0%} ({entry['events']} events, {entry['phase']})")
     assert killed.code == -9, killed
+    assert entry["ratio"] <= 0.9, entry
     assert entry["phase"] == "replaying", entry
 
     # Nothing served changed: the same version, the same answers.
