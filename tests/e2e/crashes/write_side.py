@@ -15,6 +15,7 @@ from shared.contracts.events import OrderLine
 from tests.e2e.crashes.cluster import Service
 from tests.history import Shape, event_store, write_history
 from tests.read_side import Snapshot
+from tests.stores import opened_data
 
 PRICES = {"SKU-A": Decimal("2.50"), "SKU-B": Decimal("10.00"), "SKU-C": Decimal("0.99")}
 SKUS = list(PRICES)
@@ -101,17 +102,19 @@ STATUS_OF = {
 
 
 async def write_side_truth(pg_url: str) -> Truth:
-    conn = await asyncpg.connect(pg_url)
+    pool = await asyncpg.create_pool(pg_url, min_size=1, max_size=2)
     try:
-        rows = await conn.fetch(
-            "SELECT stream_id::text AS id, version, event_type, data::text AS data"
+        fetched = await pool.fetch(
+            "SELECT stream_type, stream_id, event_id, version, event_type, data::text AS data"
             " FROM events ORDER BY stream_id, version"
         )
+        rows = [{**row, "data": orjson.loads(row["data"])} for row in fetched]
+        opened = await opened_data(pool, rows)  # the personal values, as the service opens them
     finally:
-        await conn.close()
+        await pool.close()
     truth = Truth(events=len(rows))
-    for row in rows:
-        sid, kind, data = row["id"], row["event_type"], orjson.loads(row["data"])
+    for row, data in zip(rows, opened, strict=True):
+        sid, kind = str(row["stream_id"]), row["event_type"]
         assert row["version"] == truth.versions.get(sid, 0) + 1, f"write-side gap in {sid}"
         truth.versions[sid] = row["version"]
         lines = truth.quantities[sid] if kind.startswith("Order") else {}
