@@ -123,8 +123,10 @@ def test_every_route_but_health_and_metrics_names_its_permission(document: Doc) 
             continue
         assert {"401", "403"} <= set(operation["responses"]), (path, method)
         assert ("x-customer-tokens" in operation) == ((path, method) in FOR_CUSTOMERS)
-        if path.startswith(("/projections/", "/erasures/")):
+        if path.startswith("/projections/"):
             assert scopes(operation) == {"ordering:operate"}, path
+        elif path.startswith("/erasures/"):
+            assert scopes(operation) == {"ordering:erase", "ordering:operate"}, path
         elif path == "/projections":
             assert scopes(operation) == {"ordering:query", "ordering:operate"}
         else:

@@ -11,7 +11,7 @@ from pydantic import BeforeValidator
 
 from shared.contracts.events import SKU_PATTERN
 from shared.plumbing.access import requires
-from shared.plumbing.auth import OPERATE, QUERY, Principal
+from shared.plumbing.auth import ERASE, OPERATE, QUERY, Principal
 
 from ..application.operations import ProjectionOperations
 from ..queries import orders, stock
@@ -29,6 +29,8 @@ Staff = Annotated[Principal, Depends(requires(QUERY))]
 Reader = Annotated[Principal, Depends(requires(QUERY, customers=True))]
 Observer = Annotated[Principal, Depends(requires(QUERY, OPERATE))]
 Operator = Annotated[Principal, Depends(requires(OPERATE))]
+# Who may see whether an erasure reached the projections: operators, and whoever may erase.
+ErasureReader = Annotated[Principal, Depends(requires(ERASE, OPERATE))]
 
 
 def owner(caller: Principal) -> str | None:

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from shared.plumbing.access import operators_only, secured
-from shared.plumbing.auth import OPERATE, QUERY
+from shared.plumbing.auth import ERASE, OPERATE, QUERY
 from shared.plumbing.http import problem, problem_responses
 from shared.plumbing.metrics import exposition
 
 from ..application.ports import Unavailable
 from . import schemas
-from .deps import Observer, Operations, Operator, Read
+from .deps import ErasureReader, Observer, Operations, Operator, Read
 
 router = APIRouter(tags=["operations"])
 ProjectionName = Annotated[schemas.ProjectionName, Path()]
@@ -107,9 +107,9 @@ async def resume(caller: Operator, name: ProjectionName, operations: Operations)
 @router.get(
     "/erasures/{customer_id}",
     response_model=schemas.Erasure,
-    **secured(OPERATE, responses=schemas.responses(422, ok=schemas.NO_STORE)),
+    **secured(ERASE, OPERATE, responses=schemas.responses(422, ok=schemas.NO_STORE)),
 )
-async def erasure(caller: Operator, customer_id: UUID, read: Read) -> Response:
+async def erasure(caller: ErasureReader, customer_id: UUID, read: Read) -> Response:
     """Whether each projection's active version has applied the customer's erasure
     (CustomerErased); none has for a customer who was never erased."""
     found = await read.erasure(str(customer_id))

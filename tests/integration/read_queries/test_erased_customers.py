@@ -132,4 +132,7 @@ async def test_the_erasure_status_names_the_projections_that_applied_it(
     querying = bearer(token(issuer, ("ordering:query",)))
     refused = await api.get(path, headers=querying)
     assert refused.status_code == 403
+    # Whoever may erase a customer may see where the erasure got to.
+    erasing = bearer(token(issuer, ("ordering:erase",)))
+    assert (await api.get(path, headers=erasing)).json() == partly.json()
     assert (await api.get("/erasures/not-a-uuid")).status_code == 422
