@@ -21,17 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from deploy.local.keys import new_pii_keys
 from deploy.local.stack import LocalIssuer, free_port
+from shared.plumbing.auth import SCOPES
 
 AUDIENCE = "ordering"
-ALL_SCOPES = (
-    "ordering:command",
-    "ordering:query",
-    "ordering:events",
-    "ordering:operate",
-    "ordering:erase",
-    "ordering:pii",
-    "ordering:keys",
-)
+ALL_SCOPES = SCOPES
 
 
 @pytest.fixture(scope="session")

@@ -31,19 +31,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from uvicorn.config import LOGGING_CONFIG
 
+from shared.plumbing.auth import EVENTS, KEYS, OPERATE, SCOPES
 from shared.plumbing.server import serve
 
-SCOPES = (
-    "ordering:command",
-    "ordering:query",
-    "ordering:events",
-    "ordering:operate",
-    "ordering:erase",
-    "ordering:pii",
-    "ordering:keys",
-)
 CLIENTS: dict[str, tuple[tuple[str, ...], bool]] = {  # scopes it may ask for, development client
-    "read-service": (("ordering:events", "ordering:operate", "ordering:keys"), False),
+    "read-service": ((EVENTS, OPERATE, KEYS), False),
     "dev": (SCOPES, True),
 }
 DEFAULT_TTL, MAX_TTL = 3600, 7 * 24 * 3600

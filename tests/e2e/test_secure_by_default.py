@@ -25,14 +25,7 @@ def without_auth(env: dict[str, str]) -> dict[str, str]:
 def test_a_service_without_auth_settings_refuses_to_start(service: str) -> None:
     env = {**without_auth(dict(os.environ)), "WRITE_PORT": str(free_port()), **pii_env()}
     env["READ_PORT"] = str(free_port())
-    done = subprocess.run(
-        [sys.executable, "-m", f"services.{service}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = start(service, env)
     assert done.returncode != 0, done.stdout
     for setting in ("AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_DISABLED=true"):
         assert setting in done.stderr, done.stderr
@@ -42,14 +35,7 @@ def test_a_service_without_auth_settings_refuses_to_start(service: str) -> None:
 def test_the_write_service_without_its_personal_data_keys_refuses_to_start() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PII_")}
     env |= {"AUTH_DISABLED": "true", "WRITE_PORT": str(free_port()), "PII_INDEX_KEY": "short"}
-    done = subprocess.run(
-        [sys.executable, "-m", "services.write"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = start("write", env)
     assert done.returncode != 0, done.stdout
     assert "PII_KEK: not set" in done.stderr, done.stderr
     assert "PII_INDEX_KEY: not base64" in done.stderr, done.stderr
@@ -72,3 +58,15 @@ def test_a_service_with_auth_disabled_serves_everyone_and_says_so(
         )
         assert answer.status_code == 201, answer.text
     assert "AUTH_DISABLED=true: every request is accepted without a token" in log.read_text()
+
+
+def start(service: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`service` started with `env`, until it exits (it is expected to refuse to start)."""
+    return subprocess.run(
+        [sys.executable, "-m", f"services.{service}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

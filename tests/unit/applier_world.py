@@ -9,7 +9,7 @@ from services.read.application.applier import BatchApplier
 from services.read.application.healing import healer
 from services.read.application.ports import Delivered
 from services.read.projections import order_details
-from services.read.projections.base import Event, Heal, Outcome, Projection, Store
+from services.read.projections.base import Event, Heal, Outcome, Projection, Store, Wrapped
 from services.read.projections.rollup import Rollups
 from tests.unit.read_fakes import (
     FakeControl,
@@ -103,28 +103,13 @@ class World:
         await (applier or self.applier).handle(self.source, records)
 
 
-class Failing:
+class Failing(Wrapped):
     """A projection whose apply step fails for one stream, `times` times (or always)."""
 
     def __init__(self, inner: Projection, stream_id: str, times: int | None) -> None:
-        self.inner, self.stream_id, self.times = inner, stream_id, times
+        super().__init__(inner)
+        self.stream_id, self.times = stream_id, times
         self.failures = 0
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def indexes(self) -> Any:
-        return self.inner.indexes
-
-    @property
-    def placeholder_roles(self) -> frozenset[str]:
-        return self.inner.placeholder_roles
-
-    @property
-    def personal_types(self) -> frozenset[str]:
-        return self.inner.personal_types
 
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups

@@ -25,34 +25,19 @@ from shared.contracts.cloudevents import parse_time
 from shared.contracts.events import CUSTOMER_ERASED
 from shared.contracts.personal import clear_values, is_sealed, subject_of, unseal
 
-from ..projections.base import Doc, Event, Heal, Indexes, Outcome, Projection, Store
+from ..projections.base import Doc, Event, Heal, Outcome, Projection, Store, Wrapped
 from ..projections.rollup import Rollups
 from .ports import KeyRing
 
 ERASURES = "erasures"  # the role of each projection's erasure markers
 
 
-class PersonalData:
+class PersonalData(Wrapped):
     """A projection with its events' personal values opened and its erasures marked."""
 
     def __init__(self, inner: Projection, keys: KeyRing) -> None:
-        self.inner, self.keys = inner, keys
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def indexes(self) -> Indexes:
-        return self.inner.indexes
-
-    @property
-    def placeholder_roles(self) -> frozenset[str]:
-        return self.inner.placeholder_roles
-
-    @property
-    def personal_types(self) -> frozenset[str]:
-        return self.inner.personal_types
+        super().__init__(inner)
+        self.keys = keys
 
     async def apply(
         self, store: Store, events: Sequence[Event], heal: Heal, memo: Rollups

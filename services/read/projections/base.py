@@ -131,6 +131,30 @@ class Projection(Protocol):
     ) -> Outcome: ...
 
 
+class Wrapped:
+    """The part of a projection made of another (`inner`) that is the inner one's: its name,
+    indexes and roles. A wrapper adds its own `apply`."""
+
+    def __init__(self, inner: Projection) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def indexes(self) -> Indexes:
+        return self.inner.indexes
+
+    @property
+    def placeholder_roles(self) -> frozenset[str]:
+        return self.inner.placeholder_roles
+
+    @property
+    def personal_types(self) -> frozenset[str]:
+        return self.inner.personal_types
+
+
 @dataclass(frozen=True)
 class StreamFold:
     """How events of one stream type change one document per stream, in one role."""
