@@ -7,83 +7,29 @@ strings and timestamps as timezone-aware datetimes.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from decimal import Decimal
 
-Doc = dict[str, Any]
-CENT = Decimal("0.01")
-ZERO = Decimal("0")
-
-
-def money(value: Decimal) -> str:
-    """The API's money format: a decimal string with exactly two places."""
-    return str(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@dataclass
-class _Line:
-    sku: str
-    name: str
-    quantity: int
-    unit_price: Decimal
-
-    @property
-    def total(self) -> Decimal:
-        return self.unit_price * self.quantity
-
-
-@dataclass
-class _Order:
-    order_id: str
-    customer_id: str
-    currency: str
-    shipping_address: Doc
-    placed_at: datetime
-    lines: dict[str, _Line] = field(default_factory=dict)  # insertion order = first appearance
-    status: str = "placed"
-    history: list[Doc] = field(default_factory=list)
-    carrier: str | None = None
-    tracking_number: str | None = None
-    cancel_reason: str | None = None
-    updated_at: datetime | None = None
-    version: int = 0
-    tracked: set[str] = field(default_factory=set)  # SKUs of its lines whose stock is tracked
-    stock: str | None = None  # its stock state; None: no line was ever tracked
-    rejection: Doc | None = None
-
-    @property
-    def kept(self) -> bool:
-        """Counted in values and revenue: neither cancelled nor rejected."""
-        return self.status not in ("cancelled", "rejected")
-
-    @property
-    def total(self) -> Decimal:
-        return sum((line.total for line in self.lines.values()), ZERO)
-
-
-@dataclass
-class _Customer:
-    customer_id: str
-    name: str
-    email: str
-    registered_at: datetime
-    updated_at: datetime
-    version: int
-    email_history: list[Doc]
+from tests.reference_records import (
+    ZERO,
+    Customer,
+    Doc,
+    Line,
+    Order,
+    day_doc,
+    line_doc,
+    money,
+    parse_time,
+    products,
+)
 
 
 class ReferenceModel:
     """Folds the whole feed in memory; query methods return the expected API bodies."""
 
     def __init__(self, events: list[Doc]) -> None:
-        self._orders: dict[str, _Order] = {}
-        self._customers: dict[str, _Customer] = {}
+        self._orders: dict[str, Order] = {}
+        self._customers: dict[str, Customer] = {}
         self._stock: dict[str, Doc] = {}  # by SKU
         self._by: str | None = None  # who made the event being folded, as the log records it
         for event in sorted(events, key=lambda e: int(e["position"])):
@@ -104,7 +50,7 @@ class ReferenceModel:
 
     def _on_CustomerRegistered(self, cid: str, version: int, at: datetime, data: Doc) -> None:
         history = [{"email": data["email"], "changed_at": at, "version": version}]
-        self._customers[cid] = _Customer(cid, data["name"], data["email"], at, at, version, history)
+        self._customers[cid] = Customer(cid, data["name"], data["email"], at, at, version, history)
 
     def _on_CustomerRenamed(self, cid: str, version: int, at: datetime, data: Doc) -> None:
         customer = self._customers[cid]
@@ -118,9 +64,7 @@ class ReferenceModel:
         )
 
     def _on_OrderPlaced(self, oid: str, version: int, at: datetime, data: Doc) -> None:
-        order = _Order(
-            oid, str(data["customer_id"]), data["currency"], data["shipping_address"], at
-        )
+        order = Order(oid, str(data["customer_id"]), data["currency"], data["shipping_address"], at)
         for item in data["items"]:
             self._add_line(order, item)
         order.tracked = set(data.get("tracked", ()))
@@ -178,16 +122,16 @@ class ReferenceModel:
         self._set_status(self._orders[oid], "cancelled", at, version)
 
     @staticmethod
-    def _add_line(order: _Order, item: Doc) -> None:
+    def _add_line(order: Order, item: Doc) -> None:
         known = order.lines.get(item["sku"])
         if known is None:
             price = Decimal(item["unit_price"])
-            order.lines[item["sku"]] = _Line(item["sku"], item["name"], item["quantity"], price)
+            order.lines[item["sku"]] = Line(item["sku"], item["name"], item["quantity"], price)
         else:  # the same SKU again adds quantity, at the same unit price, under its last name
             known.quantity += int(item["quantity"])
             known.name = item["name"]
 
-    def _set_status(self, order: _Order, status: str, at: datetime, version: int) -> None:
+    def _set_status(self, order: Order, status: str, at: datetime, version: int) -> None:
         order.status = status
         change: Doc = {"status": status, "at": at, "version": version}
         order.history.append({**change, "by": self._by} if self._by else change)
@@ -216,7 +160,7 @@ class ReferenceModel:
             "customer_email": customer.email,
             "customer_version": customer.version,
             "currency": order.currency,
-            "items": [_line_doc(line) for line in order.lines.values()],
+            "items": [line_doc(line) for line in order.lines.values()],
             "total": money(order.total),
             "item_count": sum(line.quantity for line in order.lines.values()),
             "status": order.status,
@@ -273,59 +217,16 @@ class ReferenceModel:
 
     def daily(self, start: date, end: date) -> list[Doc]:
         """`GET /stats/daily`: one entry per UTC day of placement that has orders."""
-        by_day: dict[date, list[_Order]] = defaultdict(list)
+        by_day: dict[date, list[Order]] = defaultdict(list)
         for order in self._orders.values():
             if start <= order.placed_at.date() <= end:
                 by_day[order.placed_at.date()].append(order)
-        return [_day_doc(day, by_day[day]) for day in sorted(by_day)]
+        return [day_doc(day, by_day[day]) for day in sorted(by_day)]
 
     def top_products(self, start: date, end: date, *, by: str, limit: int) -> list[Doc]:
         """`GET /stats/top-products`: products of orders neither cancelled nor rejected, best
         first."""
         orders = [o for o in self._orders.values() if start <= o.placed_at.date() <= end]
-        products = _products(orders)
-        products.sort(key=lambda p: Decimal(p[by]), reverse=True)
-        return products[:limit]
-
-
-def _line_doc(line: _Line) -> Doc:
-    return {
-        "sku": line.sku,
-        "name": line.name,
-        "quantity": line.quantity,
-        "unit_price": money(line.unit_price),
-        "line_total": money(line.total),
-    }
-
-
-def _products(orders: list[_Order]) -> list[Doc]:
-    """Units and revenue per SKU over the orders neither cancelled nor rejected, by SKU."""
-    units: dict[str, int] = defaultdict(int)
-    revenue: dict[str, Decimal] = defaultdict(Decimal)
-    names: dict[str, str] = {}
-    for order in orders:
-        if not order.kept:
-            continue
-        for line in order.lines.values():
-            units[line.sku] += line.quantity
-            revenue[line.sku] += line.total
-            names[line.sku] = line.name
-    return [
-        {"sku": sku, "name": names[sku], "units": units[sku], "revenue": money(revenue[sku])}
-        for sku in sorted(units)
-    ]
-
-
-def _day_doc(day: date, orders: list[_Order]) -> Doc:
-    kept = [o for o in orders if o.kept]  # a rejected order counts as a cancelled one
-    revenue = sum((o.total for o in kept), ZERO)
-    average = revenue / len(kept) if kept else ZERO
-    return {
-        "day": day.isoformat(),
-        "orders_placed": len(orders),
-        "orders_cancelled": len(orders) - len(kept),
-        "revenue": money(revenue),
-        "average_order_value": money(average),
-        "units": sum(line.quantity for o in kept for line in o.lines.values()),
-        "products": _products(orders),
-    }
+        found = products(orders)
+        found.sort(key=lambda p: Decimal(p[by]), reverse=True)
+        return found[:limit]

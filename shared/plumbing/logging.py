@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import orjson
 
-from .tracing import log_fields, redact_query
+from .redaction import redact_query
+from .tracing import log_fields
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 

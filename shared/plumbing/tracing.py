@@ -14,9 +14,11 @@ from typing import Any
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Link, Span, SpanKind
 
+from .redaction import without_query_values
 from .settings import InvalidSettings
 
 log = logging.getLogger(__name__)
+
 _TRACER = trace.get_tracer("ordering")
 _ON = False  # an SDK tracer provider is installed (by `configure`, or by whoever embeds us)
 _CONFIGURED = False  # `configure` installed it, with the instrumentations
@@ -276,29 +278,6 @@ def instrument_app(app: Any) -> None:
 
     excluded = os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", _UNTRACED_URLS)
     FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded, **SERVER_SPAN_OPTIONS)
-
-
-def without_query_values(span: Any, scope: Mapping[str, Any]) -> None:
-    """A server span's request attributes without the values of the query string (names
-    stay): a query may hold personal data (`GET /customers?email=`)."""
-    recorded = getattr(span, "attributes", None) or {}
-    for key in ("http.target", "http.url", "url.full"):
-        value = recorded.get(key)
-        if isinstance(value, str) and "?" in value:
-            head, _, query = value.partition("?")  # a path holds no "?": the query follows
-            span.set_attribute(key, f"{head}?{redact_query(query)}")
-    given = recorded.get("url.query")
-    if isinstance(given, str):
-        span.set_attribute("url.query", redact_query(given))
-
-
-def redact_query(query: str) -> str:
-    """A query string with each value replaced, its names kept: `email=REDACTED&limit=REDACTED`
-    (a part without a name is a value: `REDACTED`)."""
-    return "&".join(
-        f"{part.partition('=')[0]}=REDACTED" if "=" in part else "REDACTED"
-        for part in query.split("&")
-    )
 
 
 SERVER_SPAN_OPTIONS: dict[str, Any] = {

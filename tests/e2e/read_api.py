@@ -10,7 +10,8 @@ import httpx
 
 from shared.contracts.personal import clear_values, is_sealed, personal_paths
 from tests.read_side import PROJECTIONS, wait_caught_up
-from tests.reference import ReferenceModel, parse_time
+from tests.reference import ReferenceModel
+from tests.reference_records import parse_time
 
 PROBLEM = "application/problem+json"
 TIME_KEYS = frozenset({"at", "changed_at", "placed_at", "updated_at", "registered_at"})

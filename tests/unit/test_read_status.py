@@ -19,7 +19,7 @@ from services.read.application.status import (
     refresh_state,
 )
 from services.read.application.supervisor import Supervisor
-from services.read.entrypoints import schemas
+from services.read.entrypoints import ops_schemas
 from tests.polling import poll
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -135,7 +135,7 @@ async def test_a_status_is_made_of_the_shared_state_the_runner_the_lag_and_dead_
 
 
 def test_the_status_and_its_documentation_name_the_same_fields() -> None:
-    documented = list(schemas.ProjectionStatus.model_fields)
+    documented = list(ops_schemas.ProjectionStatus.model_fields)
     assert [f.name for f in dataclasses.fields(ProjectionStatus)] == documented
 
 

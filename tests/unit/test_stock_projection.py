@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from services.read.entrypoints.schemas import ProjectionName
+from services.read.entrypoints.ops_schemas import ProjectionName
 from services.read.projections import PROJECTIONS, customers, order_details, sales, stock
 from services.read.projections.base import Docs, Event, Gap, fold_events
 from services.read.queries.orders import public

@@ -55,7 +55,7 @@ class LagReading(Protocol):
 
 @dataclass(frozen=True)
 class ProjectionStatus:
-    """Where one projection stands: served as is by GET /projections (schemas.ProjectionStatus
+    """Where one projection stands: served as is by GET /projections (ops_schemas.ProjectionStatus
     documents it), printed by `make projections`."""
 
     name: str

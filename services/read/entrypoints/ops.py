@@ -19,11 +19,11 @@ from shared.plumbing.http import problem, problem_responses
 from shared.plumbing.metrics import exposition
 
 from ..application.ports import Unavailable
-from . import schemas
+from . import ops_schemas, schemas
 from .deps import ErasureReader, Observer, Operations, Operator, Read
 
 router = APIRouter(tags=["operations"])
-ProjectionName = Annotated[schemas.ProjectionName, Path()]
+ProjectionName = Annotated[ops_schemas.ProjectionName, Path()]
 
 
 def _json(body: Any) -> Response:
@@ -31,7 +31,7 @@ def _json(body: Any) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/health/live", response_model=schemas.Live)
+@router.get("/health/live", response_model=ops_schemas.Live)
 async def live() -> Response:
     """The process is up."""
     return _json({"status": "ok"})
@@ -41,7 +41,7 @@ NOT_READY = "MongoDB unavailable, or a projection failing or stalled"
 
 
 @router.get(
-    "/health/ready", response_model=schemas.Ready, responses=problem_responses(s503=NOT_READY)
+    "/health/ready", response_model=ops_schemas.Ready, responses=problem_responses(s503=NOT_READY)
 )
 async def ready(request: Request, operations: Operations) -> Response:
     """Ready when MongoDB answers and no projection is failing or stalled; lists the paused ones.
@@ -79,7 +79,7 @@ def metrics_router(*, required: bool) -> APIRouter:
 
 @router.get(
     "/projections",
-    response_model=schemas.Projections,
+    response_model=ops_schemas.Projections,
     **secured(QUERY, OPERATE, responses=schemas.responses()),
 )
 async def projections(caller: Observer, operations: Operations) -> Response:
@@ -92,13 +92,13 @@ async def projections(caller: Observer, operations: Operations) -> Response:
 OPERATED = secured(OPERATE, responses=schemas.responses(422))
 
 
-@router.post("/projections/{name}/pause", response_model=schemas.ProjectionStatus, **OPERATED)
+@router.post("/projections/{name}/pause", response_model=ops_schemas.ProjectionStatus, **OPERATED)
 async def pause(caller: Operator, name: ProjectionName, operations: Operations) -> Response:
     """Stop applying events to a projection (every replica); lag keeps being measured."""
     return _json(await operations.set_paused(name, True))
 
 
-@router.post("/projections/{name}/resume", response_model=schemas.ProjectionStatus, **OPERATED)
+@router.post("/projections/{name}/resume", response_model=ops_schemas.ProjectionStatus, **OPERATED)
 async def resume(caller: Operator, name: ProjectionName, operations: Operations) -> Response:
     """Resume a paused projection."""
     return _json(await operations.set_paused(name, False))
@@ -106,7 +106,7 @@ async def resume(caller: Operator, name: ProjectionName, operations: Operations)
 
 @router.get(
     "/erasures/{customer_id}",
-    response_model=schemas.Erasure,
+    response_model=ops_schemas.Erasure,
     **secured(ERASE, OPERATE, responses=schemas.responses(422, ok=schemas.NO_STORE)),
 )
 async def erasure(caller: ErasureReader, customer_id: UUID, read: Read) -> Response:
