@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from shared.plumbing.access import install_auth
 from shared.plumbing.cors import install_cors
-from shared.plumbing.middleware import BodyLimit, RequestContext
+from shared.plumbing.middleware import RequestContext
 from shared.plumbing.tracing import instrument_app
 
 from ..bootstrap import bootstrap
@@ -49,9 +49,12 @@ def create_app(settings: WriteSettings | None = None) -> FastAPI:
     app.include_router(processes.router)
     app.include_router(ops.router)
     app.include_router(ops.metrics_router(token_required=settings.auth_metrics_required))
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        RequestContext, requests=HTTP_REQUESTS, latency=HTTP_LATENCY, service="write"
+        RequestContext,
+        requests=HTTP_REQUESTS,
+        latency=HTTP_LATENCY,
+        service="write",
+        max_bytes=settings.max_body_bytes,
     )
     install_cors(app, settings)  # outermost: every answer carries the CORS headers
     instrument_app(app)  # around all of it: the request's span holds everything it did
