@@ -15,6 +15,7 @@ from ..bootstrap import bootstrap
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from ..settings import WriteSettings
 from . import commands, events, ops, problems, processes, stock
+from .command_lane import CommandLane
 
 # The issuer's discovery document and keys: fetched at the first token, then for unknown keys.
 ISSUER_TIMEOUT = httpx.Timeout(5.0)
@@ -49,6 +50,7 @@ def create_app(settings: WriteSettings | None = None) -> FastAPI:
     app.include_router(processes.router)
     app.include_router(ops.router)
     app.include_router(ops.metrics_router(token_required=settings.auth_metrics_required))
+    app.add_middleware(CommandLane, owner=app)  # innermost: see command_lane
     app.add_middleware(
         RequestContext,
         requests=HTTP_REQUESTS,
