@@ -10,7 +10,7 @@ from shared.plumbing.access import install_auth
 from shared.plumbing.cors import install_cors
 from shared.plumbing.http import install_problem_handlers
 from shared.plumbing.middleware import RequestContext
-from shared.plumbing.tracing import instrument_app
+from shared.plumbing.tracing import FASTAPI_TELEMETRY, instrument_app
 
 from ..application.ports import Unavailable
 from ..bootstrap import bootstrap
@@ -39,6 +39,7 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
         version="1.0.0",
         description="Queries over projections of the order events, with lag and rebuild status.",
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
     )
     unavailable = [Unavailable, TimeoutError]
     install_problem_handlers(app, [], unavailable, store="read store")

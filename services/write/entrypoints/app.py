@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from shared.plumbing.access import install_auth
 from shared.plumbing.cors import install_cors
 from shared.plumbing.middleware import RequestContext
-from shared.plumbing.tracing import instrument_app
+from shared.plumbing.tracing import FASTAPI_TELEMETRY, instrument_app
 
 from ..bootstrap import bootstrap
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -41,6 +41,7 @@ def create_app(settings: WriteSettings | None = None) -> FastAPI:
         description="Commands for customers and orders, appended to an event store and "
         "relayed to Kafka; the event log in commit order.",
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
     )
     problems.install(app)
     install_auth(app, settings, issuer_http)
