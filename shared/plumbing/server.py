@@ -53,12 +53,14 @@ class QuietServer(uvicorn.Server):
 
 def serve(app: Any, *, host: str, port: int, **options: Any) -> None:
     """Run an app until stopped (SIGINT, SIGTERM); by default logging through ours
-    (shared.plumbing.logging) and without uvicorn's access log."""
+    (shared.plumbing.logging), without uvicorn's access log, and without its proxy headers
+    middleware (a service turns it on with its `proxy_headers` setting)."""
     tune_gc()
     settings: dict[str, Any] = {
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 10,
+        "proxy_headers": False,
         **options,
     }
     QuietServer(uvicorn.Config(app, host=host, port=port, **settings)).run()
