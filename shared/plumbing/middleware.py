@@ -4,12 +4,12 @@ an unexpected error, in one layer."""
 import logging
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.plumbing.http import problem
+from shared.plumbing.ids import uuid4_text
 from shared.plumbing.logging import correlation_id
 from shared.plumbing.tracing import traceresponse
 
@@ -55,7 +55,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         given, declared, chunked = _read_headers(scope)
-        cid = given.decode() if _CORRELATION_ID.fullmatch(given) else str(uuid.uuid4())
+        cid = given.decode() if _CORRELATION_ID.fullmatch(given) else uuid4_text()
         token = correlation_id.set(cid)
         status = 500
         started = False

@@ -2,7 +2,6 @@
 
 import hashlib
 import re
-import uuid
 from typing import Annotated, Any
 
 import orjson
@@ -12,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from shared.contracts.envelope import EventMetadata
 from shared.plumbing.access import Authenticator
 from shared.plumbing.auth import COMMAND, Principal
+from shared.plumbing.ids import uuid4_text
 from shared.plumbing.logging import correlation_id
 from shared.plumbing.tracing import current_traceparent, enabled
 
@@ -75,7 +75,7 @@ async def get_context(request: Request, caller: Principal) -> CommandContext:
         metadata=EventMetadata(
             correlation_id=cid,
             causation_id=cid,
-            command_id=idempotency_key or str(uuid.uuid4()),
+            command_id=idempotency_key or uuid4_text(),
             # traced: the command's span (in the caller's trace, or a new one when the caller
             # gave none or an invalid one); else the caller's traceparent, passed on
             traceparent=current_traceparent() if enabled() else request.headers.get("traceparent"),
