@@ -13,7 +13,12 @@ def main() -> None:
     settings = load_settings(ReadSettings)
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing("read-service")
-    serve(create_app(settings), host=settings.read_host, port=settings.read_port)
+    serve(
+        create_app(settings),
+        host=settings.read_host,
+        port=settings.read_port,
+        proxy_headers=settings.proxy_headers,
+    )
 
 
 if __name__ == "__main__":

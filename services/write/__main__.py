@@ -13,7 +13,12 @@ def main() -> None:
     settings = load_settings(WriteSettings)
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing("write-service")
-    serve(create_app(settings), host=settings.write_host, port=settings.write_port)
+    serve(
+        create_app(settings),
+        host=settings.write_host,
+        port=settings.write_port,
+        proxy_headers=settings.proxy_headers,
+    )
 
 
 if __name__ == "__main__":

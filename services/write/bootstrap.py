@@ -186,6 +186,7 @@ def fulfilment_runner(
             batch_size=settings.fulfilment_batch_size,
             poll_seconds=settings.fulfilment_poll_seconds,
             reservation_ttl_seconds=settings.reservation_ttl_seconds,
+            linger_seconds=settings.fulfilment_linger_seconds,
         ),
         observer=observer,
         status=status,

@@ -47,6 +47,8 @@ class WriteSettings(BaseServiceSettings):
     reservation_ttl_seconds: float = Field(default=1800.0, gt=0, le=30 * 86_400)
     fulfilment_batch_size: int = Field(default=500, ge=1, le=10_000)
     fulfilment_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # While orders keep coming, wait this long between batches so that each takes more.
+    fulfilment_linger_seconds: float = Field(default=0.01, ge=0, le=1.0)
     kafka_partitions: int = Field(default=6, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_request_timeout_ms: int = Field(default=10_000, ge=1000)

@@ -1,6 +1,7 @@
 """The building blocks of the contracts: stream types, the constrained field types (text, SKU,
 money, quantities, stock levels), and the base classes of commands and events."""
 
+import functools
 from typing import Annotated, Any, ClassVar, Final, Literal
 from uuid import UUID, uuid5
 
@@ -99,6 +100,7 @@ _STOCK_NAMESPACE = UUID("6f1c2b0e-6a43-5b8e-9d2f-0c1e7d3a5b91")
 _FULFILMENT_NAMESPACE = UUID("2d4e8a61-93f0-5c7b-a1e6-4b9d0c8f7e25")
 
 
+@functools.lru_cache(maxsize=65_536)  # every order line asks: a SHA-1 saved per line
 def stock_stream_id(sku: str) -> UUID:
     """The stream of a SKU's stock item (UUID v5 of the SKU, which is case-sensitive)."""
     return uuid5(_STOCK_NAMESPACE, sku)

@@ -1,4 +1,5 @@
-"""Serving an HTTP app: uvicorn, quiet at rest, with a garbage collector tuned for requests."""
+"""Serving an HTTP app: uvicorn, quiet at rest, with a garbage collector tuned for requests and
+a response in one write."""
 
 import asyncio
 import contextlib
@@ -8,6 +9,8 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+
+from .http_protocol import OneWriteHttpToolsProtocol
 
 GC_YOUNG_THRESHOLD = 20_000  # allocations between collections of the youngest generation
 TICK_SECONDS = 1.0
@@ -53,12 +56,16 @@ class QuietServer(uvicorn.Server):
 
 def serve(app: Any, *, host: str, port: int, **options: Any) -> None:
     """Run an app until stopped (SIGINT, SIGTERM); by default logging through ours
-    (shared.plumbing.logging) and without uvicorn's access log."""
+    (shared.plumbing.logging), without uvicorn's access log, without its proxy headers
+    middleware (a service turns it on with its `proxy_headers` setting), and writing each
+    response in one piece (shared.plumbing.http_protocol)."""
     tune_gc()
     settings: dict[str, Any] = {
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 10,
+        "proxy_headers": False,
+        "http": OneWriteHttpToolsProtocol,
         **options,
     }
     QuietServer(uvicorn.Config(app, host=host, port=port, **settings)).run()

@@ -37,6 +37,11 @@ class BaseServiceSettings(BaseSettings):
     kafka_sasl_password: SecretStr = SecretStr("")
     kafka_ssl_cafile: str = ""  # the brokers' CA (PEM); the system's CAs when empty
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Take the client's address and scheme from X-Forwarded-For and X-Forwarded-Proto when the
+    # proxies FORWARDED_ALLOW_IPS names (uvicorn's setting: 127.0.0.1 when unset) send them.
+    # Off by default: no deployment here puts a proxy beside the services, and only the traces'
+    # client attributes and the redirect of a path with a stray slash read them.
+    proxy_headers: bool = False
     # Access control: tokens of this issuer, for this audience; or nothing checked at all.
     auth_issuer: str = Field(default="", pattern=r"^(https?://\S+)?$")
     auth_audience: str = ""

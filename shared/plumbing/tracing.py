@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Link, Span, SpanKind
 
@@ -26,6 +27,11 @@ _CONFIGURED = False  # `configure` installed it, with the instrumentations
 # otherwise: enough for a relay batch (one link per command, not per event).
 DEFAULT_LINK_LIMIT = 1024
 _PROTOCOLS = ("http/protobuf", "grpc")
+# FastAPI's own telemetry, off in both apps: its spans stand down before the maintained
+# instrumentation (instrument_app), and the services record no OpenTelemetry metrics or logs
+# (metrics are Prometheus'). On, it would only cost every request its look at the global
+# providers.
+FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def enabled() -> bool:

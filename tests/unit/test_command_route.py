@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 from services.write.domain.commands import AddOrderItem, CancelOrder
+from services.write.entrypoints.command_lane import CommandLane
 from services.write.entrypoints.command_route import CommandRoute, JsonRequest
 from shared.contracts.events import SKU_PATTERN
 from shared.plumbing.access import Authenticator
@@ -43,9 +44,12 @@ class FastAPIRoute(APIRoute):
         return handle
 
 
-def _app(lean: bool) -> FastAPI:
-    """The three endpoints, served by CommandRoute or by FastAPI."""
+def _app(lean: bool, *, lane: bool = False) -> FastAPI:
+    """The three endpoints, served by CommandRoute or by FastAPI (`lane`: CommandRoute, from
+    the CommandLane)."""
     app = FastAPI()
+    if lane:
+        app.add_middleware(CommandLane, owner=app)
     app.state.auth = Authenticator(None)  # every request may do everything
     route: type[APIRoute] = CommandRoute if lean else FastAPIRoute
     endpoints: list[tuple[str, Callable[..., Any], str]] = [
@@ -94,9 +98,10 @@ async def _answers(app: FastAPI) -> list[tuple[int, Any, str | None]]:
 
 
 async def test_a_command_route_answers_every_input_as_fastapi_would() -> None:
-    lean, plain = await _answers(_app(lean=True)), await _answers(_app(lean=False))
-    for case, mine, theirs in zip(CASES, lean, plain, strict=True):
-        assert mine == theirs, case
+    plain = await _answers(_app(lean=False))
+    for lean in (await _answers(_app(lean=True)), await _answers(_app(lean=True, lane=True))):
+        for case, mine, theirs in zip(CASES, lean, plain, strict=True):
+            assert mine == theirs, case
 
 
 def test_a_command_route_refuses_what_it_would_not_resolve() -> None:

@@ -4,9 +4,10 @@ partition across relay versions and other Kafka clients."""
 import random
 import uuid
 
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from services.write.adapters.kafka import partition_for
+from services.write.adapters.kafka_batches import fast_murmur2
 
 
 def test_the_relay_picks_the_partition_of_the_default_partitioner() -> None:
@@ -18,3 +19,11 @@ def test_the_relay_picks_the_partition_of_the_default_partitioner() -> None:
             expected = default(key, partitions, partitions)
             assert partition_for(key, partitions, partitions) == expected
     assert partition_for(None, [0, 1, 2], [2]) == 2
+
+
+def test_the_relays_murmur2_is_kafkas_for_keys_of_any_length() -> None:
+    draw = random.Random(7)
+    for length in range(80):
+        for _ in range(50):
+            key = bytes(draw.getrandbits(8) for _ in range(length))
+            assert fast_murmur2(key) == murmur2(key), key

@@ -50,3 +50,14 @@ async def test_answers_with_a_date_and_stops_at_once_when_told(
     await asyncio.wait_for(serving_task, timeout=10)
     assert serving_task.done() and serving_task.exception() is None
     assert raised == [signal.SIGTERM]
+
+
+def test_forwarded_headers_are_taken_only_when_a_service_asks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    configs: list[uvicorn.Config] = []
+    monkeypatch.setattr(serving, "tune_gc", lambda: None)  # not in the tests' process
+    monkeypatch.setattr(serving.QuietServer, "run", lambda self: configs.append(self.config))
+    serving.serve(hello, host="127.0.0.1", port=1)
+    serving.serve(hello, host="127.0.0.1", port=1, proxy_headers=True)
+    assert [config.proxy_headers for config in configs] == [False, True]

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from shared.plumbing.access import install_auth
 from shared.plumbing.cors import install_cors
 from shared.plumbing.http import install_problem_handlers
-from shared.plumbing.middleware import BodyLimit, RequestContext
-from shared.plumbing.tracing import instrument_app
+from shared.plumbing.middleware import RequestContext
+from shared.plumbing.tracing import FASTAPI_TELEMETRY, instrument_app
 
 from ..application.ports import Unavailable
 from ..bootstrap import bootstrap
@@ -39,6 +39,7 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
         version="1.0.0",
         description="Queries over projections of the order events, with lag and rebuild status.",
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
     )
     unavailable = [Unavailable, TimeoutError]
     install_problem_handlers(app, [], unavailable, store="read store")
@@ -47,8 +48,13 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
     app.include_router(stock.router, tags=["queries"])
     app.include_router(ops.router)
     app.include_router(ops.metrics_router(required=settings.auth_metrics_required))
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContext, requests=HTTP_REQUESTS, latency=HTTP_LATENCY, service="read")
+    app.add_middleware(
+        RequestContext,
+        requests=HTTP_REQUESTS,
+        latency=HTTP_LATENCY,
+        service="read",
+        max_bytes=settings.max_body_bytes,
+    )
     install_cors(app, settings)  # outermost: every answer carries the CORS headers
     instrument_app(app)  # around all of it: the request's span holds everything it did
     return app

@@ -8,13 +8,14 @@ from fastapi import FastAPI
 
 from shared.plumbing.access import install_auth
 from shared.plumbing.cors import install_cors
-from shared.plumbing.middleware import BodyLimit, RequestContext
-from shared.plumbing.tracing import instrument_app
+from shared.plumbing.middleware import RequestContext
+from shared.plumbing.tracing import FASTAPI_TELEMETRY, instrument_app
 
 from ..bootstrap import bootstrap
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from ..settings import WriteSettings
 from . import commands, events, ops, personal, problems, processes, stock
+from .command_lane import CommandLane
 
 # The issuer's discovery document and keys: fetched at the first token, then for unknown keys.
 ISSUER_TIMEOUT = httpx.Timeout(5.0)
@@ -40,6 +41,7 @@ def create_app(settings: WriteSettings | None = None) -> FastAPI:
         description="Commands for customers and orders, appended to an event store and "
         "relayed to Kafka; the event log in commit order.",
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
     )
     problems.install(app)
     install_auth(app, settings, issuer_http)
@@ -50,9 +52,13 @@ def create_app(settings: WriteSettings | None = None) -> FastAPI:
     app.include_router(personal.router)
     app.include_router(ops.router)
     app.include_router(ops.metrics_router(token_required=settings.auth_metrics_required))
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CommandLane, owner=app)  # innermost: see command_lane
     app.add_middleware(
-        RequestContext, requests=HTTP_REQUESTS, latency=HTTP_LATENCY, service="write"
+        RequestContext,
+        requests=HTTP_REQUESTS,
+        latency=HTTP_LATENCY,
+        service="write",
+        max_bytes=settings.max_body_bytes,
     )
     install_cors(app, settings)  # outermost: every answer carries the CORS headers
     instrument_app(app)  # around all of it: the request's span holds everything it did

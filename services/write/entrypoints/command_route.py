@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
@@ -66,13 +66,19 @@ class CommandRoute(APIRoute):
         if scope["type"] != "http" or scope["method"] not in (self.methods or ()):
             await super().handle(scope, receive, send)  # FastAPI's 405, with Allow
             return
+        response = await self.answer(scope, receive, send)
+        await response(scope, receive, send)
+
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> Response:
+        """The response to a request of this route's method and path, not sent yet (what
+        goes wrong before it raises, for the app's exception handlers)."""
         request = JsonRequest(scope, receive, send)
         await authorize(request, COMMAND, customers=self._customers)
         # its events carry this span's trace (see deps.get_context)
         with span(self._span_name, headers=request.headers):
             arguments = await self._arguments(request)
-            response = await self.endpoint(**arguments)
-        await response(scope, receive, send)
+            response: Response = await self.endpoint(**arguments)
+        return response
 
     async def _arguments(self, request: JsonRequest) -> dict[str, Any]:
         """The endpoint's keyword arguments; every invalid one is reported, as FastAPI does

@@ -1,7 +1,6 @@
 """Route dependencies, as Annotated aliases (all async: FastAPI runs a sync one in a thread)."""
 
 import re
-import uuid
 from typing import Annotated, Any
 
 import orjson
@@ -11,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from shared.contracts.envelope import EventMetadata
 from shared.plumbing.access import Authenticator
 from shared.plumbing.auth import COMMAND, Principal
+from shared.plumbing.ids import uuid4_text
 from shared.plumbing.logging import correlation_id
 from shared.plumbing.tracing import current_traceparent, enabled
 
@@ -77,7 +77,7 @@ async def get_context(
         metadata=EventMetadata(
             correlation_id=cid,
             causation_id=cid,
-            command_id=idempotency_key or str(uuid.uuid4()),
+            command_id=idempotency_key or uuid4_text(),
             # traced: the command's span (in the caller's trace, or a new one when the caller
             # gave none or an invalid one); else the caller's traceparent, passed on
             traceparent=current_traceparent() if enabled() else request.headers.get("traceparent"),

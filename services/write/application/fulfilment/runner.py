@@ -2,6 +2,7 @@
 after batch from its checkpoint, woken by the appends' NOTIFY, polling as a fallback (which is
 also when due deadlines are found), backing off when the database fails."""
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -54,6 +55,9 @@ class FulfilmentPace:
     # between attempts to become the leader.
     poll_seconds: float = 1.0
     reservation_ttl_seconds: float = 1800.0
+    # While the log keeps moving, the wait between batches, so that each takes more: every
+    # batch costs its transaction's statements, however little it finds.
+    linger_seconds: float = 0.01
 
 
 class Fulfilment:
@@ -155,6 +159,7 @@ class FulfilmentRunner:
 
     async def _lead(self, leadership: Leadership) -> None:
         self.process.forget_position()
+        cursor = None
         while True:
             leadership.clear_wakeup()
             result = await self.process.step()
@@ -163,6 +168,9 @@ class FulfilmentRunner:
             await self.process.update_lag(idle=not full)
             if not full:
                 await leadership.wait_for_wakeup(self._pace.poll_seconds)
+                if result.cursor != cursor:  # busy: let the next batch gather (idle: at once)
+                    await asyncio.sleep(self._pace.linger_seconds)
+            cursor = result.cursor
             await leadership.check()
             if leadership.lost:
                 raise LeadershipLost()
