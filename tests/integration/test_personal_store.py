@@ -10,11 +10,13 @@ from deploy.local.keys import new_pii_keys
 from services.write.adapters.keys import LocalKeyWrapper, WrongKey
 from services.write.adapters.migrations import migrate
 from services.write.adapters.postgres import PostgresEventStore
+from services.write.application.ports import EmailClaim
 from services.write.domain.errors import DuplicateEmail
 from shared.contracts.events import CustomerRegistered, OrderPlaced
 from shared.contracts.personal import is_sealed
 from tests.integration.personal import (
     ADDRESS,
+    META,
     change_email,
     local_kek,
     place,
@@ -138,3 +140,32 @@ async def test_keys_of_another_kek_do_not_open(store: PostgresEventStore) -> Non
     other = event_store(store.pool, new_pii_keys())
     with pytest.raises(WrongKey):
         await other.load(customer)
+
+
+async def test_a_registration_after_its_customer_s_order_seals_under_the_key_the_order_made(
+    store: PostgresEventStore,
+) -> None:
+    # Appended straight into the store (as an import of history may), an order can come
+    # before its customer's registration: it makes the customer's key, which the
+    # registration then uses instead of a second one.
+    customer = uuid4()
+    order = await place(store, customer)
+    fresh = event_store(store.pool)  # another replica: its registration makes a new key
+    await fresh.append(
+        stream_type="customer",
+        stream_id=customer,
+        expected_version=0,
+        events=[CustomerRegistered(name="Di Late", email="di@example.com")],
+        metadata=META,
+        email=EmailClaim(claim="di@example.com"),
+    )
+    keys = await store.pool.fetchval(
+        "SELECT count(*) FROM customer_keys WHERE customer_id = $1", customer
+    )
+    assert keys == 1
+    for reader in (store, event_store(store.pool)):
+        assert (await reader.load(customer)).events == [
+            CustomerRegistered(name="Di Late", email="di@example.com")
+        ]
+        assert (await reader.load(order)).events == [placed(customer)]
+    assert "Di Late" not in await stored_text(store, customer)

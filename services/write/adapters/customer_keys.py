@@ -57,6 +57,12 @@ class NewKey:
     kek_id: str
 
 
+def key_made_already(exc: asyncpg.UniqueViolationError) -> bool:
+    """A registration's key collided with one made on demand before it (an order of the
+    customer appended before their registration, as a history import may)."""
+    return getattr(exc, "constraint_name", None) == "customer_keys_pkey"
+
+
 def refused_as_erased(exc: asyncpg.CheckViolationError) -> bool:
     """The trigger of customer_keys refused a key for an erased customer."""
     return getattr(exc, "constraint_name", None) == ERASED_KEY_REFUSED

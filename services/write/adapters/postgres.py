@@ -2,8 +2,11 @@
 over the commit-ordered log (event_log) it reads.
 """
 
+import asyncio
 import logging
 from collections.abc import Collection, Sequence
+from dataclasses import replace
+from functools import partial
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -34,7 +37,7 @@ from .append_sql import (
     translate,
 )
 from .blind_index import BlindIndex
-from .customer_keys import CustomerKeys, refused_as_erased
+from .customer_keys import CustomerKeys, key_made_already, refused_as_erased
 from .erasure_sql import any_erased, erase, lock_customers
 from .event_log import Notifier, PostgresEventLog, postgres_call
 from .group_commit import GroupCommit, PendingAppend
@@ -136,13 +139,15 @@ class PostgresEventStore(PostgresEventLog):
         if erasure is not None and erasure.customer_id != stream_id:
             raise ValueError("an erasure is appended to its customer's own stream")
         event_ids = [uuid4() for _ in events]
-        sealed = await self._sealing.seal(
+        seal = partial(
+            self._sealing.seal,
             stream_type=stream_type,
             stream_id=stream_id,
             expected_version=expected_version,
             events=events,
             event_ids=event_ids,
         )
+        sealed = await seal()
         pending = PendingAppend(
             stream_type=stream_type,
             stream_id=stream_id,
@@ -165,7 +170,16 @@ class PostgresEventStore(PostgresEventLog):
             attributes = {"ordering.stream_type": stream_type, "ordering.stream_id": str(stream_id)}
             attributes["ordering.events"] = len(events)
         with span("event_store append", attributes=attributes):
-            result = await self._group.submit(pending)
+            try:
+                result = await self._group.submit(pending)
+            except asyncpg.UniqueViolationError as exc:
+                if sealed.new_key is None or not key_made_already(exc):
+                    raise
+                # Sealed again under the key the customer has, the append is tried once more.
+                sealed = await seal(registering=False)
+                again = asyncio.get_running_loop().create_future()
+                pending = replace(pending, data=sealed.data, new_key=None, done=again)
+                result = await self._group.submit(pending)
         if sealed.new_key is not None:  # committed: the registered customer's key is used next
             self.keys.keep(sealed.new_key[0], sealed.new_key[1].cipher)
         if erasure is not None:

@@ -51,27 +51,28 @@ class Sealing:
         expected_version: int,
         events: Sequence[DomainEvent],
         event_ids: Sequence[UUID],
+        registering: bool = True,
     ) -> SealedEvents:
         """A registration (a customer stream's first events) gets a new key, inserted with
-        them; any other append seals under the customer's key (cached, or looked up)."""
+        them (unless not `registering`: the customer has a key already); any other append
+        seals under the customer's key (cached, or looked up)."""
         sealed = SealedEvents(data=[], subjects=[])
+        registering = registering and stream_type == CUSTOMER and expected_version == 0
         for event, event_id in zip(events, event_ids, strict=True):
             event_type, data = event.event_type(), self._serializer.to_data(event)
             subject = _subject(event_type, stream_type, stream_id, data)
             if subject is not None:
-                cipher = await self._cipher(sealed, subject, stream_type, expected_version)
+                cipher = await self._cipher(sealed, subject, registering)
                 data = seal(data, event_type, cipher, subject=subject, event_id=event_id)
                 if subject not in sealed.subjects:
                     sealed.subjects.append(subject)
             sealed.data.append(orjson.dumps(data).decode())
         return sealed
 
-    async def _cipher(
-        self, sealed: SealedEvents, subject: UUID, stream_type: str, expected_version: int
-    ) -> AESGCM:
+    async def _cipher(self, sealed: SealedEvents, subject: UUID, registering: bool) -> AESGCM:
         if sealed.new_key is not None and sealed.new_key[0] == subject:
             return sealed.new_key[1].cipher
-        if stream_type == CUSTOMER and expected_version == 0:
+        if registering:
             new = await self.keys.new_key(subject)
             sealed.new_key = (subject, new)
             return new.cipher
