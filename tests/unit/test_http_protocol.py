@@ -3,12 +3,12 @@ turn of the event loop leaves together, in order, and a real server still answer
 of response whole."""
 
 import asyncio
-import socket
 from typing import Any
 
 import httpx
 import uvicorn
 
+from deploy.local.stack import free_port
 from shared.plumbing import server as serving
 from shared.plumbing.http_protocol import OneWriteHttpToolsProtocol, TurnWrites
 
@@ -60,13 +60,6 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": b"x" * 5_000_000})
     else:
         await send({"type": "http.response.body", "body": b"hello"})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def test_a_server_on_it_answers_whole_over_one_connection() -> None:

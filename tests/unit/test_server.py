@@ -3,13 +3,13 @@ even while it sleeps between ticks."""
 
 import asyncio
 import signal
-import socket
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
+from deploy.local.stack import free_port
 from shared.plumbing import server as serving
 
 
@@ -17,13 +17,6 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     assert scope["type"] == "http"
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"hello"})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def test_answers_with_a_date_and_stops_at_once_when_told(
