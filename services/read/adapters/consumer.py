@@ -28,6 +28,14 @@ GATHER_MS = 50
 FETCHER_TIMEOUT_MS = 1000
 # A consumer that has received nothing for this long fetches with the wait at rest.
 REST_AFTER_SECONDS = 10.0
+# While a consumer is behind (its last fetch brought a full batch), it fetches with this wait.
+# aiokafka has one fetch in flight per broker, for the partitions whose fetched records are all
+# consumed: when some partitions have caught up and others still have records in hand, that
+# fetch asks only for the caught-up ones, and the broker holds it for the whole wait. The others
+# are fetched again only once it returns, so with the usual wait a backlog's last records would
+# wait up to half a second, however many of them are left. Held fetches of caught-up partitions
+# then cost the broker at most one request every CATCHING_UP_WAIT_MS while the backlog lasts.
+CATCHING_UP_WAIT_MS = 20
 
 
 def delivered(message: Any) -> Delivered:
@@ -101,7 +109,7 @@ class KafkaRecordSource:
 
     async def poll(self, max_records: int) -> list[Delivered]:
         records = await self._fetched(POLL_TIMEOUT_MS, max_records)
-        self._pace(bool(records))
+        self._pace(len(records), behind=len(records) >= min(GATHER_WHEN, max_records))
         more = records
         while len(more) >= GATHER_WHEN and len(records) < max_records:
             more = await self._fetched(GATHER_MS, max_records - len(records))
@@ -111,17 +119,22 @@ class KafkaRecordSource:
     async def more(self, max_records: int) -> list[Delivered]:
         records = await self._fetched(GATHER_MS, max_records)
         if records:
-            self._pace(True)
+            self._pace(len(records), behind=len(records) >= max_records)
         return records
 
-    def _pace(self, received: bool) -> None:
-        """The fetch wait for what comes next: the usual one while records come, the one at
-        rest once nothing came for REST_AFTER_SECONDS."""
+    def _pace(self, received: int, *, behind: bool) -> None:
+        """The fetch wait for what comes next: a short one while behind, the usual one while
+        records come, the one at rest once nothing came for REST_AFTER_SECONDS."""
         now = time.monotonic()
         if received:
             self._received_at = now
         usual, at_rest = self.waits_ms
-        wait = at_rest if now - self._received_at >= REST_AFTER_SECONDS else usual
+        if behind:
+            wait = min(usual, CATCHING_UP_WAIT_MS)
+        elif now - self._received_at >= REST_AFTER_SECONDS:
+            wait = at_rest
+        else:
+            wait = usual
         # aiokafka reads the wait from its fetcher for each request it builds, and has no
         # public way to change it on a running consumer.
         fetcher = getattr(self.consumer, "_fetcher", None)
