@@ -27,8 +27,9 @@ from .httpclient import HttpPool
 from .loadgen import OpenLoopRun, open_loop, overload_notes
 from .processes import running, start_write
 from .readside import wait_published
+from .sealing_cost import REPEATS, sealing_us
 from .servers import Stack
-from .stats import Latency, PartResult
+from .stats import Latency, PartResult, Target
 from .usage import Usage, server_pids, usage
 from .workload import bearer, email_address, place_order_body
 
@@ -144,7 +145,8 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
             measured = await rounds(runners, quick=quick)
         finally:
             await pool.close()
-    return report(measured, idle, quick=quick)
+    sealing = await sealing_us(REPEATS // 10 if quick else REPEATS)
+    return report(measured, idle, sealing, quick=quick)
 
 
 def registration(n: int) -> dict[str, str]:
@@ -156,7 +158,9 @@ def median_round(runs: list[Measured], role: str, idle: float = 0.0) -> float:
     return statistics.median(run.cpu_us(role, idle) for run in runs)
 
 
-def report(measured: dict[str, list[Measured]], idle: float, *, quick: bool) -> PartResult:
+def report(
+    measured: dict[str, list[Measured]], idle: float, sealing: dict[str, float], *, quick: bool
+) -> PartResult:
     result = PartResult("personal")
     count, seconds, warmup, rest = timings(quick)
     result.method = {
@@ -166,6 +170,9 @@ def report(measured: dict[str, list[Measured]], idle: float, *, quick: bool) -> 
         "cpu": "the write service's CPU time (children included, /proc) from the start of a"
         " round's run until the relay had published it all, over the commands answered; the"
         f" median round; *_net: less its CPU at rest (read over {rest:.0f} s first)",
+        "sealing": "*_sealing_cpu_per_command: what sealing adds to the command's append step,"
+        " timed in the benchmark's process with and without sealing (bench/sealing_cost.py);"
+        " *_sealing_share: that over the command's write service CPU",
         **{
             f"{name}_rounds": [run.load.as_dict() for run in runs]
             for name, runs in measured.items()
@@ -174,7 +181,15 @@ def report(measured: dict[str, list[Measured]], idle: float, *, quick: bool) -> 
     result.add("write_idle_cpu", 100 * idle, "% of a core")
     table = [("command", *(f"round {n + 1}" for n in range(count)))]
     for name, runs in measured.items():
-        result.add(f"{name}_write_cpu_per_command", median_round(runs, "write service"), "µs")
+        cpu = median_round(runs, "write service")
+        result.add(f"{name}_write_cpu_per_command", cpu, "µs")
+        if name in sealing:
+            share = 100 * sealing[name] / cpu if cpu else 0.0
+            result.add(f"{name}_sealing_cpu_per_command", sealing[name], "µs")
+            result.add(f"{name}_sealing_share", share, "%")
+            result.targets.append(
+                Target(f"{name}: sealing's share of its CPU", share, "<=", 10.0, "%")
+            )
         net = median_round(runs, "write service", idle)
         result.add(f"{name}_write_cpu_per_command_net", net, "µs")
         if "postgresql" in runs[0].spent.cpu:
