@@ -14,6 +14,7 @@ existed may still be clear strings in old records; `unseal` leaves them as they 
 """
 
 import base64
+import binascii
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
@@ -91,6 +92,24 @@ def personal_paths(event_type: str) -> tuple[str, ...]:
     return PERSONAL_FIELDS.get(event_type, ())
 
 
+# Each personal path split once: (path, field, subfield or "").
+_SPLIT: Final[Mapping[str, tuple[tuple[str, str, str], ...]]] = {
+    event_type: tuple((path, *path.partition(".")[::2]) for path in paths)
+    for event_type, paths in PERSONAL_FIELDS.items()
+}
+
+
+def any_sealed(data: Mapping[str, Any], event_type: str) -> bool:
+    """Whether an event's data holds a personal value in its sealed form."""
+    for _, head, tail in _SPLIT.get(event_type, ()):
+        value = data.get(head)
+        if tail:
+            value = value.get(tail) if isinstance(value, Mapping) else None
+        if isinstance(value, dict) and value.get("alg") == ALGORITHM:
+            return True
+    return False
+
+
 def subject_of(
     event_type: str, stream_type: str, stream_id: Any, data: Mapping[str, Any]
 ) -> str | None:
@@ -134,8 +153,10 @@ def seal_value(cipher: AESGCM, value: str, aad: bytes) -> dict[str, str]:
 def open_value(cipher: AESGCM, value: Mapping[str, Any], aad: bytes) -> str:
     """One sealed value opened; Unreadable when it does not open under this key and binding."""
     try:
-        nonce = base64.b64decode(value["iv"], validate=True)
-        sealed = base64.b64decode(value["ct"], validate=True)
+        # strict: only the base64 alphabet, padding where it belongs (binascii.Error is a
+        # ValueError)
+        nonce = binascii.a2b_base64(value["iv"], strict_mode=True)
+        sealed = binascii.a2b_base64(value["ct"], strict_mode=True)
         return cipher.decrypt(nonce, sealed, aad).decode()
     except (InvalidTag, KeyError, TypeError, ValueError) as exc:
         raise Unreadable("a sealed value does not open under its customer's key") from exc
@@ -150,9 +171,8 @@ def seal(
     event_id: Any,
 ) -> dict[str, Any]:
     """A copy of an event's data with its personal values sealed (None and sealed ones stay)."""
-    return _each(
-        data, event_type, lambda path, v: seal_value(cipher, v, _aad(subject, event_id, path))
-    )
+    bound = _bound(subject, event_id)
+    return _each(data, event_type, lambda path, v: seal_value(cipher, v, bound + path.encode()))
 
 
 def unseal(
@@ -170,8 +190,9 @@ def unseal(
     def opened(path: str, value: Any) -> Any:
         if not is_sealed(value):
             return value
-        return None if cipher is None else open_value(cipher, value, _aad(subject, event_id, path))
+        return None if cipher is None else open_value(cipher, value, bound + path.encode())
 
+    bound = _bound(subject, event_id)
     return _each(data, event_type, opened, sealed_too=True)
 
 
@@ -187,8 +208,9 @@ def clear_values(data: Mapping[str, Any], event_type: str) -> dict[str, Any]:
     return found
 
 
-def _aad(subject: Any, event_id: Any, path: str) -> bytes:
-    return associated_data(subject, event_id, path)
+def _bound(subject: Any, event_id: Any) -> bytes:
+    """The associated data of an event's values but their field's path (which ends it)."""
+    return associated_data(subject, event_id, "")
 
 
 def _each(
@@ -197,8 +219,7 @@ def _each(
     """A copy of `data` with `change(path, value)` at each personal path holding a value: a
     clear string (sealing), or also a sealed object (`sealed_too`, unsealing)."""
     out = dict(data)
-    for path in personal_paths(event_type):
-        head, _, tail = path.partition(".")
+    for path, head, tail in _SPLIT.get(event_type, ()):
         if not tail:
             if _wanted(out.get(head), sealed_too):
                 out[head] = change(path, out[head])

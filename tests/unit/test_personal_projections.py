@@ -3,6 +3,7 @@ reach the projections opened (the keys of a batch asked for once), an erasure bl
 customer's data in every document and is marked, and a rebuild after it (the key gone) gives
 the documents the live path gave."""
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -213,3 +214,10 @@ async def test_a_customer_without_a_key_shows_nothing_personal() -> None:
     await profiles.handle([profiles.records.of(sealed)])
     doc: dict[str, Any] = profiles.doc("c1")
     assert (doc["name"], doc["email"], doc["email_history"], doc["version"]) == (None, None, [], 1)
+
+
+def test_an_event_with_other_data_keeps_every_other_field() -> None:
+    fields = {f.name: f"value of {f.name}" for f in dataclasses.fields(Event)}
+    event = Event(**fields)  # type: ignore[arg-type]
+    again = event.with_data({"other": True})
+    assert again == dataclasses.replace(event, data={"other": True})

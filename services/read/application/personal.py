@@ -16,14 +16,13 @@ writes them too): what `GET /erasures/{customer_id}` reads.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared.contracts.cloudevents import parse_time
 from shared.contracts.events import CUSTOMER_ERASED
-from shared.contracts.personal import clear_values, is_sealed, subject_of, unseal
+from shared.contracts.personal import any_sealed, subject_of, unseal
 
 from ..projections.base import Doc, Event, Heal, Outcome, Projection, Store, Wrapped
 from ..projections.rollup import Rollups
@@ -71,8 +70,7 @@ class PersonalData(Wrapped):
         shows."""
         if event.event_type not in self.personal_types:
             return None
-        values = clear_values(event.data, event.event_type).values()
-        if not any(is_sealed(value) for value in values):
+        if not any_sealed(event.data, event.event_type):
             return None  # written before sealing: nothing to open
         return subject_of(event.event_type, event.stream_type, event.stream_id, event.data)
 
@@ -91,7 +89,7 @@ def _opened(event: Event, subject: str, cipher: AESGCM | None) -> Event:
     """The event with its sealed values opened (None without a cipher); Unreadable when one
     does not open."""
     data = unseal(event.data, event.event_type, cipher, subject=subject, event_id=event.event_id)
-    return replace(event, data=data)
+    return event.with_data(data)
 
 
 async def mark_erased(store: Store, erased: dict[str, Event]) -> None:

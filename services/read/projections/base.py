@@ -42,6 +42,21 @@ class Event:
     # The W3C trace context it continues (live from the record's `traceparent` header).
     traceparent: str | None = None
 
+    def with_data(self, data: dict[str, Any]) -> "Event":
+        """The same event with other data (dataclasses.replace, without its introspection)."""
+        return Event(
+            self.event_id,
+            self.stream_type,
+            self.stream_id,
+            self.version,
+            self.event_type,
+            self.position,
+            self.recorded_at,
+            data,
+            self.actor,
+            self.traceparent,
+        )
+
 
 class Gap(Exception):
     """Events `have + 1 .. want - 1` of a stream are missing before `want` can be applied."""

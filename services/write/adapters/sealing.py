@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from shared.contracts.events import CUSTOMER, DomainEvent
 from shared.contracts.personal import (
     SEALED_EVENT_TYPES,
-    is_sealed,
+    any_sealed,
     personal_paths,
     seal,
     subject_of,
@@ -101,7 +101,7 @@ class Sealing:
                 continue
             cipher = ciphers.get(subject)
             opened = unseal(data, event_type, cipher, subject=subject, event_id=row["event_id"])
-            if cipher is None and _any_sealed(data, event_type):
+            if cipher is None and any_sealed(data, event_type):
                 events.append(blanked(event_type, data, opened))
             else:
                 events.append(decode(event_type, row["schema_version"], opened))
@@ -115,17 +115,6 @@ def _subject(
         return stream_id if personal_paths(event_type) else None
     subject = subject_of(event_type, stream_type, stream_id, data)
     return None if subject is None else UUID(subject)
-
-
-def _any_sealed(data: Mapping[str, Any], event_type: str) -> bool:
-    for path in personal_paths(event_type):
-        head, _, tail = path.partition(".")
-        value = data.get(head)
-        if tail and isinstance(value, Mapping):
-            value = value.get(tail)
-        if is_sealed(value):
-            return True
-    return False
 
 
 def blanked(event_type: str, data: Mapping[str, Any], opened: Mapping[str, Any]) -> DomainEvent:
