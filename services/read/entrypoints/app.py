@@ -1,5 +1,5 @@
 """The read service's HTTP application: queries, projections' status and an operator's actions,
-health and metrics."""
+health, metrics, and the operator console."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +18,7 @@ from ..bootstrap import bootstrap
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from ..settings import ReadSettings
 from . import operator, ops, queries, stock
+from .console import install_console
 
 
 def create_app(settings: ReadSettings | None = None, *, consume: bool = True) -> FastAPI:
@@ -51,6 +52,7 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
     app.include_router(ops.router)
     app.include_router(operator.router)
     app.include_router(ops.metrics_router(required=settings.auth_metrics_required))
+    install_console(app, settings)
     app.add_middleware(
         RequestContext,
         requests=HTTP_REQUESTS,
