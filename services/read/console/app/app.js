@@ -66,7 +66,7 @@ function Header({ session, route }) {
       )}
     </ul></nav>
     <div class="who">
-      <span>Signed in as <strong data-testid="user">${session.name}</strong></span>
+      <span title=${`scopes: ${scopes.join(" ") || "none"}`}>Signed in as <strong data-testid="user">${session.name}</strong></span>
       <span class="scopes" title="the scopes of your token">${scopes.join(" ") || "no ordering scope"}</span>
       ${!session.disabled && html`<button onClick=${() => session.signOut()}>Sign out</button>`}
     </div>

@@ -50,7 +50,7 @@ export function Actor({ actor }) {
 
 /** A line chart of the latest samples, with its figures said in words for screen readers. */
 export function Sparkline({ values, label, width = 120, height = 28 }) {
-  if (!values.length) return html`<span class="muted">–</span>`;
+  if (values.length < 2) return html`<span class="muted">gathering…</span>`;
   const top = Math.max(1, ...values);
   const step = values.length > 1 ? width / (values.length - 1) : width;
   const points = values

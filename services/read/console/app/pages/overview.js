@@ -65,7 +65,8 @@ function ProjectionRows({ projections }) {
       <td class="num">${number(p.position)}</td>
       <td class="num" data-testid="lag-events">${p.lag_measured ? number(p.lag_events) : "–"}</td>
       <td class="num" data-testid="lag-seconds">${p.lag_measured ? seconds(p.lag_seconds) : "–"}</td>
-      <td><${Sparkline} values=${kept.map((s) => s.lagEvents)} label=${`${p.name} lag in events`} /></td>
+      <td class="charts"><${Sparkline} values=${kept.map((s) => s.lagEvents)} label=${`${p.name} lag in events`} />
+        <${Sparkline} values=${kept.map((s) => s.lagSeconds)} label=${`${p.name} lag in seconds`} /></td>
       <td class="num">${rateOf(p.name) === null ? "–" : rateOf(p.name).toFixed(1)}</td>
       <td class="num">${p.dead_letters
         ? html`<a href=${href("dead-letters", null, { projection: p.name })}>${number(p.dead_letters)}</a>`
@@ -130,7 +131,7 @@ export function OverviewPage({ api }) {
         <thead><tr><th scope="col">Projection</th><th scope="col">State</th>
           <th scope="col">Version</th><th scope="col">Position</th>
           <th scope="col">Lag (events)</th><th scope="col">Lag (time)</th>
-          <th scope="col">Lag, last ${KEPT_SAMPLES} samples</th><th scope="col">Events/s</th>
+          <th scope="col">Lag in events and seconds, last ${KEPT_SAMPLES} samples</th><th scope="col">Events/s</th>
           <th scope="col">Dead letters</th></tr></thead>
         <tbody><${ProjectionRows} projections=${data.projections} /></tbody>
       </table></div></section>

@@ -1,5 +1,6 @@
 // Stock: the tracked SKUs low in stock (fewer units available than a threshold).
 import { html } from "htm/preact";
+import { useEffect, useState } from "preact/hooks";
 import { usePoll } from "../poll.js";
 import { href } from "../router.js";
 import { Failure, Loading, number } from "../widgets.js";
@@ -12,15 +13,18 @@ export function StockPage({ api, route }) {
   const query = `?available_below=${below}&limit=100${cursor ? `&cursor=${cursor}` : ""}`;
   const poll = usePoll(() => api.read(`/stock${query}`), { every: 10000, key: query });
   const items = poll.data?.items || [];
+  // what is typed stays as typed while the list refreshes, until it is shown
+  const [typed, setTyped] = useState(String(below));
+  useEffect(() => setTyped(String(below)), [below]);
   const submit = (e) => {
     e.preventDefault();
-    const value = new FormData(e.target).get("below");
-    location.hash = href("stock", null, { below: value });
+    location.hash = href("stock", null, { below: typed });
   };
   return html`<h1>Stock</h1>
     <form class="inline" onSubmit=${submit}>
       <label for="below">Fewer units available than</label>
-      <input id="below" name="below" type="number" min="0" step="1" value=${below} />
+      <input id="below" name="below" type="number" min="0" step="1" required value=${typed}
+        onInput=${(e) => setTyped(e.target.value)} />
       <button type="submit">Show</button>
     </form>
     <${Failure} error=${poll.error} what="The stock" />
