@@ -43,7 +43,8 @@ async def test_an_operator_pauses_and_resumes_a_projection(
     assert next(p for p in shown if p["name"] == "customers")["paused"] is True
     await accessible(page)
     await screenshot(page, "projection-paused")
-    await page.get_by_role("button", name="Resume").click()
+    await page.get_by_role("button", name="Resume").focus()  # by keyboard this time
+    await page.keyboard.press("Enter")
     await expect(page.get_by_role("status")).to_have_text("customers is applying events again.")
     await expect(status).to_contain_text("live")
 
