@@ -160,3 +160,10 @@ def test_every_integer_parameter_is_bounded(document: Doc) -> None:
     assert bounded[("/orders/{order_id}", "wait_ms")] == 2**63 - 1  # capped, not refused
     assert bounded[("/stock", "available_below")] == 2**63 - 1  # BSON's largest integer
     assert {name for _, name in bounded} == {"min_version", "wait_ms", "limit", "available_below"}
+
+
+def test_every_documented_header_has_a_schema(document: Doc) -> None:
+    for path, method, operation in operations(document):
+        for status, answer in operation["responses"].items():
+            for name, header in answer.get("headers", {}).items():
+                assert isinstance(header, dict) and "schema" in header, (path, method, status, name)

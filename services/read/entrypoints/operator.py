@@ -22,8 +22,8 @@ ProjectionName = Annotated[ops_schemas.ProjectionName, Path()]
 OnlyOf = Annotated[ops_schemas.ProjectionName | None, Query(description="one projection's only")]
 LetterId = Annotated[str, Path(max_length=300, pattern=r"^[A-Za-z0-9_.:-]+$")]
 NO_STORE = {"Cache-Control": "no-store"}
-OPERATED = secured(OPERATE, responses=schemas.responses(422, ok=NO_STORE))
-FOUND = secured(OPERATE, responses=schemas.responses(404, 422, ok=NO_STORE))
+OPERATED = secured(OPERATE, responses=schemas.responses(422, ok=schemas.NO_STORE))
+FOUND = secured(OPERATE, responses=schemas.responses(404, 422, ok=schemas.NO_STORE))
 
 
 def _json(body: Any, status: int = 200) -> Response:
