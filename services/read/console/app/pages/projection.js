@@ -1,6 +1,7 @@
 // One projection: its status and last error, pause and resume, and a rebuild with its phases
 // and progress, live until the new version is switched in.
 import { html } from "htm/preact";
+import { useState } from "preact/hooks";
 import { OPERATE } from "../auth.js";
 import { usePoll } from "../poll.js";
 import { href } from "../router.js";
@@ -55,8 +56,12 @@ function Actions({ api, p, refresh }) {
 }
 
 export function ProjectionPage({ api, session, name }) {
-  const poll = usePoll(() => loadStatus(api), { every: 2000, key: name });
+  // every 2 s while a rebuild runs, to watch it; every 5 s otherwise
+  const [every, setEvery] = useState(2000);
+  const poll = usePoll(() => loadStatus(api), { every, key: name });
   const p = poll.data?.projections.find((found) => found.name === name);
+  const wanted = p && p.state !== "rebuilding" ? 5000 : 2000;
+  if (wanted !== every) setEvery(wanted);
   if (poll.data && !p) return html`<h1>Projection ${name}</h1><p class="error" role="alert">No projection is called ${name}.</p>`;
   const [state, kind] = p ? projectionState(p) : ["", "ok"];
   return html`<p class="crumbs"><a href=${href("overview")}>Overview</a> › ${name}</p>
