@@ -108,6 +108,7 @@ async def test_a_streams_events_show_their_actor_and_trace(
     await screenshot(page, "stream")
     await page.get_by_role("link", name="Streams", exact=True).first.click()
     await expect(page.locator("tr", has_text=customer_id[:8]).first).to_be_visible()
+    await accessible(page)
     await screenshot(page, "log")
 
 
