@@ -42,7 +42,15 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	@$(UV) sync --frozen --python $(PYTHON) --quiet
 	@touch $@
 
-install: $(VENV)/.synced ## install every dependency into .venv (from the lock file)
+# The operator console's browser libraries (ES modules the read service serves, no bundler),
+# from their lock file. Without npm the services still run; /console says what is missing.
+CONSOLE := services/read/console
+$(CONSOLE)/node_modules/.installed: $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	@if command -v npm > /dev/null 2>&1; then \
+	  npm ci --prefix $(CONSOLE) --no-audit --no-fund --loglevel=error > /dev/null && touch $@; \
+	else echo "npm not found: the operator console (/console) needs its libraries (npm ci in $(CONSOLE))" >&2; fi
+
+install: $(VENV)/.synced $(CONSOLE)/node_modules/.installed ## install every dependency into .venv and the console's libraries (from the lock files)
 
 run: install ## the whole system on the embedded stack; Ctrl-C stops it
 	@$(RUN) python -m deploy.local.run all

@@ -22,6 +22,9 @@ CONFIDENTIAL = {
     "read-service": {"ordering:events", "ordering:operate", KEYS},
     "back-office": {*STAFF, *PERSONAL},
 }
+# The operator console (a browser application): authorization code with PKCE, operators' scopes.
+CONSOLE = "console"
+CONSOLE_SCOPES = {"ordering:query", "ordering:events", "ordering:operate"}
 CUSTOMER_CLAIM = "customer_id"
 PLACEHOLDER = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::[^}]*)?\}")  # environment variables
 USER_PROFILE = "org.keycloak.userprofile.UserProfileProvider"
@@ -96,6 +99,7 @@ def check_realm(data: Any, where: str) -> list[str]:
     for client_id, wanted in CONFIDENTIAL.items():
         problems += confidential_problems(realm, client_id, wanted)
     problems += customer_problems(realm)
+    problems += console_problems(realm)
     problems += [  # the keys open every customer's data: one client of ours holds them
         f"client {c!r} tokens may carry {KEYS!r}: only the read service's may"
         for c, client in realm.clients.items()
@@ -124,6 +128,32 @@ def confidential_problems(realm: Realm, client_id: str, wanted: set[str]) -> lis
         )
     if AUDIENCE not in realm.audiences(client):
         problems.append(f"client {client_id!r} tokens lack the audience {AUDIENCE!r}")
+    return problems
+
+
+def console_problems(realm: Realm) -> list[str]:
+    """The console's client: public, the standard flow alone with PKCE S256, exact redirect URIs
+    under /console/, the audience, and the operators' scopes only (never a customer's claim)."""
+    client = realm.clients.get(CONSOLE)
+    if client is None:
+        return [f"no client {CONSOLE!r} (the operator console)"]
+    label, problems = f"client {CONSOLE!r}", []
+    if not client.get("publicClient") or not client.get("standardFlowEnabled"):
+        problems.append(f"{label} is not a public client of the authorization-code flow")
+    others = ("implicitFlowEnabled", "directAccessGrantsEnabled", "serviceAccountsEnabled")
+    problems += [f"{label} enables {flag}" for flag in others if client.get(flag)]
+    if dig(client, "attributes", "pkce.code.challenge.method") != "S256":
+        problems.append(f"{label} does not require PKCE with S256")
+    uris = [str(u) for u in client.get("redirectUris") or []]
+    wrong = [u for u in uris if "*" in u or not u.endswith("/console/")]
+    if not uris or wrong:
+        problems.append(f"{label} needs exact redirect URIs ending in /console/, not {wrong}")
+    if (carried := realm.token_scopes(client)) != CONSOLE_SCOPES:
+        problems.append(f"{label} tokens may carry {sorted(carried)}, not {sorted(CONSOLE_SCOPES)}")
+    if AUDIENCE not in realm.audiences(client):
+        problems.append(f"{label} tokens lack the audience {AUDIENCE!r}")
+    if CUSTOMER_CLAIM in realm.claims(client):
+        problems.append(f"{label} tokens carry {CUSTOMER_CLAIM!r}: operators are not customers")
     return problems
 
 

@@ -23,6 +23,7 @@ from deploy.local.settings import (
     ROOT,
     STACK_ENV,
     STATE,
+    console_redirects,
     read_ports,
     service_env,
     write_stack_env,
@@ -89,7 +90,17 @@ def banner(servers: Sequence[LocalServer], services: Sequence[Service]) -> None:
         say(f"{svc.name:22} {base}   docs {base}/docs   metrics {base}/metrics")
     for server in servers:
         say(f"{server.title:22} {server.url}")
+        if isinstance(server, LocalIssuer) and any(s.module == "services.read" for s in services):
+            console_banner(server, services)
     say(f"{'logs':22} {LOGS}\nCtrl-C stops everything.")
+
+
+def console_banner(issuer: LocalIssuer, services: Sequence[Service]) -> None:
+    """Where the operator console is, and who may sign in to it."""
+    read = next(s for s in services if s.module == "services.read")
+    say(f"{'operator console':22} http://127.0.0.1:{read.port}/console/")
+    users = ", ".join(f"{u} / {issuer.user_password(u)}" for u in ("operator", "viewer", "nobody"))
+    say(f"{'  sign in as':22} {users}   (kept in {issuer.state_dir / 'users.json'})")
 
 
 def plan(what: str, ports: dict[str, int]) -> tuple[list[LocalServer], list[Service]]:
@@ -104,6 +115,7 @@ def plan(what: str, ports: dict[str, int]) -> tuple[list[LocalServer], list[Serv
             port=ports["ISSUER_PORT"],
             log_path=LOGS / "issuer.log",
             audience=AUDIENCE,
+            console_redirects=console_redirects(ports["READ_PORT"]),
         ),
     ]
     services: list[Service] = []

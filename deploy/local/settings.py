@@ -28,6 +28,16 @@ AUDIENCE = "ordering"
 READY_TIMEOUT = 90.0
 
 
+def console_origins(read_port: int) -> tuple[str, ...]:
+    """Where a browser opens the read service's console: both names of this machine."""
+    return (f"http://127.0.0.1:{read_port}", f"http://localhost:{read_port}")
+
+
+def console_redirects(read_port: int) -> tuple[str, ...]:
+    """The console's sign-in redirect URIs, registered with the development issuer."""
+    return tuple(f"{origin}/console/" for origin in console_origins(read_port))
+
+
 def read_ports(env: dict[str, str]) -> dict[str, int]:
     ports = {}
     for name, default in DEFAULT_PORTS.items():
@@ -81,6 +91,8 @@ def service_env(servers: Sequence[LocalServer], ports: dict[str, int]) -> dict[s
         "WRITE_PORT": str(ports["WRITE_PORT"]),
         "READ_PORT": str(ports["READ_PORT"]),
         "WRITE_SERVICE_URL": f"http://127.0.0.1:{ports['WRITE_PORT']}",
+        # the console's pages, served by the read service, call the write service from there
+        "CORS_ALLOW_ORIGINS": ",".join(console_origins(ports["READ_PORT"])),
         **issuer.service_settings(),
         "TOKEN_CLIENT_SECRET": issuer.client_secret("dev"),  # make token's client: `dev`
         **stack_pii_keys(PII_KEYS),

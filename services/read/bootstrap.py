@@ -6,28 +6,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
-
 from .adapters.codec import from_record
 from .adapters.consumer import KafkaRecordSource
 from .adapters.control import ControlState
-from .adapters.dead_letters import DeadLetters
-from .adapters.key_ring import HttpKeyRing
+from .adapters.dead_letters import DeadLetters, as_delivered
 from .adapters.lag import LagMonitor
 from .adapters.mongo import ping
 from .adapters.prometheus import PrometheusObserver, PrometheusStateObserver
-from .adapters.tokens import ClientCredentials
 from .adapters.versions import MongoVersions
-from .adapters.write_api import WriteApi
 from .application.applier import BatchApplier
 from .application.healing import healer
 from .application.operations import ProjectionOperations
 from .application.personal import ERASURES, PersonalData
 from .application.rebuild import Progress, Rebuilder
+from .application.replays import DeadLetterReplays, Rebuilds
 from .application.runner import ProjectionRunner
 from .application.status import StateObserver, refresh_state
 from .application.supervisor import Supervisor
+from .connections import Connections, connect
 from .metrics import start_series
 from .projections import PROJECTIONS
 from .projections.base import Projection
@@ -39,28 +35,6 @@ log = logging.getLogger(__name__)
 # How long a process uses the projections' shared state it read: longer than the refresh
 # (application/status.py), so that the consumers never ask themselves while it runs.
 STATE_TTL_SECONDS = 5.0
-
-
-@dataclass
-class Connections:
-    """The read side's clients, one of each: MongoDB, the write API with the service's own
-    token, and the customers' keys (with a token of their own, asking for `ordering:keys`).
-    The service and every operator command (services/read/cli.py) build them here."""
-
-    client: AsyncMongoClient[dict[str, Any]]
-    db: AsyncDatabase[dict[str, Any]]
-    tokens: ClientCredentials | None
-    write_api: WriteApi
-    keys: HttpKeyRing
-    key_tokens: ClientCredentials | None = None
-
-    async def close(self) -> None:
-        await self.write_api.close()
-        await self.keys.close()
-        for tokens in (self.tokens, self.key_tokens):
-            if tokens is not None:
-                await tokens.aclose()
-        await self.client.close()
 
 
 @dataclass
@@ -77,6 +51,8 @@ class ReadService:
     runners: dict[str, ProjectionRunner]
     lag: LagMonitor
     observer: StateObserver
+    replays: DeadLetterReplays
+    rebuilds: Rebuilds
 
     def start(self, *, consume: bool = True) -> None:
         names = list(self.runners)
@@ -87,44 +63,9 @@ class ReadService:
             self.supervisor.spawn(self.lag.run(), "lag")
 
     async def close(self) -> None:
+        await self.rebuilds.close()
         await self.supervisor.stop()
         await self.connections.close()
-
-
-def client_credentials(
-    settings: ReadSettings, scope: str | None = None
-) -> ClientCredentials | None:
-    """The service's own token client (AUTH_CLIENT_ID), asking for `scope` (by default
-    AUTH_CLIENT_SCOPE); None with AUTH_DISABLED: no token."""
-    if settings.auth_disabled:
-        return None
-    if not (settings.auth_issuer and settings.auth_client_id):
-        log.warning("no AUTH_ISSUER or AUTH_CLIENT_ID: calls to the write service carry no token")
-        return None
-    return ClientCredentials(
-        settings.auth_issuer,
-        settings.auth_client_id,
-        settings.auth_client_secret.get_secret_value(),
-        audience=settings.auth_audience,
-        scope=settings.auth_client_scope if scope is None else scope,
-    )
-
-
-def connect(settings: ReadSettings) -> Connections:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000
-    )
-    tokens = client_credentials(settings)
-    write_api = WriteApi(settings.write_service_url, tokens=tokens)
-    key_tokens = client_credentials(settings, settings.auth_keys_scope)
-    keys = HttpKeyRing(
-        settings.write_service_url,
-        tokens=key_tokens,
-        ttl=settings.pii_key_cache_seconds,
-        size=settings.pii_key_cache_size,
-    )
-    db = client[settings.mongodb_database]
-    return Connections(client, db, tokens, write_api, keys, key_tokens)
 
 
 def projection_of(connections: Connections, name: str) -> Projection:
@@ -178,6 +119,27 @@ def rebuilder(
     )
 
 
+def replays(connections: Connections) -> DeadLetterReplays:
+    """Dead letters applied again, each once, to the active version of its projection."""
+
+    async def apply(letter: dict[str, Any]) -> None:
+        control = ControlState(connections.db, ttl=0)
+        once = applier(connections, letter["projection"], control=control, attempts=1)
+        await once.replay(as_delivered(letter))
+
+    return DeadLetterReplays(DeadLetters(connections.db), apply)
+
+
+def rebuilds(connections: Connections, settings: ReadSettings, control: ControlState) -> Rebuilds:
+    """Rebuilds an operator starts over HTTP, run in this process as the CLI runs them."""
+
+    async def rebuild(name: str) -> None:
+        quiet = rebuilder(connections, settings, name, page_size=2000, on_progress=lambda p: None)
+        await quiet.rebuild()
+
+    return Rebuilds(control, rebuild)
+
+
 def bootstrap(settings: ReadSettings | None = None) -> ReadService:
     """The read service over MongoDB, Kafka and the write API; nothing runs before `start`."""
     settings = settings or ReadSettings()
@@ -196,6 +158,8 @@ def bootstrap(settings: ReadSettings | None = None) -> ReadService:
         runners=runners,
         lag=lag,
         observer=PrometheusStateObserver(),
+        replays=replays(connections),
+        rebuilds=rebuilds(connections, settings, control),
     )
 
 

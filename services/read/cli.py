@@ -16,13 +16,14 @@ import httpx
 from shared.plumbing.tracing import configure as configure_tracing
 
 from .adapters.control import ControlState, RebuildRefused
-from .adapters.dead_letters import DeadLetters, as_delivered
+from .adapters.dead_letters import DeadLetters
 from .adapters.mongo import document_count
 from .adapters.tokens import ClientCredentials, TokenUnavailable, bearer_auth
 from .application.ports import Refused, Unavailable
 from .application.rebuild import Progress
 from .application.status import ProjectionStatus
-from .bootstrap import Connections, applier, connect, rebuilder
+from .bootstrap import rebuilder, replays
+from .connections import Connections, connect
 from .projections import PROJECTIONS
 from .settings import ReadSettings
 
@@ -93,34 +94,21 @@ async def dead_letters(settings: ReadSettings, *, replay: bool, projection: str 
     connections = connect(settings)
     failed = 0
     try:
-        letters = DeadLetters(connections.db)
-        found = await letters.list(projection)
+        letters = replays(connections)
+        found = await letters.store.list(projection)
         print(f"{len(found)} dead letters" + (f" for {projection}" if projection else ""))
         for letter in found:
             where = f"{letter['topic']}/{letter['partition']}@{letter['offset']}"
             print(f"- {letter['projection']:<14} {where:<28} {letter['error'][:90]}")
             if replay:
-                ok = await _replay(connections, letter)
-                failed += not ok
-                if ok:
-                    await letters.remove(letter["_id"])
-                print(f"  replayed: {'applied' if ok else 'still failing'}")
+                outcome = await letters.replay(letter)
+                failed += not outcome.applied
+                if outcome.error:
+                    print(f"  error: {outcome.error}")
+                print(f"  replayed: {'applied' if outcome.applied else 'still failing'}")
     finally:
         await connections.close()
     return 1 if failed else 0
-
-
-async def _replay(connections: Connections, letter: dict[str, Any]) -> bool:
-    """Apply a dead letter's record once more: True when it was applied (or needs nothing)."""
-    control = ControlState(connections.db, ttl=0)
-    try:
-        await applier(connections, letter["projection"], control=control, attempts=1).replay(
-            as_delivered(letter)
-        )
-    except Exception as exc:  # noqa: BLE001 - a letter that fails again stays; the next is tried
-        print(f"  error: {exc!r}")
-        return False
-    return True
 
 
 class ProgressPrinter:

@@ -46,6 +46,15 @@ class ReadSettings(BaseServiceSettings):
     # most this many of them; an erasure forgets its customer's at once.
     pii_key_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
     pii_key_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    # The operator console (/console): the issuer and write service as a browser reaches them
+    # (AUTH_ISSUER and WRITE_SERVICE_URL when empty), its public client, the scopes it asks for,
+    # and where a trace id is shown (a URL with `{trace_id}` in it, e.g. Jaeger's
+    # http://localhost:16686/trace/{trace_id}; no link when empty).
+    console_issuer: str = Field(default="", pattern=r"^(https?://\S+)?$")
+    console_write_service_url: str = Field(default="", pattern=r"^(https?://\S+)?$")
+    console_client_id: str = "console"
+    console_scope: str = "openid ordering:query ordering:events ordering:operate"
+    trace_viewer_url: str = Field(default="", pattern=r"^(https?://\S*\{trace_id\}\S*)?$")
 
     @property
     def event_topics(self) -> list[str]:

@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from deploy.local.stack import LocalIssuer, free_port
 from services.read.adapters.tokens import ClientCredentials, TokenUnavailable
 from services.read.adapters.write_api import WriteApi, WriteApiError
-from services.read.bootstrap import client_credentials
+from services.read.connections import client_credentials
 from services.read.settings import ReadSettings
 from shared.plumbing.access import install_auth, requires
 from shared.plumbing.auth import EVENTS, KEYS, OPERATE, InvalidToken, Principal, TokenVerifier

@@ -171,7 +171,9 @@ class FakeDeadLetters:
     async def ensure_indexes(self) -> None:
         pass
 
-    async def add(self, projection: str, record: Delivered, error: str) -> None:
+    async def add(
+        self, projection: str, record: Delivered, error: str, *, attempts: int = 1
+    ) -> None:
         self.letters.append((projection, record, error))
 
 

@@ -18,10 +18,18 @@ class LocalIssuer(LocalServer):
     title, port_env = "OIDC issuer (dev)", "ISSUER_PORT"
 
     def __init__(
-        self, state_dir: Path, *, port: int, log_path: Path, host: str = HOST, audience: str
+        self,
+        state_dir: Path,
+        *,
+        port: int,
+        log_path: Path,
+        host: str = HOST,
+        audience: str,
+        console_redirects: tuple[str, ...] = (),
     ) -> None:
         super().__init__(port=port, log_path=log_path, host=host)
         self.state_dir, self.audience = state_dir.resolve(), audience
+        self.console_redirects = console_redirects  # the console's sign-in returns there
         self._popen["env"] = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
     @property
@@ -33,6 +41,12 @@ class LocalIssuer(LocalServer):
         import json
 
         return str(json.loads((self.state_dir / "clients.json").read_text())[client_id])
+
+    def user_password(self, user: str) -> str:
+        """A development user's password (operator, viewer, nobody), made at the first start."""
+        import json
+
+        return str(json.loads((self.state_dir / "users.json").read_text())[user])
 
     def service_settings(self, client_id: str = "read-service") -> dict[str, str]:
         """The settings of a service that accepts this issuer's tokens, with the client the read
@@ -60,7 +74,10 @@ class LocalIssuer(LocalServer):
     def _command(self) -> list[str]:
         cmd = [sys.executable, "-m", "deploy.local.issuer", "--host", self.host]
         cmd += ["--port", str(self.port), "--state", str(self.state_dir)]
-        return cmd + ["--audience", self.audience]
+        cmd += ["--audience", self.audience]
+        for uri in self.console_redirects:
+            cmd += ["--console-redirect", uri]
+        return cmd
 
     def _probe(self) -> bool:
         url = f"{self.url}/.well-known/openid-configuration"

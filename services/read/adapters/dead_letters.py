@@ -23,7 +23,9 @@ class DeadLetters:
         await self._coll.create_index([("projection", ASCENDING), ("failed_at", ASCENDING)])
 
     @unavailable_on_error
-    async def add(self, projection: str, record: Delivered, error: str) -> None:
+    async def add(
+        self, projection: str, record: Delivered, error: str, *, attempts: int = 1
+    ) -> None:
         key = f"{projection}:{record.topic}:{record.partition}:{record.offset}"
         doc = {
             "projection": projection,
@@ -37,7 +39,9 @@ class DeadLetters:
             "error": error[:2000],
             "failed_at": datetime.now(UTC),
         }
-        await self._coll.update_one({"_id": key}, {"$set": doc}, upsert=True)
+        # attempts: how many times it was applied and failed, replays by operators included
+        update = {"$set": doc, "$inc": {"attempts": attempts}}
+        await self._coll.update_one({"_id": key}, update, upsert=True)
 
     @unavailable_on_error
     async def count(self, projection: str | None = None) -> int:
@@ -51,8 +55,19 @@ class DeadLetters:
         return [doc async for doc in cursor]
 
     @unavailable_on_error
+    async def get(self, key: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = await self._coll.find_one({"_id": key})
+        return found
+
+    @unavailable_on_error
     async def remove(self, key: str) -> None:
         await self._coll.delete_one({"_id": key})
+
+    @unavailable_on_error
+    async def failed_again(self, key: str, error: str) -> None:
+        """A replay that failed: one attempt more, and its error."""
+        values = {"error": error[:2000], "failed_at": datetime.now(UTC)}
+        await self._coll.update_one({"_id": key}, {"$set": values, "$inc": {"attempts": 1}})
 
 
 def as_delivered(doc: dict[str, Any]) -> Delivered:

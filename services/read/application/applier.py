@@ -261,7 +261,7 @@ class BatchApplier:
         log.error("dead letter %s/%d@%d: %s", record.topic, record.partition, record.offset, error)
         while True:
             try:
-                await self.dead_letters.add(self.name, record, error)
+                await self.dead_letters.add(self.name, record, error, attempts=self.attempts)
                 break
             except Unavailable as exc:
                 self.status.unhealthy(self.name, exc)

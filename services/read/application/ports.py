@@ -184,7 +184,9 @@ class Unobserved:
 class DeadLetterSink(Protocol):
     async def ensure_indexes(self) -> None: ...
 
-    async def add(self, projection: str, record: Delivered, error: str) -> None: ...
+    async def add(
+        self, projection: str, record: Delivered, error: str, *, attempts: int = 1
+    ) -> None: ...
 
 
 class StreamReader(Protocol):

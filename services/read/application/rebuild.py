@@ -243,8 +243,14 @@ class Rebuilder:
         progress.events += count
         progress.total = max(progress.total, progress.events)
         progress.elapsed = time.monotonic() - progress.started
+        eta = round(progress.eta, 1) if progress.eta is not None else None
         await lock.update(
-            phase=phase, events=progress.events, total=progress.total, ratio=progress.ratio
+            phase=phase,
+            events=progress.events,
+            total=progress.total,
+            ratio=progress.ratio,
+            rate=round(progress.rate, 1),
+            eta_seconds=eta,
         )
         if paused:  # keep the live consumers' pause from lapsing while we finish
             await self._extend_pause(progress.projection)

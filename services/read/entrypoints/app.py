@@ -1,4 +1,5 @@
-"""The read service's HTTP application: queries, projections' status, health and metrics."""
+"""The read service's HTTP application: queries, projections' status and an operator's actions,
+health, metrics, and the operator console."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,8 @@ from ..application.ports import Unavailable
 from ..bootstrap import bootstrap
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from ..settings import ReadSettings
-from . import ops, queries, stock
+from . import operator, ops, queries, stock
+from .console import install_console
 
 
 def create_app(settings: ReadSettings | None = None, *, consume: bool = True) -> FastAPI:
@@ -27,6 +29,7 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = bootstrap(settings)
         app.state.read, app.state.operations = service.queries, service.operations
+        app.state.replays, app.state.rebuilds = service.replays, service.rebuilds
         service.start(consume=consume)
         try:
             yield
@@ -47,7 +50,9 @@ def create_app(settings: ReadSettings | None = None, *, consume: bool = True) ->
     app.include_router(queries.router, tags=["queries"])
     app.include_router(stock.router, tags=["queries"])
     app.include_router(ops.router)
+    app.include_router(operator.router)
     app.include_router(ops.metrics_router(required=settings.auth_metrics_required))
+    install_console(app, settings)
     app.add_middleware(
         RequestContext,
         requests=HTTP_REQUESTS,

@@ -22,6 +22,8 @@ class Rebuild(BaseModel):
     events: int | None = None
     total: int | None = None
     ratio: float | None = None
+    rate: float | None = Field(default=None, description="events replayed per second")
+    eta_seconds: float | None = Field(default=None, description="until the log is replayed")
     started_at: datetime
     heartbeat_at: datetime
     finished_at: datetime | None = None
@@ -77,3 +79,37 @@ class Ready(Answer):
     access_control: Literal["on", "disabled"] = Field(
         description="whether tokens are checked (disabled only with AUTH_DISABLED=true)"
     )
+
+
+class DeadLetter(Answer):
+    """A record a projection could not apply, as it was delivered, with why."""
+
+    id: str
+    projection: ProjectionName
+    topic: str
+    partition: int
+    offset: int
+    key: str | None = Field(description="the record's key (the stream id), as text")
+    value: str | None = Field(description="the record's value as text (UTF-8, replaced where not)")
+    headers: dict[str, str] = Field(description="the record's headers, as text")
+    timestamp_ms: int
+    error: str = Field(description="the last failure, type and message")
+    failed_at: datetime
+    attempts: int = Field(description="times it was applied and failed, replays included")
+
+
+class DeadLetters(Answer):
+    dead_letters: list[DeadLetter]
+
+
+class Replayed(Answer):
+    """A dead letter applied again: removed when applied, kept (with its error) otherwise."""
+
+    id: str
+    projection: ProjectionName
+    applied: bool
+    error: str | None
+
+
+class ReplayedAll(Answer):
+    replayed: list[Replayed]

@@ -23,7 +23,8 @@ from services.read.adapters.key_ring import HttpKeyRing
 from services.read.adapters.write_api import WriteApi
 from services.read.application.personal import ERASURES
 from services.read.application.ports import Delivered
-from services.read.bootstrap import Connections, applier, rebuilder
+from services.read.bootstrap import applier, rebuilder
+from services.read.connections import Connections
 from services.read.projections import PROJECTIONS
 from services.read.queries import erasures
 from services.read.settings import ReadSettings

@@ -44,6 +44,8 @@ def test_a_realm_with_wrong_clients_and_scopes_is_reported() -> None:
         "'ordering:events', 'ordering:pii', 'ordering:query'], not ['ordering:command', "
         "'ordering:erase', 'ordering:events', 'ordering:operate', 'ordering:pii', "
         "'ordering:query']",
+        "realm.json: client 'console' tokens may carry ['ordering:events', 'ordering:query'], "
+        "not ['ordering:events', 'ordering:operate', 'ordering:query']",
         "realm.json: client 'read-service' has a secret committed; use ${VARIABLE}",
     ]
 
@@ -80,3 +82,28 @@ def test_customer_tokens_without_customer_id_or_with_a_user_editable_one_are_rep
         "r: client 'shop' gives customers staff scopes ['ordering:query']",
         "r: users may set 'customer_id' themselves: only admins may edit it",
     ]
+
+
+def test_a_console_client_that_is_not_a_pkce_browser_client_is_reported() -> None:
+    data = realm()
+    console = client(data, "console")
+    console["attributes"].pop("pkce.code.challenge.method")
+    console["directAccessGrantsEnabled"] = True
+    console["redirectUris"] = ["http://localhost:8002/*"]
+    console["optionalClientScopes"].append("ordering:pii")
+
+    assert check_realm(data, "r") == [
+        "r: client 'console' enables directAccessGrantsEnabled",
+        "r: client 'console' does not require PKCE with S256",
+        "r: client 'console' needs exact redirect URIs ending in /console/, not "
+        "['http://localhost:8002/*']",
+        "r: client 'console' tokens may carry ['ordering:events', 'ordering:operate', "
+        "'ordering:pii', 'ordering:query'], not ['ordering:events', 'ordering:operate', "
+        "'ordering:query']",
+    ]
+
+
+def test_a_realm_without_the_console_client_is_reported() -> None:
+    data = realm()
+    data["clients"] = [c for c in data["clients"] if c["clientId"] != "console"]
+    assert check_realm(data, "r") == ["r: no client 'console' (the operator console)"]
