@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from deploy.local.settings import console_origins
 from deploy.local.stack import Process, free_port, log_tail, spawn, stop_process
 
 from .servers import Stack
@@ -95,9 +96,9 @@ def start_write(
     )
 
 
-def start_read(stack: Stack, write: Service) -> Service:
+def start_read(stack: Stack, write: Service, *, port: int | None = None) -> Service:
     """The read service on the write service's topics, with a database and groups of its own."""
-    port, suffix = free_port(), uuid.uuid4().hex[:8]
+    port, suffix = port or free_port(), uuid.uuid4().hex[:8]
     keep = (*SHARED_WITH_READ, "ORDERS_TOPIC", "STOCK_TOPIC")
     env = {key: write.env[key] for key in keep if key in write.env}
     env |= {
@@ -133,11 +134,15 @@ def running(*services: Service) -> Iterator[None]:
             service.stop()
 
 
-def start_pair(stack: Stack, database_url: str) -> tuple[Service, Service]:
-    """A write service with its relay, and a read service on its topics."""
-    write = start_write(stack, database_url)
+def start_pair(
+    stack: Stack, database_url: str, *, console: bool = False
+) -> tuple[Service, Service]:
+    """A write service with its relay, and a read service on its topics (`console`: on the
+    port whose console the issuer signs in to, the write service allowing its origin)."""
+    origins = {"CORS_ALLOW_ORIGINS": ",".join(console_origins(stack.console_port))}
+    write = start_write(stack, database_url, extra=origins if console else None)
     try:
-        return write, start_read(stack, write)
+        return write, start_read(stack, write, port=stack.console_port if console else None)
     except BaseException:
         write.stop()
         raise

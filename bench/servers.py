@@ -21,6 +21,7 @@ import asyncpg
 from pydantic import SecretStr
 
 from deploy.local.keys import new_pii_keys
+from deploy.local.settings import console_redirects
 from deploy.local.stack import (
     LocalIssuer,
     LocalKafka,
@@ -74,6 +75,9 @@ class Stack:
     databases: list[str] = field(default_factory=list)
     mongo_databases: list[str] = field(default_factory=list)
     issuer: LocalIssuer | None = None
+    # The port a read service serving the operator console listens on (the issuer knows its
+    # sign-in redirect): the idle part opens the console there.
+    console_port: int = field(default_factory=free_port)
     _token: str = ""
     # The write service's personal-data keys: one set for the run, since its services share
     # databases and one sealed a customer's data another must open.
@@ -125,7 +129,13 @@ class Stack:
     def _issuer(self) -> LocalIssuer:
         if self.issuer is None:
             state, logs = self.workdir / "issuer", self.workdir / "logs" / "issuer.log"
-            issuer = LocalIssuer(state, port=free_port(), log_path=logs, audience=AUDIENCE)
+            issuer = LocalIssuer(
+                state,
+                port=free_port(),
+                log_path=logs,
+                audience=AUDIENCE,
+                console_redirects=console_redirects(self.console_port),
+            )
             issuer.start()
             self.issuer = issuer
         return self.issuer
