@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from uvicorn.config import LOGGING_CONFIG
 
-from deploy.local.issuer_login import CONSOLE, OPENID, Grant, Logins, TokenError
+from deploy.local.issuer_login import CONSOLE, OPENID, Grant, Logins, TokenError, kept_secrets
 from deploy.local.issuer_pages import authorize_routes
 from shared.plumbing.auth import EVENTS, KEYS, OPERATE, SCOPES
 from shared.plumbing.server import serve
@@ -59,7 +59,7 @@ class Issuer:
         state.mkdir(parents=True, exist_ok=True)
         self.key = _signing_key(state / "key.pem")
         self.kid = _kid(self.key)
-        self.clients = _clients(state / "clients.json")
+        self.clients = kept_secrets(state / "clients.json", CLIENTS, 24)
         self.logins = Logins(state, redirects=console_redirects)
 
     def jwks(self) -> dict[str, Any]:
@@ -150,17 +150,6 @@ def _kid(key: rsa.RSAPrivateKey) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return jwt.utils.base64url_encode(public[-24:]).decode()
-
-
-def _clients(path: Path) -> dict[str, str]:
-    """Each client's secret, made once."""
-    secrets_by_client = json.loads(path.read_text()) if path.exists() else {}
-    missing = [c for c in CLIENTS if c not in secrets_by_client]
-    if missing:
-        secrets_by_client.update({c: secrets.token_urlsafe(24) for c in missing})
-        path.write_text(json.dumps(secrets_by_client, indent=2))
-        path.chmod(0o600)
-    return {c: str(secrets_by_client[c]) for c in CLIENTS}
 
 
 def _client_of(request: Request, form: dict[str, str], issuer: Issuer) -> str:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -71,7 +71,7 @@ class Logins:
     """The development users, the console's registered redirect URIs and the codes given."""
 
     def __init__(self, state: Path, *, redirects: Iterable[str]) -> None:
-        self.passwords = user_passwords(state / "users.json")
+        self.passwords = kept_secrets(state / "users.json", USERS, 12)
         self.redirects = frozenset(redirects)
         self._codes: dict[str, Grant] = {}
 
@@ -148,15 +148,16 @@ def redirect_to(uri: str, **params: str) -> str:
     return f"{uri}{separator}{urlencode({k: v for k, v in params.items() if v})}"
 
 
-def user_passwords(path: Path) -> dict[str, str]:
-    """Each development user's password, made once (readable by the owner only)."""
+def kept_secrets(path: Path, names: Collection[str], nbytes: int) -> dict[str, str]:
+    """A secret for each name, made once and kept in `path` (readable by the owner only):
+    the issuer's client secrets and its development users' passwords."""
     kept = json.loads(path.read_text()) if path.exists() else {}
-    missing = [user for user in USERS if user not in kept]
+    missing = [name for name in names if name not in kept]
     if missing:
-        kept.update({user: secrets.token_urlsafe(12) for user in missing})
+        kept.update({name: secrets.token_urlsafe(nbytes) for name in missing})
         path.write_text(json.dumps(kept, indent=2))
         path.chmod(0o600)
-    return {user: str(kept[user]) for user in USERS}
+    return {name: str(kept[name]) for name in names}
 
 
 def _origin(uri: str) -> str:

@@ -105,7 +105,7 @@ def any_sealed(data: Mapping[str, Any], event_type: str) -> bool:
         value = data.get(head)
         if tail:
             value = value.get(tail) if isinstance(value, Mapping) else None
-        if isinstance(value, dict) and value.get("alg") == ALGORITHM:
+        if is_sealed(value):
             return True
     return False
 

@@ -52,3 +52,13 @@ def listing(body: Any, max_age: int) -> Response:
     """A list or statistics: 200, reusable for `max_age` seconds."""
     headers = {"Cache-Control": f"private, max-age={max_age}"}
     return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def unstored(body: Any, status: int = 200) -> Response:
+    """An answer that changes as projections catch up or operators act: never reused."""
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=NO_STORE
+    )

@@ -5,7 +5,6 @@ GET /projections shows until the switch. The same as `make dead-letters` and
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
@@ -15,21 +14,15 @@ from shared.plumbing.http import problem
 
 from ..application.replays import AlreadyRebuilding, DeadLetterReplays, Rebuilds, Replayed
 from . import ops_schemas, schemas
+from .caching import unstored
 from .deps import Operations, Operator
 
 router = APIRouter(tags=["operations"])
 ProjectionName = Annotated[ops_schemas.ProjectionName, Path()]
 OnlyOf = Annotated[ops_schemas.ProjectionName | None, Query(description="one projection's only")]
 LetterId = Annotated[str, Path(max_length=300, pattern=r"^[A-Za-z0-9_.:-]+$")]
-NO_STORE = {"Cache-Control": "no-store"}
 OPERATED = secured(OPERATE, responses=schemas.responses(422, ok=schemas.NO_STORE))
 FOUND = secured(OPERATE, responses=schemas.responses(404, 422, ok=schemas.NO_STORE))
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=NO_STORE
-    )
 
 
 def _replays(request: Request) -> DeadLetterReplays:
@@ -77,7 +70,7 @@ async def dead_letters(
 ) -> Response:
     """The dead letters (of one projection), oldest first: each raw record, error, attempts."""
     found = await _replays(request).store.list(projection, limit=limit)
-    return _json({"dead_letters": [shown(letter) for letter in found]})
+    return unstored({"dead_letters": [shown(letter) for letter in found]})
 
 
 @router.get("/dead-letters/{letter_id}", response_model=ops_schemas.DeadLetter, **FOUND)
@@ -86,7 +79,7 @@ async def dead_letter(caller: Operator, request: Request, letter_id: LetterId) -
     letter = await _replays(request).store.get(letter_id)
     if letter is None:
         return problem(404, f"no dead letter {letter_id}", instance=request.url.path)
-    return _json(shown(letter))
+    return unstored(shown(letter))
 
 
 @router.post("/dead-letters/{letter_id}/replay", response_model=ops_schemas.Replayed, **FOUND)
@@ -96,14 +89,14 @@ async def replay(caller: Operator, request: Request, letter_id: LetterId) -> Res
     letter = await replays.store.get(letter_id)
     if letter is None:
         return problem(404, f"no dead letter {letter_id}", instance=request.url.path)
-    return _json(_outcome(await replays.replay(letter)))
+    return unstored(_outcome(await replays.replay(letter)))
 
 
 @router.post("/dead-letters/replay", response_model=ops_schemas.ReplayedAll, **OPERATED)
 async def replay_all(caller: Operator, request: Request, projection: OnlyOf = None) -> Response:
     """Apply every dead letter (of one projection) again, oldest first."""
     outcomes = await _replays(request).replay_all(projection)
-    return _json({"replayed": [_outcome(o) for o in outcomes]})
+    return unstored({"replayed": [_outcome(o) for o in outcomes]})
 
 
 REBUILD = secured(OPERATE, responses=schemas.responses(409, 422, s409="a rebuild is running"))
@@ -125,4 +118,4 @@ async def rebuild(
         await rebuilds.begin(name)
     except AlreadyRebuilding as exc:
         return problem(409, str(exc), instance=request.url.path)
-    return _json(await operations.status(name), status=202)
+    return unstored(await operations.status(name), status=202)

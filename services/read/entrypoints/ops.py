@@ -20,6 +20,7 @@ from shared.plumbing.metrics import exposition
 
 from ..application.ports import Unavailable
 from . import ops_schemas, schemas
+from .caching import unstored
 from .deps import ErasureReader, Observer, Operations, Operator, Read
 
 router = APIRouter(tags=["operations"])
@@ -114,7 +115,4 @@ async def erasure(caller: ErasureReader, customer_id: UUID, read: Read) -> Respo
     (CustomerErased); none has for a customer who was never erased."""
     found = await read.erasure(str(customer_id))
     body = {"customer_id": str(customer_id), "projections": found}
-    return Response(orjson.dumps(body), media_type="application/json", headers=NO_STORE)
-
-
-NO_STORE = {"Cache-Control": "no-store"}
+    return unstored(body)
