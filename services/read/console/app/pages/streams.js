@@ -109,7 +109,7 @@ export function StreamPage({ api, session, id, route }) {
       ? html`<p role="alert">No stream has this id.</p>`
       : html`<${Failure} error=${poll.error} what="The stream" />`}
     <${Loading} state=${poll} />
-    ${events.length > 0 && html`<p>${events.length} events in this ${events[0].stream_type} stream.</p>
+    ${events.length > 0 && html`<p>${events.length} ${events.length === 1 ? "event" : "events"} in this ${events[0].stream_type} stream.</p>
       <${EventsTable} api=${api} events=${events} withStream=${false} />
       ${events.length === STREAM_PAGE && html`<a href=${href("streams", id, { after_version: last })}>Next events</a>`}`}`;
 }
