@@ -26,7 +26,6 @@ from .application.supervisor import Supervisor
 from .connections import Connections, connect
 from .metrics import start_series
 from .projections import PROJECTIONS
-from .projections.base import Projection
 from .queries.facade import ReadQueries
 from .queries.orders import Docs
 from .settings import ReadSettings
@@ -68,7 +67,7 @@ class ReadService:
         await self.connections.close()
 
 
-def projection_of(connections: Connections, name: str) -> Projection:
+def projection_of(connections: Connections, name: str) -> PersonalData:
     """A projection as every path applies it: the personal data of its events opened, its
     erasures marked (application/personal.py)."""
     return PersonalData(PROJECTIONS[name], connections.keys)
@@ -105,9 +104,11 @@ def rebuilder(
     on_progress: Callable[[Progress], None],
 ) -> Rebuilder:
     """One projection's rebuild: the live apply over a buffered store, fed from the write
-    service's log, healing gaps the same way."""
+    service's log, healing gaps the same way; each page's personal values opened while the
+    page before is folded."""
+    applied = projection_of(connections, projection)
     return Rebuilder(
-        projection_of(connections, projection),
+        applied,
         heal=healer(connections.write_api),
         versions=MongoVersions(connections.db),
         control=ControlState(connections.db, ttl=0),
@@ -116,6 +117,7 @@ def rebuilder(
         page_size=page_size,
         on_progress=on_progress,
         buffer_bytes=int(settings.rebuild_buffer_mb * 1_000_000),
+        prepare=applied.open,
     )
 
 

@@ -7,6 +7,7 @@ python -m services.read.cli rebuild [--projection NAME]
 
 import argparse
 import asyncio
+import gc
 import sys
 import time
 from typing import Any
@@ -27,6 +28,11 @@ from .connections import Connections, connect
 from .projections import PROJECTIONS
 from .settings import ReadSettings
 
+# A rebuild keeps tens of thousands of documents in its buffer for its whole run. With the
+# collector's default (a young collection every 700 allocations, the older generations every
+# 10 of those) a quarter of the command's CPU went to collections that re-scan them: 1.7 to
+# 2.6 s of 7.4 s per projection over 200,000 events. Every 10,000 allocations: 0.35 to 0.5 s.
+REBUILD_GC_THRESHOLD = (10_000, 10, 10)
 COLUMNS = ("projection", "state", "version", "position", "lag", "lag s", "applied", "dead", "docs")
 
 
@@ -155,6 +161,7 @@ class ProgressPrinter:
 
 
 async def rebuild(settings: ReadSettings, projections: list[str], page_size: int) -> int:
+    gc.set_threshold(*REBUILD_GC_THRESHOLD)
     connections = connect(settings)
     printer = ProgressPrinter()
     try:

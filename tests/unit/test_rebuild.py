@@ -1,6 +1,8 @@
 """The rebuild against in-memory ports (the applier's fakes): the live apply over a buffered
 store, fed from the log, switching to the new version once caught up."""
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -9,7 +11,7 @@ from services.read.application.healing import healer
 from services.read.application.ports import LogPage, Unavailable
 from services.read.application.rebuild import Progress, Rebuilder
 from services.read.projections import PROJECTIONS, customers, order_details, sales
-from services.read.projections.base import Event, Projection
+from services.read.projections.base import Event, Outcome, Projection, Wrapped
 from tests.unit.applier_world import World, added, event, placed
 from tests.unit.read_fakes import FakeLog, FakeObserver, FakeStore, FakeStreams
 
@@ -122,6 +124,40 @@ async def test_a_rebuild_reports_its_progress_then_none_running() -> None:
     ratios = [ratio for name, ratio in rebuild.observer.progress if name == "sales"]
     assert ratios == sorted(ratios[:-1]) + [0.0] and ratios[-2] == 1.0
     assert not world.control.locks["sales"].held
+
+
+async def test_a_rebuild_folds_each_page_as_prepared_and_prepares_the_next_during_the_fold() -> (
+    None
+):
+    events = positioned(history())
+    renamed = [
+        Event(**{**e.__dict__, "data": {**e.data, "name": e.data["name"].upper()}})
+        if "name" in e.data
+        else e
+        for e in events
+    ]
+    log = FakeLog(events, page_size=3)
+    steps: list[str] = []
+
+    async def prepare(page: Sequence[Event]) -> list[Event]:
+        steps.append(f"prepared {page[0].position}")
+        return [renamed[e.position - 1] for e in page]
+
+    class Folding(Wrapped):
+        async def apply(self, store: Any, batch: Sequence[Event], *args: Any) -> Outcome:
+            steps.append(f"folding {batch[0].position}")
+            await asyncio.sleep(0)  # the fold waits on its store: the next page comes meanwhile
+            return await self.inner.apply(store, batch, *args)
+
+    world = World(Folding(customers.PROJECTION))
+    await Rebuild(world, log, prepare=prepare).run()
+    assert documents(world.store) == await live(customers.PROJECTION, renamed)
+    first = [int(step.split()[1]) for step in steps]
+    assert sorted(set(first)) == [1, 4, 7, 10, 13] and steps[:3] == [
+        "prepared 1",
+        "folding 1",
+        "prepared 4",
+    ]
 
 
 class BrokenLog(FakeLog):

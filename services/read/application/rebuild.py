@@ -14,16 +14,16 @@ import asyncio
 import logging
 import resource
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from shared.plumbing.tracing import span
 
-from ..projections.base import Heal, Projection
+from ..projections.base import Event, Heal, Projection
 from ..projections.rollup import Rollups
 from .buffer import DEFAULT_BUFFER_BYTES, BufferedStore
-from .ports import Control, EventLog, Lock, Observer, Unobserved, Versions
+from .ports import Control, EventLog, Lock, LogPage, Observer, Unobserved, Versions
 
 log = logging.getLogger(__name__)
 # A rebuild's pause of the live consumers lapses this long after its last renewal, so a rebuild
@@ -83,6 +83,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# What is done to a page's events while the page before is folded (their personal values opened)
+Prepare = Callable[[Sequence[Event]], Awaitable[list[Event]]]
+
+
 class Rebuilder:
     """Rebuilds one projection, given (as `BatchApplier` is) the projection and how to heal
     gaps; `on_progress` is called after every page."""
@@ -100,8 +104,10 @@ class Rebuilder:
         on_progress: Callable[[Progress], None] = lambda p: None,
         switch_grace: float = 2.0,
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        prepare: Prepare | None = None,
     ) -> None:
         self.projection, self.heal = projection, heal
+        self.prepare = prepare
         self.buffer_bytes = buffer_bytes
         self.versions = versions
         self.control = control  # read fresh: what the live consumers acknowledged, not a cache
@@ -181,13 +187,13 @@ class Rebuilder:
         progress.phase = phase
         store, lock = replay.store, replay.lock
         began, before = time.monotonic(), progress.replay_seconds
-        fetch = asyncio.create_task(self.log.page(cursor, self.page_size))
+        fetch = asyncio.create_task(self._page(cursor))
         try:
             while True:
                 page = await fetch
                 cursor = page.next
-                if page.has_more:  # fetch the next page while this one is folded
-                    fetch = asyncio.create_task(self.log.page(cursor, self.page_size))
+                if page.has_more:  # fetch (and prepare) the next page while this one is folded
+                    fetch = asyncio.create_task(self._page(cursor))
                 if page.events:
                     await self.projection.apply(store, page.events, self.heal, replay.memo)
                 for unknown in page.unknown:
@@ -201,6 +207,12 @@ class Rebuilder:
                     return cursor
         finally:
             fetch.cancel()
+
+    async def _page(self, cursor: str | None) -> LogPage:
+        page = await self.log.page(cursor, self.page_size)
+        if self.prepare and page.events:
+            page = replace(page, events=await self.prepare(page.events))
+        return page
 
     async def _write_out(
         self, store: BufferedStore, progress: Progress, lock: Lock, paused: bool

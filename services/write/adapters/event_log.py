@@ -49,6 +49,13 @@ WHERE (transaction_id, position) > ($1::text::xid8, $2::bigint)
 """
 _COMMIT_ORDER = "ORDER BY events.transaction_id, events.position LIMIT $3"
 _READ_ALL = f"{_SELECT_RECORDED} {_VISIBLE_AFTER} AND position >= $4 {_COMMIT_ORDER}"
+# The feed's page: data and metadata as the JSON text PostgreSQL gives, never decoded here.
+_READ_PAGE = f"""
+SELECT position, transaction_id::text::bigint AS transaction_id, event_id, stream_type, stream_id,
+       version, event_type, schema_version, data::text AS data, metadata::text AS metadata,
+       recorded_at
+FROM events {_VISIBLE_AFTER} {_COMMIT_ORDER}
+"""
 
 # What a record carries, in its columns' order, each value in the form it is sent in (ce_time as
 # `isoformat` writes it: no fraction when it is zero), so the relay builds no model per event.
@@ -113,12 +120,16 @@ class PostgresEventLog:
 
     @postgres_call
     async def read_page(self, after: Cursor, limit: int) -> LogPage:
-        """Rows as plain dicts, which the feed serialises directly."""
-        rows = await self._read_all(after, limit, 0)
+        """Rows as plain dicts, which the feed serialises directly: their data and metadata
+        are the stored JSON, passed through as it is (orjson fragments), not decoded and
+        encoded again."""
+        found = await self._pool.fetch(_READ_PAGE, str(after.transaction_id), after.position, limit)
+        rows = [dict(r) for r in found]
         if rows:
             after = Cursor(rows[-1]["transaction_id"], rows[-1]["position"])
         for row in rows:
             del row["transaction_id"]  # internal: the cursor carries it
+            row["data"], row["metadata"] = orjson.Fragment(row["data"]), _fragment(row["metadata"])
         return LogPage(events=rows, next=after)
 
     @postgres_call
@@ -164,6 +175,10 @@ class PostgresEventLog:
             await asyncio.wait_for(self._pool.fetchval("SELECT 1"), timeout)
         except Exception as exc:  # whatever went wrong, the store did not answer
             raise Unavailable(exc) from exc
+
+
+def _fragment(text: str | None) -> orjson.Fragment | None:
+    return None if text is None else orjson.Fragment(text)
 
 
 class Notifier:
