@@ -50,7 +50,8 @@ import os, subprocess, sys
 child = subprocess.Popen(sys.argv[2:])
 _, status, usage = os.wait4(child.pid, 0)
 with open(sys.argv[1], "w") as report:
-    print(os.waitstatus_to_exitcode(status), usage.ru_maxrss, file=report)
+    cpu = usage.ru_utime + usage.ru_stime
+    print(os.waitstatus_to_exitcode(status), usage.ru_maxrss, cpu, file=report)
 """
 
 
@@ -108,6 +109,7 @@ class Rebuilt:
     replay_rate: float  # as the command reports it (replay only)
     phases: dict[str, float]  # seconds of replay, writing, MongoDB indexes and pause
     peak_rss_mb: float  # wait4
+    cpu_seconds: float  # wait4: the whole process, user and system
     summary: str
 
 
@@ -124,7 +126,7 @@ def run_rebuild(env: dict[str, str], workdir: Path, projection: str) -> Rebuilt:
         for line in proc.stdout:
             lines.append(line)
             print(f"    {line.rstrip()}", flush=True)
-    code, maxrss_kb = report.read_text().split()
+    code, maxrss_kb, cpu = report.read_text().split()
     output = "".join(lines)
     found = SUMMARY.search(output)
     if int(code) != 0 or found is None:
@@ -137,6 +139,7 @@ def run_rebuild(env: dict[str, str], workdir: Path, projection: str) -> Rebuilt:
         replay_rate=float(found["rate"].replace(",", "")),
         phases={phase: float(found[phase]) for phase in PHASES},
         peak_rss_mb=int(maxrss_kb) / 1024,
+        cpu_seconds=float(cpu),
         summary=found.group(0),
     )
 
@@ -183,6 +186,8 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
         " was still in memory; *_indexing_seconds: MongoDB building the new version's indexes"
         " over the loaded collections; *_pausing_seconds: waiting for the live consumers",
         "peak_rss": "wait4 ru_maxrss of each rebuild process; the figure is the largest",
+        "cpu": "*_cpu_us_per_event: wait4 user + system time of the rebuild process (start-up"
+        " included) over the events it replayed",
         "summaries": [r.summary for r in rebuilt],
     }
     result.add("events_per_s", overall, "events/s")
@@ -193,6 +198,8 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
         for phase, seconds in r.phases.items():
             result.add(f"{r.projection}_{phase}_seconds", seconds, "s")
         result.add(f"{r.projection}_peak_rss", r.peak_rss_mb, "MB")
+        cpu_us = r.cpu_seconds * 1e6 / r.events if r.events else 0.0
+        result.add(f"{r.projection}_cpu_us_per_event", cpu_us, "µs")
     result.add("peak_rss", peak, "MB")
     result.targets += [
         Target("rebuild rate", overall, ">=", TARGET_RATE, "events/s"),

@@ -92,20 +92,20 @@ def personal_paths(event_type: str) -> tuple[str, ...]:
     return PERSONAL_FIELDS.get(event_type, ())
 
 
-# Each personal path split once: (path, field, subfield or "").
-_SPLIT: Final[Mapping[str, tuple[tuple[str, str, str], ...]]] = {
-    event_type: tuple((path, *path.partition(".")[::2]) for path in paths)
+# Each personal path split once: (path, field, subfield or "", the path's bytes).
+_SPLIT: Final[Mapping[str, tuple[tuple[str, str, str, bytes], ...]]] = {
+    event_type: tuple((path, *path.partition(".")[::2], path.encode()) for path in paths)
     for event_type, paths in PERSONAL_FIELDS.items()
 }
 
 
 def any_sealed(data: Mapping[str, Any], event_type: str) -> bool:
     """Whether an event's data holds a personal value in its sealed form."""
-    for _, head, tail in _SPLIT.get(event_type, ()):
+    for _, head, tail, _ in _SPLIT.get(event_type, ()):
         value = data.get(head)
         if tail:
             value = value.get(tail) if isinstance(value, Mapping) else None
-        if is_sealed(value):
+        if isinstance(value, dict) and value.get("alg") == ALGORITHM:  # is_sealed, inlined
             return True
     return False
 
@@ -185,15 +185,28 @@ def unseal(
 ) -> dict[str, Any]:
     """A copy of an event's data with its sealed values opened, or None where `cipher` is None
     (the customer was erased: their key is gone). Clear values (written before sealing) stay.
-    Raises Unreadable for a value that does not open."""
+    Raises Unreadable for a value that does not open.
 
-    def opened(path: str, value: Any) -> Any:
-        if not is_sealed(value):
-            return value
-        return None if cipher is None else open_value(cipher, value, bound + path.encode())
-
+    Every read path (the live apply, rebuilds, healing) opens values here: one walk over the
+    event's personal paths, a nested object (the shipping address) copied once, however many
+    of its fields are opened."""
+    out = dict(data)
     bound = _bound(subject, event_id)
-    return _each(data, event_type, opened, sealed_too=True)
+    copied: dict[str, dict[str, Any]] = {}  # nested objects copied so far, by field
+    for _, head, tail, path in _SPLIT.get(event_type, ()):
+        holder: Any = out
+        if tail:
+            holder = copied.get(head)
+            if holder is None:
+                inner = out.get(head)
+                if not isinstance(inner, Mapping):
+                    continue
+                holder = copied[head] = out[head] = dict(inner)  # the caller's stays as it is
+        key = tail or head
+        value = holder.get(key)
+        if isinstance(value, dict) and value.get("alg") == ALGORITHM:  # is_sealed, inlined
+            holder[key] = None if cipher is None else open_value(cipher, value, bound + path)
+    return out
 
 
 def clear_values(data: Mapping[str, Any], event_type: str) -> dict[str, Any]:
@@ -213,29 +226,21 @@ def _bound(subject: Any, event_id: Any) -> bytes:
     return associated_data(subject, event_id, "")
 
 
-def _each(
-    data: Mapping[str, Any], event_type: str, change: Any, *, sealed_too: bool = False
-) -> dict[str, Any]:
-    """A copy of `data` with `change(path, value)` at each personal path holding a value: a
-    clear string (sealing), or also a sealed object (`sealed_too`, unsealing)."""
+def _each(data: Mapping[str, Any], event_type: str, change: Any) -> dict[str, Any]:
+    """A copy of `data` with `change(path, value)` at each personal path holding a clear
+    string."""
     out = dict(data)
-    for path, head, tail in _SPLIT.get(event_type, ()):
+    for path, head, tail, _ in _SPLIT.get(event_type, ()):
         if not tail:
-            if _wanted(out.get(head), sealed_too):
+            if isinstance(out.get(head), str):
                 out[head] = change(path, out[head])
             continue
         inner = out.get(head)
-        if isinstance(inner, Mapping) and _wanted(inner.get(tail), sealed_too):
+        if isinstance(inner, Mapping) and isinstance(inner.get(tail), str):
             copied: dict[str, Any] = dict(inner)  # the caller's data is never changed
             copied[tail] = change(path, inner[tail])
             out[head] = copied
     return out
-
-
-def _wanted(value: Any, sealed_too: bool) -> bool:
-    if isinstance(value, str):
-        return True
-    return sealed_too and is_sealed(value)
 
 
 # The wire form of the events (what the log stores and the topics carry): each personal field

@@ -119,6 +119,7 @@ def test_live_against_the_rebuild_until_it_serves() -> None:
         replay_rate=5_000.0,
         phases={"replay": 2.0, "writing": 1.0, "indexing": 0.5, "pausing": 0.1},
         peak_rss_mb=100.0,
+        cpu_seconds=3.0,
         summary="",
     )
     result = report(10_000, {}, spent, [live], [Side(rebuilt, Held(2, {"main": 40}, "d1"))])

@@ -43,19 +43,13 @@ class Event:
     traceparent: str | None = None
 
     def with_data(self, data: dict[str, Any]) -> "Event":
-        """The same event with other data (dataclasses.replace, without its introspection)."""
-        return Event(
-            self.event_id,
-            self.stream_type,
-            self.stream_id,
-            self.version,
-            self.event_type,
-            self.position,
-            self.recorded_at,
-            data,
-            self.actor,
-            self.traceparent,
-        )
+        """The same event with other data: a copy of its fields made without the frozen
+        `__init__` (whose ten `object.__setattr__` calls cost three times as much)."""
+        clone = object.__new__(Event)
+        fields = clone.__dict__
+        fields.update(self.__dict__)
+        fields["data"] = data
+        return clone
 
 
 class Gap(Exception):
