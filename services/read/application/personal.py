@@ -54,22 +54,24 @@ class PersonalData(Wrapped):
     async def open(self, events: Sequence[Event]) -> list[Event]:
         """The events with the personal values this projection shows opened (the keys of
         their customers asked for in one call); the others as they are."""
-        subjects = {e.event_id: subject for e in events if (subject := self._sealed(e))}
+        types = self.personal_types
+        subjects: dict[str, str] = {}
+        for e in events:
+            if e.event_type in types and (subject := self._sealed(e)):
+                subjects[e.event_id] = subject
         if not subjects:
             return list(events)
         ciphers = await self.keys.keys(set(subjects.values()))
-        return [
-            _opened(e, subjects[e.event_id], ciphers.get(subjects[e.event_id]))
-            if e.event_id in subjects
-            else e
-            for e in events
-        ]
+        opened = []
+        for e in events:
+            subject = subjects.get(e.event_id)
+            opened.append(e if subject is None else _opened(e, subject, ciphers.get(subject)))
+        return opened
 
-    def _sealed(self, event: Event) -> str | None:
-        """The customer whose key opens the event, if it holds a sealed value this projection
-        shows."""
-        if event.event_type not in self.personal_types:
-            return None
+    @staticmethod
+    def _sealed(event: Event) -> str | None:
+        """The customer whose key opens the event (of a type this projection shows), if it
+        holds a sealed value."""
         if not any_sealed(event.data, event.event_type):
             return None  # written before sealing: nothing to open
         return subject_of(event.event_type, event.stream_type, event.stream_id, event.data)
