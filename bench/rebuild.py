@@ -28,7 +28,7 @@ from services.write.adapters.postgres import PostgresEventStore, init_connection
 
 from .processes import ROOT, running, start_write
 from .servers import Stack, sealing
-from .stats import PartResult, Target, rate
+from .stats import PartResult, Target, rate, ratio
 from .workload import history, metadata
 
 EVENTS = 200_000
@@ -198,7 +198,7 @@ async def run(stack: Stack, *, quick: bool) -> PartResult:
         for phase, seconds in r.phases.items():
             result.add(f"{r.projection}_{phase}_seconds", seconds, "s")
         result.add(f"{r.projection}_peak_rss", r.peak_rss_mb, "MB")
-        cpu_us = r.cpu_seconds * 1e6 / r.events if r.events else 0.0
+        cpu_us = ratio(r.cpu_seconds * 1e6, r.events)
         result.add(f"{r.projection}_cpu_us_per_event", cpu_us, "µs")
     result.add("peak_rss", peak, "MB")
     result.targets += [

@@ -105,7 +105,7 @@ def any_sealed(data: Mapping[str, Any], event_type: str) -> bool:
         value = data.get(head)
         if tail:
             value = value.get(tail) if isinstance(value, Mapping) else None
-        if isinstance(value, dict) and value.get("alg") == ALGORITHM:  # is_sealed, inlined
+        if is_sealed(value):
             return True
     return False
 
@@ -204,7 +204,7 @@ def unseal(
                 holder = copied[head] = out[head] = dict(inner)  # the caller's stays as it is
         key = tail or head
         value = holder.get(key)
-        if isinstance(value, dict) and value.get("alg") == ALGORITHM:  # is_sealed, inlined
+        if is_sealed(value):
             holder[key] = None if cipher is None else open_value(cipher, value, bound + path)
     return out
 

@@ -70,6 +70,15 @@ def test_a_sealed_value_opens_only_where_it_was_sealed() -> None:
         unseal(sealed, CUSTOMER_REGISTERED, cipher(), subject=CUSTOMER, event_id=EVENT)
 
 
+def test_an_address_opens_whole_and_the_sealed_data_is_left_alone() -> None:
+    key = cipher()
+    sealed = seal(PLACED, ORDER_PLACED, key, subject=CUSTOMER, event_id=EVENT)
+    sealed_address = dict(sealed["shipping_address"])
+    assert unseal(sealed, ORDER_PLACED, key, subject=CUSTOMER, event_id=EVENT) == PLACED
+    assert sealed["shipping_address"] == sealed_address  # still sealed, field by field
+    assert all(is_sealed(sealed_address[f]) for f in ("line1", "city", "postal_code"))
+
+
 def test_without_the_key_the_values_are_gone_and_clear_ones_written_before_stay() -> None:
     sealed = seal(PLACED, ORDER_PLACED, cipher(), subject=CUSTOMER, event_id=EVENT)
     erased = unseal(sealed, ORDER_PLACED, None, subject=CUSTOMER, event_id=EVENT)
